@@ -1,0 +1,198 @@
+// Package bot turns one inbound message into replies: it deduplicates on the
+// provider's message ID, serialises each sender's messages, loads the
+// session, steps the flow, commits a finished report, and only then saves the
+// session. It reaches storage through the small interfaces below.
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"tinbao/flows"
+	"tinbao/identity"
+)
+
+// Channels.
+const (
+	ChannelTelegram = "telegram"
+	ChannelSMS      = "sms"
+	ChannelWeb      = "web"
+)
+
+// Message is one inbound message, channel-neutral. Handle is the raw address
+// to write back (a chat ID, a phone number): it is never logged and never
+// stored in clear.
+type Message struct {
+	Channel     string
+	Sender      string // keyed pseudonym of the sender
+	Handle      string
+	MessageID   string // the provider's ID: Telegram update_id, Twilio MessageSid
+	Text        string
+	Choice      string // a pressed button's ID
+	LangHint    string
+	Unsupported bool // a sticker, voice note… that the flows cannot read yet
+}
+
+// LogValue keeps message text and the handle out of every log line.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("channel", m.Channel),
+		slog.String("sender", m.Sender),
+		slog.String("message_id", m.MessageID),
+	)
+}
+
+// Errors the stores return, checked with errors.Is.
+var (
+	ErrDuplicate      = errors.New("already handled")
+	ErrBusy           = errors.New("sender busy")
+	ErrReferenceTaken = errors.New("reference code taken")
+)
+
+// Sessions holds conversations between messages (Redis).
+type Sessions interface {
+	// Begin returns ErrDuplicate for a message handled before, ErrBusy while
+	// another message of the sender is handled, else the session, locked.
+	Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error)
+	// Finish saves the session, marks the message handled and unlocks.
+	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error
+	// Release unlocks without saving.
+	Release(ctx context.Context, sender, token string) error
+}
+
+// Submission is a finished report with what is needed to acknowledge it.
+type Submission struct {
+	Report          flows.Report
+	Channel         string
+	Sender          string
+	SourceMessageID string
+	SealedHandle    []byte
+}
+
+// Tips commits reports (Postgres).
+type Tips interface {
+	// Commit stores the report and its acknowledgement atomically; it returns
+	// ErrDuplicate if SourceMessageID was committed before and
+	// ErrReferenceTaken if the reference code exists.
+	Commit(ctx context.Context, s Submission) error
+}
+
+// Runner handles messages. It is safe for concurrent use.
+type Runner struct {
+	engine   *flows.Engine
+	sessions Sessions
+	tips     Tips
+	keys     *identity.Keyring
+	log      *slog.Logger
+	now      func() time.Time
+	busyWait time.Duration
+}
+
+// NewRunner wires a runner.
+func NewRunner(engine *flows.Engine, sessions Sessions, tips Tips, keys *identity.Keyring, log *slog.Logger) *Runner {
+	return &Runner{engine: engine, sessions: sessions, tips: tips, keys: keys, log: log, now: time.Now, busyWait: 10 * time.Second}
+}
+
+// Engine returns the flows engine, for the adapters' texts.
+func (r *Runner) Engine() *flows.Engine { return r.engine }
+
+// Handle runs one message and returns the replies to send straight back. A
+// replayed message returns no replies and no error. An error means nothing
+// durable happened: the caller answers so that the provider retries (503),
+// and may send the replies, which then say "please try again".
+func (r *Runner) Handle(ctx context.Context, m Message) ([]flows.Reply, error) {
+	token := newToken()
+	sess, err := r.begin(ctx, m, token)
+	if errors.Is(err, ErrDuplicate) {
+		r.log.InfoContext(ctx, "duplicate message dropped", "msg", m)
+		return nil, nil
+	}
+	if err != nil {
+		return r.busy(sess), fmt.Errorf("handle: %w", err)
+	}
+	in := flows.Input{Text: m.Text, Choice: m.Choice, Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
+	var res flows.Result
+	for attempt := 0; ; attempt++ {
+		in.Reference = newReference()
+		res = r.engine.Step(sess, in)
+		if res.Report == nil {
+			break
+		}
+		err = r.commit(ctx, m, res.Report)
+		if errors.Is(err, ErrReferenceTaken) && attempt < 5 {
+			continue // draw another code; Step is pure, so run it again
+		}
+		if errors.Is(err, ErrDuplicate) {
+			r.log.InfoContext(ctx, "report already committed", "msg", m)
+			err = nil
+		}
+		if err != nil {
+			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
+				r.log.WarnContext(ctx, "release session", "msg", m, "err", rerr)
+			}
+			return r.busy(sess), fmt.Errorf("handle: %w", err)
+		}
+		r.log.InfoContext(ctx, "report committed", "msg", m, "reference", string(res.Report.Reference),
+			"kind", string(res.Report.Kind), "urgent", res.Report.Urgent)
+		break
+	}
+	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session); err != nil {
+		if res.Report != nil {
+			// The report is durable; a retry of this message will find it
+			// committed and not create it again.
+			return nil, fmt.Errorf("handle: after commit: %w", err)
+		}
+		return r.busy(sess), fmt.Errorf("handle: %w", err)
+	}
+	return res.Replies, nil
+}
+
+// begin takes the sender's lock, waiting while another of their messages is
+// handled (a double tap, a retried webhook).
+func (r *Runner) begin(ctx context.Context, m Message, token string) (flows.Session, error) {
+	deadline := r.now().Add(r.busyWait)
+	wait := 20 * time.Millisecond
+	for {
+		sess, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token)
+		if !errors.Is(err, ErrBusy) || r.now().After(deadline) {
+			return sess, err
+		}
+		select {
+		case <-ctx.Done():
+			return sess, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+}
+
+func (r *Runner) commit(ctx context.Context, m Message, rep *flows.Report) error {
+	sealed, err := r.keys.Seal(m.Channel, m.Sender, m.Handle)
+	if err != nil {
+		return err
+	}
+	return r.tips.Commit(ctx, Submission{
+		Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, SealedHandle: sealed,
+	})
+}
+
+// busy is the "please try again" reply, in the sender's language if known.
+func (r *Runner) busy(s flows.Session) []flows.Reply {
+	return []flows.Reply{{Text: r.engine.Text(s.Lang, "common.busy")}}
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+func newReference() flows.Reference {
+	b := make([]byte, flows.RefPayloadLen)
+	rand.Read(b)
+	return flows.NewReference(b)
+}

@@ -1,0 +1,21 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrUndeliverable wraps a send error that retrying cannot fix: the person
+// blocked the bot, the chat or number no longer exists.
+var ErrUndeliverable = errors.New("undeliverable")
+
+// RetryAfterError is a send error with the wait the provider asked for
+// (Telegram's retry_after on 429).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return fmt.Sprintf("retry after %s: %v", e.After, e.Err) }
+func (e *RetryAfterError) Unwrap() error { return e.Err }

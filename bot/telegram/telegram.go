@@ -1,0 +1,250 @@
+// Package telegram is the Telegram adapter: it turns Bot API updates into
+// bot.Messages, renders replies as inline keyboards, and sends through
+// go-telegram/bot. Webhooks are served by our own handler (package
+// handlers), never by the library's, which answers 200 before anything is
+// durable.
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"tinbao/bot"
+	"tinbao/flows"
+	"tinbao/identity"
+)
+
+// Config is the Telegram part of tinbao's configuration.
+type Config struct {
+	Token         string
+	APIURL        string // https://api.telegram.org, or a fake in tests
+	WebhookSecret string // empty: long polling
+	WebhookURL    string // PUBLIC_URL + /webhooks/telegram
+}
+
+// Adapter connects Telegram to the bot runner.
+type Adapter struct {
+	client *tgbot.Bot
+	runner *bot.Runner
+	keys   *identity.Keyring
+	log    *slog.Logger
+}
+
+// New builds the adapter. It does not call Telegram: the service starts even
+// when Telegram cannot be reached, and the outbox retries.
+func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, log *slog.Logger) (*Adapter, error) {
+	a := &Adapter{runner: runner, keys: keys, log: log}
+	opts := []tgbot.Option{
+		tgbot.WithSkipGetMe(),
+		tgbot.WithServerURL(cfg.APIURL),
+		// Polling: one update at a time, in order, so a sender's messages
+		// are never handled out of order (go-telegram/bot#64).
+		tgbot.WithNotAsyncHandlers(),
+		tgbot.WithWorkers(1),
+		tgbot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 40 * time.Second}),
+		tgbot.WithAllowedUpdates(tgbot.AllowedUpdates{"message", "callback_query"}),
+		tgbot.WithDefaultHandler(a.pollHandler),
+		tgbot.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }),
+	}
+	c, err := tgbot.New(cfg.Token, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("telegram: %w", err)
+	}
+	a.client = c
+	return a, nil
+}
+
+// Client exposes the Bot API client (for setWebhook at start).
+func (a *Adapter) Client() *tgbot.Bot { return a.client }
+
+// ErrMalformed means a webhook body is not a Telegram update.
+var ErrMalformed = errors.New("telegram: malformed update")
+
+// ParseUpdate decodes a webhook body.
+func ParseUpdate(body []byte) (*models.Update, error) {
+	var u models.Update
+	if err := json.Unmarshal(body, &u); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if u.ID == 0 {
+		return nil, fmt.Errorf("%w: no update_id", ErrMalformed)
+	}
+	return &u, nil
+}
+
+// HandleUpdate runs one update through the bot and sends the replies. It
+// returns an error only when nothing durable happened and Telegram should
+// deliver the update again. Updates tinbao does not take (edits, group chatter,
+// channel posts) are dropped on purpose.
+func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
+	m, chatID, ok := a.message(ctx, u)
+	if !ok {
+		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
+		return nil
+	}
+	replies, err := a.runner.Handle(ctx, m)
+	for _, r := range replies {
+		if _, serr := a.send(ctx, chatID, r); serr != nil {
+			// The effect is durable; the person can send again. Log only.
+			a.log.WarnContext(ctx, "telegram reply not sent", "msg", m, "err", serr)
+			break
+		}
+	}
+	return err
+}
+
+// message makes a bot.Message of an update. Names, usernames and
+// forwarded-from data never leave this function.
+func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, int64, bool) {
+	m := bot.Message{Channel: bot.ChannelTelegram, MessageID: strconv.FormatInt(u.ID, 10)}
+	var chat models.Chat
+	switch {
+	case u.Message != nil:
+		chat = u.Message.Chat
+		m.Text = u.Message.Text
+		if u.Message.From != nil {
+			m.LangHint = u.Message.From.LanguageCode
+		}
+		if m.Text == "" {
+			m.Text = u.Message.Caption
+			m.Unsupported = true
+		}
+	case u.CallbackQuery != nil:
+		q := u.CallbackQuery
+		// Always answer, or the person's client shows a spinner.
+		if _, err := a.client.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: q.ID}); err != nil {
+			a.log.WarnContext(ctx, "answer callback query", "update_id", u.ID, "err", err)
+		}
+		if q.Message.Message == nil { // too old: Telegram no longer shows it
+			return m, 0, false
+		}
+		chat = q.Message.Message.Chat
+		m.Choice = q.Data
+		m.LangHint = q.From.LanguageCode
+		// The choice is made: take the keyboard away so it is not pressed twice.
+		if _, err := a.client.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{
+			ChatID: chat.ID, MessageID: q.Message.Message.ID}); err != nil {
+			a.log.DebugContext(ctx, "remove keyboard", "update_id", u.ID, "err", err)
+		}
+	default:
+		return m, 0, false
+	}
+	if chat.Type != models.ChatTypePrivate {
+		return m, 0, false // tinbao talks to people one to one
+	}
+	m.Handle = strconv.FormatInt(chat.ID, 10)
+	m.Sender = a.keys.Pseudonym(bot.ChannelTelegram, m.Handle)
+	return m, chat.ID, true
+}
+
+// inlineKeyboard is our own markup type: the library's button struct always
+// sends "copy_text":{"text":""}, which Telegram may refuse.
+type inlineKeyboard struct {
+	Rows [][]inlineButton `json:"inline_keyboard"`
+}
+
+type inlineButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
+}
+
+func keyboard(choices []flows.Choice) any {
+	if len(choices) == 0 {
+		return nil
+	}
+	var kb inlineKeyboard
+	for _, c := range choices {
+		kb.Rows = append(kb.Rows, []inlineButton{{Text: c.Label, CallbackData: c.ID}})
+	}
+	return kb
+}
+
+func (a *Adapter) send(ctx context.Context, chatID int64, r flows.Reply) (int, error) {
+	p := &tgbot.SendMessageParams{ChatID: chatID, Text: r.Text}
+	if kb := keyboard(r.Choices); kb != nil {
+		p.ReplyMarkup = kb
+	}
+	msg, err := a.client.SendMessage(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	return msg.ID, nil
+}
+
+// SendText sends one durable message from the outbox to a handle (a chat ID)
+// and returns Telegram's message ID.
+func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, error) {
+	chatID, err := strconv.ParseInt(handle, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("telegram: bad handle")
+	}
+	id, err := a.send(ctx, chatID, flows.Reply{Text: text})
+	if err != nil {
+		return "", classify(err)
+	}
+	return strconv.Itoa(id), nil
+}
+
+// classify tells the outbox what a send error means: wait exactly as long as
+// Telegram asks, stop for good when the person blocked the bot or the chat is
+// gone, retry anything else.
+func classify(err error) error {
+	var tooMany *tgbot.TooManyRequestsError
+	switch {
+	case errors.As(err, &tooMany):
+		return &bot.RetryAfterError{After: time.Duration(tooMany.RetryAfter) * time.Second, Err: err}
+	case errors.Is(err, tgbot.ErrorForbidden), errors.Is(err, tgbot.ErrorBadRequest), errors.Is(err, tgbot.ErrorNotFound):
+		return fmt.Errorf("%w: %v", bot.ErrUndeliverable, err)
+	}
+	return err
+}
+
+// SetWebhook points Telegram at our webhook with the shared secret.
+func (a *Adapter) SetWebhook(ctx context.Context, url, secret string) error {
+	_, err := a.client.SetWebhook(ctx, &tgbot.SetWebhookParams{
+		URL: url, SecretToken: secret, AllowedUpdates: []string{"message", "callback_query"},
+	})
+	if err != nil {
+		return fmt.Errorf("set webhook: %w", err)
+	}
+	return nil
+}
+
+// Poll receives updates by long polling until ctx ends (development, or where
+// no public URL exists). It first removes any webhook, which would make
+// getUpdates fail.
+func (a *Adapter) Poll(ctx context.Context) {
+	if _, err := a.client.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
+		a.log.WarnContext(ctx, "delete webhook before polling", "err", err)
+	}
+	a.client.Start(ctx)
+}
+
+// pollHandler handles a polled update. The library has already advanced its
+// offset, so a failure here would lose the update: keep retrying while the
+// process lives (the next updates wait, which keeps order).
+func (a *Adapter) pollHandler(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
+	wait := 500 * time.Millisecond
+	for {
+		err := a.HandleUpdate(ctx, u)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.WarnContext(ctx, "polled update failed, retrying", "update_id", u.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}

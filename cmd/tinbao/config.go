@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"tinbao/identity"
+)
+
+// config is every setting of DESIGN.md's Environment table, read once here.
+// Only this package calls getenv.
+type config struct {
+	DatabaseURL string            // DATABASE_URL (required)
+	RedisURL    string            // REDIS_URL (required)
+	RedisPrefix string            // REDIS_KEY_PREFIX, default "tinbao:": deployments (and tests) can share a Redis
+	HTTPAddr    string            // HTTP_ADDR, default 127.0.0.1:8080: webhooks, web chat, /healthz
+	ConsoleAddr string            // CONSOLE_ADDR, default 127.0.0.1:8081: keep it off the internet
+	PublicURL   *url.URL          // PUBLIC_URL: Twilio signatures are computed over it, never over r.Host
+	Keys        *identity.Keyring // TINBAO_SECRET (required)
+	SessionIdle time.Duration     // SESSION_IDLE, default 30m: a quiet conversation is forgotten after this
+
+	TelegramToken         string // TELEGRAM_BOT_TOKEN; empty = Telegram off
+	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
+	TelegramWebhookSecret string // TELEGRAM_WEBHOOK_SECRET; empty = long polling
+	TelegramOfficerChatID int64  // TELEGRAM_OFFICER_CHAT_ID; 0 = no group alerts
+
+	TwilioAccountSID string // TWILIO_ACCOUNT_SID
+	TwilioAuthToken  string // TWILIO_AUTH_TOKEN
+	TwilioFrom       string // TWILIO_FROM
+	TwilioAPIURL     string // TWILIO_API_URL, default https://api.twilio.com
+}
+
+var webhookSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// loadConfig reads and checks the environment, reporting every problem at
+// once. need lists the required variables for the command being run.
+func loadConfig(getenv func(string) string, need ...string) (config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	c := config{
+		DatabaseURL:           get("DATABASE_URL", ""),
+		RedisURL:              get("REDIS_URL", ""),
+		RedisPrefix:           get("REDIS_KEY_PREFIX", "tinbao:"),
+		HTTPAddr:              get("HTTP_ADDR", "127.0.0.1:8080"),
+		ConsoleAddr:           get("CONSOLE_ADDR", "127.0.0.1:8081"),
+		TelegramToken:         get("TELEGRAM_BOT_TOKEN", ""),
+		TelegramAPIURL:        strings.TrimRight(get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
+		TelegramWebhookSecret: get("TELEGRAM_WEBHOOK_SECRET", ""),
+		TwilioAccountSID:      get("TWILIO_ACCOUNT_SID", ""),
+		TwilioAuthToken:       get("TWILIO_AUTH_TOKEN", ""),
+		TwilioFrom:            get("TWILIO_FROM", ""),
+		TwilioAPIURL:          strings.TrimRight(get("TWILIO_API_URL", "https://api.twilio.com"), "/"),
+	}
+	for _, name := range need {
+		if get(name, "") == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if s := get("TINBAO_SECRET", ""); s != "" {
+		kr, err := identity.ParseKeyring(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TINBAO_SECRET: %w (make one with `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)", err))
+		}
+		c.Keys = kr
+	}
+	pub, err := url.Parse(get("PUBLIC_URL", "http://127.0.0.1:8080"))
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
+		errs = append(errs, errors.New("PUBLIC_URL must be an absolute http(s) URL such as https://hotline.example"))
+	} else {
+		pub.Path = strings.TrimRight(pub.Path, "/")
+		c.PublicURL = pub
+	}
+	c.SessionIdle, err = time.ParseDuration(get("SESSION_IDLE", "30m"))
+	if err != nil || c.SessionIdle < time.Minute {
+		errs = append(errs, errors.New("SESSION_IDLE must be a duration of at least 1m, such as 30m"))
+	}
+	if v := get("TELEGRAM_OFFICER_CHAT_ID", ""); v != "" {
+		c.TelegramOfficerChatID, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, errors.New("TELEGRAM_OFFICER_CHAT_ID must be a number such as -1001234567890"))
+		}
+	}
+	if c.TelegramWebhookSecret != "" && !webhookSecretChars.MatchString(c.TelegramWebhookSecret) {
+		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET may hold only A-Z a-z 0-9 _ - (1 to 256 characters)"))
+	}
+	for _, u := range []struct{ name, v string }{{"TELEGRAM_API_URL", c.TelegramAPIURL}, {"TWILIO_API_URL", c.TwilioAPIURL}} {
+		if p, err := url.Parse(u.v); err != nil || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an absolute URL", u.name))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// telegramOn reports whether the Telegram channel is configured.
+func (c config) telegramOn() bool { return c.TelegramToken != "" }
+
+// twilioOn reports whether the SMS channel is configured.
+func (c config) twilioOn() bool {
+	return c.TwilioAccountSID != "" && c.TwilioAuthToken != "" && c.TwilioFrom != ""
+}
+
+// LogValue says which settings are present, never their secret values.
+func (c config) LogValue() slog.Value {
+	set := func(s string) bool { return s != "" }
+	return slog.GroupValue(
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("console_addr", c.ConsoleAddr),
+		slog.String("public_url", c.PublicURL.String()),
+		slog.Bool("telegram", c.telegramOn()),
+		slog.Bool("telegram_webhook", set(c.TelegramWebhookSecret)),
+		slog.Bool("telegram_officer_alerts", c.TelegramOfficerChatID != 0),
+		slog.Bool("sms", c.twilioOn()),
+		slog.Duration("session_idle", c.SessionIdle),
+	)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"tinbao/storage"
+)
+
+// officer manages console accounts: `officer add USERNAME --role R [--unit U]`.
+func officer(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "add" {
+		return fmt.Errorf("%w: officer add USERNAME --role officer|supervisor|admin [--unit UNIT]", errUsage)
+	}
+	username := strings.ToLower(args[1])
+	fs := flag.NewFlagSet("officer add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "", "officer, supervisor or admin")
+	unit := fs.String("unit", "", "the officer's unit, e.g. PC02 Đồng Tháp")
+	if err := fs.Parse(args[2:]); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !slices.Contains(storage.Roles, *role) {
+		return fmt.Errorf("%w: --role must be one of %s", errUsage, strings.Join(storage.Roles, ", "))
+	}
+	cfg, err := loadConfig(getenv, "DATABASE_URL")
+	if err != nil {
+		return err
+	}
+	password, generated, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckMigrated(ctx); err != nil {
+		return err
+	}
+	if _, err := db.AddOfficer(ctx, username, *role, *unit, password); err != nil {
+		if errors.Is(err, storage.ErrOfficerExists) {
+			return fmt.Errorf("officer %q already exists", username)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "officer %s added with role %s\n", username, *role)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", password)
+	}
+	return nil
+}
+
+// readPassword takes one line from stdin; with nothing there (no stdin, or an
+// empty line) it generates a password to be printed once.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, bool, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprint(stderr, "password (empty to generate one): ")
+		}
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return generatePassword(), true, nil
+	}
+	if len([]rune(line)) < 12 {
+		return "", false, errors.New("password must have at least 12 characters")
+	}
+	return line, false, nil
+}
+
+// generatePassword makes 26 random base32 characters (130 bits).
+func generatePassword() string { return rand.Text() }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tinbao/bot"
+	"tinbao/bot/telegram"
+	"tinbao/delivery"
+	"tinbao/flows"
+	"tinbao/handlers"
+	"tinbao/locales"
+	"tinbao/storage"
+)
+
+// redisPinger adapts the Redis client to handlers.Pinger.
+type redisPinger struct{ rdb *redis.Client }
+
+func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
+
+// serve runs the service until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, "DATABASE_URL", "REDIS_URL", "TINBAO_SECRET")
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log.Info("starting", "config", cfg)
+
+	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckMigrated(ctx); err != nil {
+		return err
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+
+	cat, err := locales.Load()
+	if err != nil {
+		return err
+	}
+	runner := bot.NewRunner(flows.New(cat), sessionStore{storage.NewSessions(rdb, cfg.RedisPrefix, cfg.SessionIdle)},
+		tipStore{db}, cfg.Keys, log)
+
+	senders := map[string]delivery.Sender{}
+	var tg *telegram.Adapter
+	if cfg.telegramOn() {
+		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, log)
+		if err != nil {
+			return err
+		}
+		senders[bot.ChannelTelegram] = tg
+	} else {
+		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
+	}
+	if !cfg.twilioOn() {
+		log.Info("sms is off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is empty")
+	}
+
+	h := handlers.New(handlers.Config{TelegramWebhookSecret: cfg.TelegramWebhookSecret}, tg,
+		map[string]handlers.Pinger{"postgres": db, "redis": redisPinger{rdb}}, log)
+	public := &http.Server{
+		Handler:           h.Public(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Go(func() {
+		if err := public.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	})
+	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{}, log)
+	wg.Go(func() { dispatcher.Run(ctx) })
+	if tg != nil {
+		if cfg.TelegramWebhookSecret != "" {
+			wg.Go(func() {
+				setWebhook(ctx, tg, cfg.PublicURL.String()+"/webhooks/telegram", cfg.TelegramWebhookSecret, log)
+			})
+		} else {
+			log.Info("telegram: long polling (set TELEGRAM_WEBHOOK_SECRET for webhook mode)")
+			wg.Go(func() { tg.Poll(ctx) })
+		}
+	}
+	fmt.Fprintf(stdout, "tinbao is listening on http://%s (health: /healthz, /readyz)\n", ln.Addr())
+	log.Info("listening", "http_addr", ln.Addr().String())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	if err := public.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// setWebhook tells Telegram where to deliver updates, retrying until it
+// succeeds: Telegram may be unreachable when the service starts.
+func setWebhook(ctx context.Context, tg *telegram.Adapter, url, secret string, log *slog.Logger) {
+	wait := time.Second
+	for {
+		err := tg.SetWebhook(ctx, url, secret)
+		if err == nil {
+			log.Info("telegram webhook set", "url", url)
+			return
+		}
+		log.Warn("telegram webhook not set yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, time.Minute)
+	}
+}

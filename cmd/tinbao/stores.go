@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"tinbao/bot"
+	"tinbao/flows"
+	"tinbao/storage"
+)
+
+// The bot defines the small interfaces it needs; these adapters fit storage
+// to them and translate storage's sentinel errors into the bot's.
+
+type sessionStore struct{ s *storage.Sessions }
+
+func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error) {
+	sess, err := a.s.Begin(ctx, channel, messageID, sender, token)
+	switch {
+	case errors.Is(err, storage.ErrDuplicate):
+		return sess, bot.ErrDuplicate
+	case errors.Is(err, storage.ErrBusy):
+		return sess, bot.ErrBusy
+	}
+	return sess, err
+}
+
+func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error {
+	return a.s.Finish(ctx, channel, messageID, sender, token, s)
+}
+
+func (a sessionStore) Release(ctx context.Context, sender, token string) error {
+	return a.s.Release(ctx, sender, token)
+}
+
+type tipStore struct{ db *storage.DB }
+
+func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
+	_, err := a.db.CommitTip(ctx, storage.NewTip{
+		Report:          s.Report,
+		Channel:         s.Channel,
+		SenderPseudonym: s.Sender,
+		SourceMessageID: s.SourceMessageID,
+		SealedHandle:    s.SealedHandle,
+	})
+	switch {
+	case errors.Is(err, storage.ErrDuplicate):
+		return bot.ErrDuplicate
+	case errors.Is(err, storage.ErrReferenceTaken):
+		return bot.ErrReferenceTaken
+	}
+	return err
+}

@@ -1,0 +1,102 @@
+package flows
+
+import (
+	"errors"
+	"strings"
+)
+
+// Reference codes look like TB-7K3M-Q9XJ: seven random Crockford base32
+// symbols and a Luhn mod 32 check symbol, so a mistyped code is caught before
+// any lookup. They encode neither identity nor order.
+const refAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// RefPayloadLen is the number of random symbols in a reference code.
+const RefPayloadLen = 7
+
+// Errors from ParseReference.
+var (
+	ErrRefFormat = errors.New("reference: not a reference code")
+	ErrRefCheck  = errors.New("reference: check symbol does not match")
+)
+
+// Reference is a reference code in canonical form (TB-XXXX-XXXX).
+type Reference string
+
+func symbolValue(c byte) int { return strings.IndexByte(refAlphabet, c) }
+
+// refCheckSymbol computes the Luhn mod 32 check symbol; the factor 2 applies
+// first to the rightmost payload symbol.
+func refCheckSymbol(payload string) byte {
+	const n = len(refAlphabet)
+	factor, sum := 2, 0
+	for i := len(payload) - 1; i >= 0; i-- {
+		addend := factor * symbolValue(payload[i])
+		addend = addend/n + addend%n
+		sum += addend
+		factor = 3 - factor
+	}
+	return refAlphabet[(n-sum%n)%n]
+}
+
+// NewReference builds a code from random bytes (at least RefPayloadLen of
+// them; only the low five bits of each are used). Flows stay pure: the caller
+// brings the randomness.
+func NewReference(random []byte) Reference {
+	var b strings.Builder
+	for i := 0; i < RefPayloadLen; i++ {
+		b.WriteByte(refAlphabet[random[i]&31])
+	}
+	return formatReference(b.String())
+}
+
+func formatReference(payload string) Reference {
+	full := payload + string(refCheckSymbol(payload))
+	return Reference("TB-" + full[:4] + "-" + full[4:])
+}
+
+// ParseReference accepts what people type: lower case, spaces, missing dashes
+// or prefix, and the look-alikes O→0, I/L→1. It returns the canonical form, or
+// ErrRefFormat / ErrRefCheck.
+func ParseReference(s string) (Reference, error) {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch {
+		case r == ' ' || r == '-' || r == '_' || r == '.' || r == '\t':
+			continue
+		case r == 'O':
+			r = '0'
+		case r == 'I' || r == 'L':
+			r = '1'
+		case r > 127:
+			return "", ErrRefFormat
+		}
+		b.WriteRune(r)
+	}
+	code := b.String()
+	// "TB" cannot be payload because B is a valid symbol but T+B would make the
+	// code ten symbols long; strip it only then.
+	if len(code) == RefPayloadLen+3 && strings.HasPrefix(code, "TB") {
+		code = code[2:]
+	}
+	if len(code) != RefPayloadLen+1 {
+		return "", ErrRefFormat
+	}
+	for i := 0; i < len(code); i++ {
+		if symbolValue(code[i]) < 0 {
+			return "", ErrRefFormat
+		}
+	}
+	payload := code[:RefPayloadLen]
+	if refCheckSymbol(payload) != code[RefPayloadLen] {
+		return "", ErrRefCheck
+	}
+	return formatReference(payload), nil
+}
+
+// LooksLikeReference reports whether s has the shape of a code (right length
+// and symbols), whether or not its check symbol is right. Used to answer "please
+// check the code" instead of treating it as chat.
+func LooksLikeReference(s string) bool {
+	_, err := ParseReference(s)
+	return err == nil || errors.Is(err, ErrRefCheck)
+}

@@ -1,0 +1,102 @@
+// Package handlers holds every HTTP endpoint: the webhooks, health checks,
+// and (in later work) the web chat and the officers' console. Each handler
+// authenticates first, caps the body, parses, and answers 2xx only once the
+// effect is durable.
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"tinbao/bot/telegram"
+)
+
+// MaxWebhookBody caps a webhook body; larger bodies get 413, never a silent cut.
+const MaxWebhookBody = 1 << 20
+
+// Pinger is a dependency that /readyz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is what the handlers need from tinbao's configuration.
+type Config struct {
+	TelegramWebhookSecret string // empty: the Telegram webhook route answers 404
+}
+
+// Handlers serves tinbao's HTTP endpoints.
+type Handlers struct {
+	cfg      Config
+	telegram *telegram.Adapter // nil when Telegram is off
+	deps     map[string]Pinger
+	log      *slog.Logger
+}
+
+// New builds the handlers. telegram may be nil (channel off); deps are
+// checked by /readyz.
+func New(cfg Config, tg *telegram.Adapter, deps map[string]Pinger, log *slog.Logger) *Handlers {
+	return &Handlers{cfg: cfg, telegram: tg, deps: deps, log: log}
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// logged gives each request an ID (echoed in X-Request-ID) and logs one line:
+// method, path, status, duration. Never the query string or the body.
+func (h *Handlers) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newRequestID()
+		w.Header().Set("X-Request-ID", id)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		defer func() {
+			// A bug must not take the connection down without an answer.
+			if p := recover(); p != nil {
+				h.log.ErrorContext(r.Context(), "panic", "request_id", id, "path", r.URL.Path, "panic", fmt.Sprint(p),
+					"stack", string(debug.Stack()))
+				fail(sw, r, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(sw, r)
+		h.log.InfoContext(r.Context(), "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+// fail answers with a status and a short plain reason that carries the request
+// ID, never an internal error string.
+func fail(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(reason + " (request " + requestID(r.Context()) + ")\n"))
+}

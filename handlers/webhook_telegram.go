@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"tinbao/bot/telegram"
+)
+
+// telegramWebhook takes updates from Telegram. Telegram retries anything but
+// a 2xx for up to a day, so: wrong secret → 401, too big → 413, not an update
+// → 400, could not be made durable → 503 (Telegram sends it again), handled or
+// deliberately dropped → 200.
+func (h *Handlers) telegramWebhook(w http.ResponseWriter, r *http.Request) {
+	if h.telegram == nil || h.cfg.TelegramWebhookSecret == "" {
+		fail(w, r, http.StatusNotFound, "telegram webhook is not enabled")
+		return
+	}
+	got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.TelegramWebhookSecret)) != 1 {
+		fail(w, r, http.StatusUnauthorized, "wrong or missing secret token")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(w, r, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		fail(w, r, http.StatusBadRequest, "could not read body")
+		return
+	}
+	u, err := telegram.ParseUpdate(body)
+	if err != nil {
+		fail(w, r, http.StatusBadRequest, "not a Telegram update")
+		return
+	}
+	// Telegram waits up to 60 s for an answer; stay well inside it.
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	if err := h.telegram.HandleUpdate(ctx, u); err != nil {
+		h.log.ErrorContext(ctx, "telegram update failed", "request_id", requestID(r.Context()), "update_id", u.ID, "err", err)
+		fail(w, r, http.StatusServiceUnavailable, "temporarily unavailable, please retry")
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,41 @@
+package locales
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// NFC returns s in Unicode normal form C, the form tinbao stores and compares.
+// Text typed on some phones arrives decomposed (NFD).
+func NFC(s string) string { return norm.NFC.String(s) }
+
+// Fold gives the accent-insensitive match key of s: lower case, tone and vowel
+// marks removed, đ/Đ (and the look-alike Ð) mapped to d, punctuation turned
+// into spaces, runs of space collapsed. "Báo  tin!" and "bao tin" share the key
+// "bao tin", and so do the two tone placements "hòa" and "hoà".
+func Fold(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // drop leading spaces
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r == 'đ' || r == 'Đ' || r == 'Ð' || r == 'ð':
+			r = 'd'
+		case r == '/' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			r = unicode.ToLower(r)
+		default:
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+			continue
+		}
+		b.WriteRune(r)
+		space = false
+	}
+	return strings.TrimRight(b.String(), " ")
+}

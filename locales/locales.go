@@ -1,0 +1,82 @@
+// Package locales holds every text a person reads in tinbao, one message file
+// per language (Vietnamese is the source of truth), and the Vietnamese text
+// folding used to match what people type.
+package locales
+
+import (
+	"embed"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed active.*.toml
+var files embed.FS
+
+// Default is the language of a new conversation when nothing says otherwise.
+const Default = "vi"
+
+// Catalog looks messages up by ID in one language, falling back to Vietnamese.
+// It is safe for concurrent use and never panics on a missing message.
+type Catalog struct {
+	bundle     *i18n.Bundle
+	langs      []string
+	localizers map[string]*i18n.Localizer
+}
+
+// Load parses the embedded message files. Adding a language is adding a file.
+func Load() (*Catalog, error) {
+	b := i18n.NewBundle(language.Vietnamese)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	names, err := files.ReadDir(".")
+	if err != nil {
+		return nil, fmt.Errorf("load locales: %w", err)
+	}
+	c := &Catalog{bundle: b, localizers: map[string]*i18n.Localizer{}}
+	for _, f := range names {
+		if _, err := b.LoadMessageFileFS(files, f.Name()); err != nil {
+			return nil, fmt.Errorf("load locales: %w", err)
+		}
+		lang := strings.TrimSuffix(strings.TrimPrefix(path.Base(f.Name()), "active."), ".toml")
+		c.langs = append(c.langs, lang)
+		c.localizers[lang] = i18n.NewLocalizer(b, lang, Default)
+	}
+	sort.Strings(c.langs)
+	return c, nil
+}
+
+// Languages lists the language codes that have a message file.
+func (c *Catalog) Languages() []string { return append([]string(nil), c.langs...) }
+
+// Match returns the supported language for a hint such as Telegram's
+// language_code ("vi", "en-US"), or "" when none fits.
+func (c *Catalog) Match(hint string) string {
+	hint = strings.ToLower(strings.TrimSpace(hint))
+	if i := strings.IndexAny(hint, "-_"); i > 0 {
+		hint = hint[:i]
+	}
+	if _, ok := c.localizers[hint]; ok {
+		return hint
+	}
+	return ""
+}
+
+// T returns message id in lang, with data filled into its template. A message
+// missing in lang falls back to Vietnamese; a message missing everywhere
+// returns its ID, which the locales tests forbid.
+func (c *Catalog) T(lang, id string, data map[string]any) string {
+	l, ok := c.localizers[lang]
+	if !ok {
+		l = c.localizers[Default]
+	}
+	s, err := l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if s == "" && err != nil {
+		return id
+	}
+	return s
+}

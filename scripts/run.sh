@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make run: tinbao on this machine with persistent dev services in .dev/.
+#
+# Starts Postgres + Redis for .dev (data survives between runs), builds bin/tinbao,
+# makes a dev TINBAO_SECRET once (.dev/secret), migrates, creates the demo officer once
+# (.dev/officer), then serves in the foreground. Ctrl-C or SIGTERM stops tinbao and
+# then the .dev services. TELEGRAM_*, TWILIO_*, HTTP_ADDR, CONSOLE_ADDR and PUBLIC_URL
+# are taken from your environment as they are; to use another secret, edit .dev/secret.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+trap 'bash scripts/services.sh down .dev' EXIT
+bash scripts/services.sh up .dev >/dev/null
+
+echo "+ go build -o bin/tinbao ./cmd/tinbao" >&2
+go build -o bin/tinbao ./cmd/tinbao
+
+if [ ! -s .dev/secret ]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >.dev/secret)
+  echo "generated a dev TINBAO_SECRET in .dev/secret" >&2
+fi
+DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' .dev/env)
+REDIS_URL=$(sed -n 's/^REDIS_URL=//p' .dev/env)
+TINBAO_SECRET=$(cat .dev/secret)
+export DATABASE_URL REDIS_URL TINBAO_SECRET
+
+bin/tinbao migrate
+
+if [ ! -e .dev/officer ]; then
+  # With no stdin, `officer add` generates a password and prints "password: <value>".
+  if out=$(bin/tinbao officer add demo --role supervisor </dev/null); then
+    (umask 077 && printf '%s\n' "$out" >.dev/officer)
+    echo "demo officer: demo"
+    echo "$out"
+  else
+    echo "could not create the demo officer (does it exist already?); add one with: bin/tinbao officer add NAME --role supervisor" >&2
+  fi
+else
+  echo "demo officer: demo (password in .dev/officer)"
+fi
+
+url() { local a=$1; [[ $a == :* ]] && a=127.0.0.1$a; echo "http://$a"; }
+http=$(url "${HTTP_ADDR:-127.0.0.1:8080}")
+console=$(url "${CONSOLE_ADDR:-127.0.0.1:8081}")
+cat <<INFO
+
+  web chat  $http/chat
+  console   $console/
+  health    $http/healthz
+  data      .dev/ (kept between runs; remove it for a fresh start)
+
+INFO
+
+# Serve in its own session so a Ctrl-C reaches it once, as the SIGTERM we forward;
+# the EXIT trap then stops the .dev services.
+if command -v setsid >/dev/null 2>&1; then setsid bin/tinbao serve & else bin/tinbao serve & fi
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM HUP
+status=0
+while :; do
+  wait "$pid" && status=0 || status=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+exit "$status"

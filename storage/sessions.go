@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tinbao/flows"
+)
+
+// ErrBusy means another message from the same sender is being handled; the
+// caller waits and tries again.
+var ErrBusy = errors.New("storage: sender busy")
+
+// Sessions keeps conversations in Redis: each sender's session with an idle
+// TTL, a per-sender lock so one sender's messages are handled one at a time,
+// and the set of provider message IDs already handled.
+type Sessions struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	idle    time.Duration
+	seenTTL time.Duration
+	lockTTL time.Duration
+}
+
+// NewSessions uses keys under prefix (tests give each test its own). idle is
+// how long a quiet conversation is kept.
+func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *Sessions {
+	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, seenTTL: 48 * time.Hour, lockTTL: 15 * time.Second}
+}
+
+// Keys share the sender's hash tag so one script touches one cluster slot.
+func (s *Sessions) keys(channel, messageID, sender string) []string {
+	tag := "{" + sender + "}"
+	return []string{
+		s.prefix + "seen:" + tag + ":" + channel + ":" + messageID,
+		s.prefix + "lock:" + tag,
+		s.prefix + "sess:" + tag,
+	}
+}
+
+// beginScript: already handled → {1}; locked by another message → {2};
+// otherwise take the lock and return {0, session}. One round trip.
+var beginScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1, false} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, false} end
+return {0, redis.call('GET', KEYS[3])}
+`)
+
+// Begin starts handling one message: it returns ErrDuplicate if the message
+// was handled before, ErrBusy if the sender's lock is held, and otherwise the
+// sender's session (zero if none) with the lock taken under token.
+func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error) {
+	res, err := beginScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, s.lockTTL.Milliseconds()).Slice()
+	if err != nil {
+		return flows.Session{}, fmt.Errorf("begin session: %w", err)
+	}
+	switch code, _ := res[0].(int64); code {
+	case 1:
+		return flows.Session{}, ErrDuplicate
+	case 2:
+		return flows.Session{}, ErrBusy
+	}
+	var sess flows.Session
+	if raw, ok := res[1].(string); ok && raw != "" {
+		if err := json.Unmarshal([]byte(raw), &sess); err != nil {
+			// A session we cannot read is dropped, not fatal: the person
+			// starts again rather than being stuck.
+			return flows.Session{}, nil
+		}
+	}
+	return sess, nil
+}
+
+var finishScript = redis.NewScript(`
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`)
+
+// Finish saves the session, marks the message handled and releases the lock,
+// in one round trip. Call it only once the message's effects are durable.
+func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session) error {
+	raw, err := json.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("finish session: %w", err)
+	}
+	err = finishScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, raw,
+		int64(s.idle.Seconds()), int64(s.seenTTL.Seconds())).Err()
+	if err != nil {
+		return fmt.Errorf("finish session: %w", err)
+	}
+	return nil
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Release drops the sender's lock without saving anything, after a failure,
+// so the provider's retry is handled from the same state.
+func (s *Sessions) Release(ctx context.Context, sender, token string) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.keys("", "", sender)[1]}, token).Err(); err != nil {
+		return fmt.Errorf("release session: %w", err)
+	}
+	return nil
+}

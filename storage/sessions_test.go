@@ -1,0 +1,80 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"tinbao/flows"
+	"tinbao/storage"
+	"tinbao/storage/storagetest"
+)
+
+func TestSessionsLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, 30*time.Minute)
+
+	sess, err := s.Begin(ctx, "telegram", "100", "alice", "tok1")
+	if err != nil || sess.Flow != "" {
+		t.Fatalf("first Begin = %+v, %v; want an empty session", sess, err)
+	}
+	// Another message of the same sender waits for the lock.
+	if _, err := s.Begin(ctx, "telegram", "101", "alice", "tok2"); !errors.Is(err, storage.ErrBusy) {
+		t.Fatalf("concurrent Begin: %v, want ErrBusy", err)
+	}
+	// Another sender is not held up.
+	if _, err := s.Begin(ctx, "telegram", "102", "bob", "tok3"); err != nil {
+		t.Fatalf("other sender: %v", err)
+	}
+	want := flows.Session{Flow: "report", Step: "where", Lang: "vi", Answers: map[string]string{"what": "bị lừa"}}
+	if err := s.Finish(ctx, "telegram", "100", "alice", "tok1", want); err != nil {
+		t.Fatal(err)
+	}
+	// The handled message is a duplicate from now on.
+	if _, err := s.Begin(ctx, "telegram", "100", "alice", "tok4"); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("replayed Begin: %v, want ErrDuplicate", err)
+	}
+	got, err := s.Begin(ctx, "telegram", "101", "alice", "tok5")
+	if err != nil || got.Step != "where" || got.Answers["what"] != "bị lừa" {
+		t.Fatalf("next Begin = %+v, %v", got, err)
+	}
+	// Release after a failure: the message is not marked handled.
+	if err := s.Release(ctx, "alice", "tok5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, "telegram", "101", "alice", "tok6"); err != nil {
+		t.Fatalf("Begin after Release: %v", err)
+	}
+	// A session expires after the idle time.
+	ttl := rdb.TTL(ctx, prefix+"sess:{alice}").Val()
+	if ttl <= 29*time.Minute || ttl > 30*time.Minute {
+		t.Errorf("session TTL = %s, want about 30m", ttl)
+	}
+	// Releasing with a stale token does not free someone else's lock.
+	if err := s.Release(ctx, "alice", "tok5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, "telegram", "103", "alice", "tok7"); !errors.Is(err, storage.ErrBusy) {
+		t.Fatalf("stale release freed the lock: %v", err)
+	}
+}
+
+func TestSessionsNoPersonalDataInKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	if _, err := s.Begin(ctx, "sms", "SM1", "pseudo", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}); err != nil {
+		t.Fatal(err)
+	}
+	keys := rdb.Keys(ctx, prefix+"*").Val()
+	if len(keys) != 2 { // session and seen; lock released
+		t.Errorf("keys = %v, want the session and the seen marker", keys)
+	}
+}
