@@ -41,12 +41,12 @@ fi
 
 url() { local a=$1; [[ $a == :* ]] && a=127.0.0.1$a; echo "http://$a"; }
 http=$(url "${HTTP_ADDR:-127.0.0.1:8080}")
-console=$(url "${CONSOLE_ADDR:-127.0.0.1:8081}")
+telegram="off (set TELEGRAM_BOT_TOKEN; see README: try it with the fake Bot API)"
+[ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram="on, $([ -n "${TELEGRAM_WEBHOOK_SECRET:-}" ] && echo "webhook $http/webhooks/telegram" || echo "long polling")"
 cat <<INFO
 
-  web chat  $http/chat
-  console   $console/
-  health    $http/healthz
+  health    $http/healthz  and  $http/readyz
+  telegram  $telegram
   data      .dev/ (kept between runs; remove it for a fresh start)
 
 INFO

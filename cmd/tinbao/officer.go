@@ -64,7 +64,9 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 // empty line) it generates a password to be printed once.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, bool, error) {
 	if f, ok := stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		// A terminal: prompt. (/dev/null is a character device too.)
+		null, _ := os.Stat(os.DevNull)
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && (null == nil || !os.SameFile(st, null)) {
 			fmt.Fprint(stderr, "password (empty to generate one): ")
 		}
 	}

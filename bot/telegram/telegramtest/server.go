@@ -176,20 +176,40 @@ type queuedUpdate struct {
 // closed at t.Cleanup.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{
+	s := New()
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New returns a fake that is not listening yet: serve it (it is an
+// http.Handler) on an address of your choice and set URL. For dev tools such
+// as faketelegram; tests use NewServer.
+func New() *Server {
+	return &Server{
 		closed:    make(chan struct{}),
 		messages:  make(map[msgKey]storedMessage),
 		nextMsgID: FirstMessageID,
 		fail:      make(map[string][]Error),
 		changed:   make(chan struct{}),
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.srv.URL
-	t.Cleanup(func() {
-		close(s.closed) // release pending getUpdates long polls
+}
+
+// ServeHTTP answers Bot API requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serveHTTP(w, r) }
+
+// Close releases pending long polls and stops the test server, if any.
+func (s *Server) Close() {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	close(s.closed)
+	if s.srv != nil {
 		s.srv.Close()
-	})
-	return s
+	}
 }
 
 // Calls returns a copy of all recorded calls of method, in order; "" means
