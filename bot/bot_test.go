@@ -1,0 +1,220 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"tinbao/flows"
+	"tinbao/identity"
+	"tinbao/locales"
+)
+
+// memSessions and memTips implement the runner's own interfaces in memory,
+// with switches for the failures the runner must survive. The real Redis and
+// Postgres stores are tested in storage and end to end in cmd/tinbao.
+type memSessions struct {
+	mu       sync.Mutex
+	sessions map[string]flows.Session
+	seen     map[string]bool
+	busy     int // Begin answers ErrBusy this many more times
+	released int
+	finished int
+}
+
+func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (flows.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen[channel+id] {
+		return flows.Session{}, ErrDuplicate
+	}
+	if m.busy > 0 {
+		m.busy--
+		return flows.Session{}, ErrBusy
+	}
+	return m.sessions[sender], nil
+}
+
+func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[sender] = s
+	m.seen[channel+id] = true
+	m.finished++
+	return nil
+}
+
+func (m *memSessions) Release(context.Context, string, string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.released++
+	return nil
+}
+
+type memTips struct {
+	mu        sync.Mutex
+	fail      []error // returned by the next Commit calls, in order
+	committed []Submission
+}
+
+func (m *memTips) Commit(_ context.Context, s Submission) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.fail) > 0 {
+		err := m.fail[0]
+		m.fail = m.fail[1:]
+		if err != nil {
+			return err
+		}
+	}
+	m.committed = append(m.committed, s)
+	return nil
+}
+
+type fixture struct {
+	runner   *Runner
+	sessions *memSessions
+	tips     *memTips
+	keys     *identity.Keyring
+	log      *bytes.Buffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := identity.ParseKeyring(strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{
+		sessions: &memSessions{sessions: map[string]flows.Session{}, seen: map[string]bool{}},
+		tips:     &memTips{},
+		keys:     keys,
+		log:      &bytes.Buffer{},
+	}
+	f.runner = NewRunner(flows.New(cat), f.sessions, f.tips, keys, slog.New(slog.NewTextHandler(f.log, nil)))
+	return f
+}
+
+func (f *fixture) say(t *testing.T, id, text, choice string) ([]flows.Reply, error) {
+	t.Helper()
+	return f.runner.Handle(context.Background(), Message{
+		Channel: ChannelTelegram, Sender: "pseudo", Handle: "555000111", MessageID: id, Text: text, Choice: choice,
+	})
+}
+
+// toSummary walks a report up to its summary.
+func (f *fixture) toSummary(t *testing.T) {
+	t.Helper()
+	for i, step := range [][2]string{{"/baotin", ""}, {"Có người bị giữ hộ chiếu", ""}, {"", "skip"}} {
+		if _, err := f.say(t, string(rune('a'+i)), step[0], step[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCommitFailureAsksToRetryAndKeepsState(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	f.tips.fail = []error{errors.New("connection refused")}
+	replies, err := f.say(t, "send-1", "", "send")
+	if err == nil {
+		t.Fatal("a failed commit returned no error: the webhook would answer 200 and lose the report")
+	}
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "113") {
+		t.Errorf("replies = %+v, want the busy message with emergency numbers", replies)
+	}
+	if f.sessions.released != 1 || f.sessions.seen[ChannelTelegram+"send-1"] {
+		t.Errorf("released=%d seen=%t: the lock must be released and the message not marked handled",
+			f.sessions.released, f.sessions.seen[ChannelTelegram+"send-1"])
+	}
+	// The provider retries the same message: now it commits.
+	if _, err := f.say(t, "send-1", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tips.committed) != 1 {
+		t.Fatalf("committed %d reports, want 1", len(f.tips.committed))
+	}
+	sub := f.tips.committed[0]
+	if sub.SourceMessageID != "send-1" || sub.Sender != "pseudo" || sub.Report.Details["what"] != "Có người bị giữ hộ chiếu" {
+		t.Errorf("submission = %+v", sub)
+	}
+	if bytes.Contains(sub.SealedHandle, []byte("555000111")) {
+		t.Error("the reply handle is not sealed")
+	}
+	if h, err := f.keys.Open(ChannelTelegram, "pseudo", sub.SealedHandle); err != nil || h != "555000111" {
+		t.Errorf("sealed handle opens to %q, %v", h, err)
+	}
+}
+
+func TestTakenReferenceIsDrawnAgain(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	f.tips.fail = []error{ErrReferenceTaken, ErrReferenceTaken}
+	if _, err := f.say(t, "send", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tips.committed) != 1 {
+		t.Fatalf("committed %d, want 1", len(f.tips.committed))
+	}
+	r := f.tips.committed[0].Report
+	if !strings.Contains(r.Ack, string(r.Reference)) {
+		t.Errorf("ack %q does not carry the final reference %s", r.Ack, r.Reference)
+	}
+}
+
+func TestAlreadyCommittedIsNotAnError(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	f.tips.fail = []error{ErrDuplicate}
+	if _, err := f.say(t, "send", "", "send"); err != nil {
+		t.Fatalf("a report committed before is done, not an error: %v", err)
+	}
+	if f.sessions.finished != 4 || f.sessions.sessions["pseudo"].Flow != "" {
+		t.Errorf("session not finished and cleared: %+v", f.sessions.sessions["pseudo"])
+	}
+}
+
+func TestReplayedMessageHasNoEffect(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.say(t, "1", "/baotin", ""); err != nil {
+		t.Fatal(err)
+	}
+	replies, err := f.say(t, "1", "/baotin", "")
+	if err != nil || len(replies) != 0 {
+		t.Errorf("replay: %+v, %v; want nothing", replies, err)
+	}
+}
+
+func TestBusySenderWaits(t *testing.T) {
+	f := newFixture(t)
+	f.sessions.busy = 3
+	replies, err := f.say(t, "1", "/baotin", "")
+	if err != nil || len(replies) != 1 {
+		t.Fatalf("after waiting: %+v, %v", replies, err)
+	}
+}
+
+func TestMessageLogsNoContent(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	if _, err := f.say(t, "send", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	logs := f.log.String()
+	if !strings.Contains(logs, "report committed") {
+		t.Fatalf("expected a log line for the commit, got:\n%s", logs)
+	}
+	for _, secret := range []string{"555000111", "hộ chiếu"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logs)
+		}
+	}
+}
