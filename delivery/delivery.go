@@ -170,7 +170,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 		log.InfoContext(ctx, "outbox message sent", "provider_message_id", providerID)
 	case errors.Is(err, bot.ErrUndeliverable):
 		d.fail(ctx, log, m, "undeliverable", err.Error())
-	case errors.As(err, &retryAfter):
+	case errors.As(err, &retryAfter) && retryAfter.After > 0:
 		d.retry(ctx, log, m, retryAfter.After, err.Error())
 	default:
 		d.retry(ctx, log, m, d.backoff(m.Attempts), err.Error())
