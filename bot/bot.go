@@ -34,7 +34,9 @@ type Message struct {
 	Text        string
 	Choice      string // a pressed button's ID
 	LangHint    string
-	Unsupported bool // a sticker, voice note… that the flows cannot read yet
+	Location    *flows.Location // a shared location (Telegram)
+	Media       []flows.Media   // attachments, by the provider's file IDs
+	Unsupported bool            // a sticker… that the flows cannot read
 }
 
 // LogValue keeps message text and the handle out of every log line.
@@ -48,6 +50,7 @@ func (m Message) LogValue() slog.Value {
 
 // Errors the stores return, checked with errors.Is.
 var (
+	ErrNotFound       = errors.New("not found")
 	ErrDuplicate      = errors.New("already handled")
 	ErrBusy           = errors.New("sender busy")
 	ErrReferenceTaken = errors.New("reference code taken")
@@ -62,6 +65,11 @@ type Sessions interface {
 	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error
 	// Release unlocks without saving.
 	Release(ctx context.Context, sender, token string) error
+	// Forget deletes the sender's session.
+	Forget(ctx context.Context, sender string) error
+	// Allow counts an event under key: false once more than limit happened
+	// within window.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
 }
 
 // Submission is a finished report with what is needed to acknowledge it.
@@ -79,7 +87,23 @@ type Tips interface {
 	// ErrDuplicate if SourceMessageID was committed before and
 	// ErrReferenceTaken if the reference code exists.
 	Commit(ctx context.Context, s Submission) error
+	// Status returns a report's status if sender made it, else ErrNotFound.
+	Status(ctx context.Context, ref flows.Reference, sender string) (string, error)
 }
+
+// Outcome is what handling one message produced for its channel.
+type Outcome struct {
+	Replies []flows.Reply
+	// Wipe: erase the conversation on the channel where it allows it.
+	Wipe bool
+}
+
+// Lookups a sender may make in lookupWindow: enough to retype a code, too few
+// to guess codes.
+const (
+	lookupLimit  = 5
+	lookupWindow = 10 * time.Minute
+)
 
 // Runner handles messages. It is safe for concurrent use.
 type Runner struct {
@@ -100,21 +124,22 @@ func NewRunner(engine *flows.Engine, sessions Sessions, tips Tips, keys *identit
 // Engine returns the flows engine, for the adapters' texts.
 func (r *Runner) Engine() *flows.Engine { return r.engine }
 
-// Handle runs one message and returns the replies to send straight back. A
-// replayed message returns no replies and no error. An error means nothing
-// durable happened: the caller answers so that the provider retries (503),
-// and may send the replies, which then say "please try again".
-func (r *Runner) Handle(ctx context.Context, m Message) ([]flows.Reply, error) {
+// Handle runs one message and returns what to send straight back. A replayed
+// message returns nothing and no error. An error means nothing durable
+// happened: the caller answers so that the provider retries (503), and may
+// send the replies, which then say "please try again".
+func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 	token := newToken()
 	sess, err := r.begin(ctx, m, token)
 	if errors.Is(err, ErrDuplicate) {
 		r.log.InfoContext(ctx, "duplicate message dropped", "msg", m)
-		return nil, nil
+		return Outcome{}, nil
 	}
 	if err != nil {
 		return r.busy(sess), fmt.Errorf("handle: %w", err)
 	}
-	in := flows.Input{Text: m.Text, Choice: m.Choice, Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
+	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
+		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
 	var res flows.Result
 	for attempt := 0; ; attempt++ {
 		in.Reference = newReference()
@@ -140,15 +165,49 @@ func (r *Runner) Handle(ctx context.Context, m Message) ([]flows.Reply, error) {
 			"kind", string(res.Report.Kind), "urgent", res.Report.Urgent)
 		break
 	}
+	if res.Lookup != "" {
+		res.Replies = append(res.Replies, r.lookup(ctx, m, res.Session.Lang, res.Lookup))
+	}
 	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session); err != nil {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
 			// committed and not create it again.
-			return nil, fmt.Errorf("handle: after commit: %w", err)
+			return Outcome{}, fmt.Errorf("handle: after commit: %w", err)
 		}
 		return r.busy(sess), fmt.Errorf("handle: %w", err)
 	}
-	return res.Replies, nil
+	if res.Wipe {
+		r.log.InfoContext(ctx, "conversation wiped", "msg", m)
+	}
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe}, nil
+}
+
+// lookup answers "how is my report going": rate-limited per sender, and the
+// same answer for a code that does not exist as for someone else's.
+func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.Reference) flows.Reply {
+	ok, err := r.sessions.Allow(ctx, "lookup:"+m.Sender, lookupLimit, lookupWindow)
+	if err != nil {
+		r.log.WarnContext(ctx, "lookup rate limit", "msg", m, "err", err)
+		return r.busy(flows.Session{Lang: lang}).Replies[0]
+	}
+	if !ok {
+		r.log.InfoContext(ctx, "lookup refused: too many", "msg", m)
+		return r.engine.Status(lang, ref, "", false, true)
+	}
+	status, err := r.tips.Status(ctx, ref, m.Sender)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return r.engine.Status(lang, ref, "", false, false)
+	case err != nil:
+		r.log.WarnContext(ctx, "lookup", "msg", m, "err", err)
+		return r.busy(flows.Session{Lang: lang}).Replies[0]
+	}
+	return r.engine.Status(lang, ref, status, true, false)
+}
+
+// Forget deletes a sender's conversation (the web chat's quick exit).
+func (r *Runner) Forget(ctx context.Context, sender string) error {
+	return r.sessions.Forget(ctx, sender)
 }
 
 // begin takes the sender's lock, waiting while another of their messages is
@@ -181,8 +240,8 @@ func (r *Runner) commit(ctx context.Context, m Message, rep *flows.Report) error
 }
 
 // busy is the "please try again" reply, in the sender's language if known.
-func (r *Runner) busy(s flows.Session) []flows.Reply {
-	return []flows.Reply{{Text: r.engine.Text(s.Lang, "common.busy")}}
+func (r *Runner) busy(s flows.Session) Outcome {
+	return Outcome{Replies: []flows.Reply{{Text: r.engine.Text(s.Lang, "common.busy")}}}
 }
 
 func newToken() string {

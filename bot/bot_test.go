@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tinbao/flows"
 	"tinbao/identity"
@@ -21,6 +23,7 @@ type memSessions struct {
 	mu       sync.Mutex
 	sessions map[string]flows.Session
 	seen     map[string]bool
+	counts   map[string]int
 	busy     int // Begin answers ErrBusy this many more times
 	released int
 	finished int
@@ -46,6 +49,20 @@ func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s
 	m.seen[channel+id] = true
 	m.finished++
 	return nil
+}
+
+func (m *memSessions) Forget(_ context.Context, sender string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, sender)
+	return nil
+}
+
+func (m *memSessions) Allow(_ context.Context, key string, limit int, _ time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counts[key]++
+	return m.counts[key] <= limit, nil
 }
 
 func (m *memSessions) Release(context.Context, string, string) error {
@@ -75,6 +92,17 @@ func (m *memTips) Commit(_ context.Context, s Submission) error {
 	return nil
 }
 
+func (m *memTips) Status(_ context.Context, ref flows.Reference, sender string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.committed {
+		if c.Report.Reference == ref && c.Sender == sender {
+			return "forwarded", nil
+		}
+	}
+	return "", ErrNotFound
+}
+
 type fixture struct {
 	runner   *Runner
 	sessions *memSessions
@@ -94,26 +122,31 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{
-		sessions: &memSessions{sessions: map[string]flows.Session{}, seen: map[string]bool{}},
+		sessions: &memSessions{sessions: map[string]flows.Session{}, seen: map[string]bool{}, counts: map[string]int{}},
 		tips:     &memTips{},
 		keys:     keys,
 		log:      &bytes.Buffer{},
 	}
-	f.runner = NewRunner(flows.New(cat), f.sessions, f.tips, keys, slog.New(slog.NewTextHandler(f.log, nil)))
+	f.runner = NewRunner(flows.New(cat, flows.Options{}), f.sessions, f.tips, keys, slog.New(slog.NewTextHandler(f.log, nil)))
 	return f
 }
 
 func (f *fixture) say(t *testing.T, id, text, choice string) ([]flows.Reply, error) {
 	t.Helper()
-	return f.runner.Handle(context.Background(), Message{
+	out, err := f.runner.Handle(context.Background(), Message{
 		Channel: ChannelTelegram, Sender: "pseudo", Handle: "555000111", MessageID: id, Text: text, Choice: choice,
 	})
+	return out.Replies, err
 }
 
 // toSummary walks a report up to its summary.
 func (f *fixture) toSummary(t *testing.T) {
 	t.Helper()
-	for i, step := range [][2]string{{"/baotin", ""}, {"Có người bị giữ hộ chiếu", ""}, {"", "skip"}} {
+	steps := [][2]string{{"/baotin", ""}, {"", "skip"}, {"Có người bị giữ hộ chiếu", ""}}
+	for range 7 { // where, when, people, child, danger, media, contact
+		steps = append(steps, [2]string{"", "skip"})
+	}
+	for i, step := range steps {
 		if _, err := f.say(t, string(rune('a'+i)), step[0], step[1]); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +210,7 @@ func TestAlreadyCommittedIsNotAnError(t *testing.T) {
 	if _, err := f.say(t, "send", "", "send"); err != nil {
 		t.Fatalf("a report committed before is done, not an error: %v", err)
 	}
-	if f.sessions.finished != 4 || f.sessions.sessions["pseudo"].Flow != "" {
+	if f.sessions.finished != 11 || f.sessions.sessions["pseudo"].Flow != "" {
 		t.Errorf("session not finished and cleared: %+v", f.sessions.sessions["pseudo"])
 	}
 }
@@ -216,5 +249,33 @@ func TestMessageLogsNoContent(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains %q:\n%s", secret, logs)
 		}
+	}
+}
+
+func TestLookupIsForTheSenderOnlyAndRateLimited(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	if _, err := f.say(t, "send", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(f.tips.committed[0].Report.Reference)
+	replies, err := f.say(t, "l1", "tra cuu "+strings.ToLower(ref), "")
+	if err != nil || len(replies) != 1 || !strings.Contains(replies[0].Text, "cơ quan có thẩm quyền") {
+		t.Fatalf("owner's lookup = %+v, %v", replies, err)
+	}
+	// Someone else with the same code is told what an unknown code gets.
+	other, err := f.runner.Handle(context.Background(), Message{Channel: ChannelTelegram, Sender: "other", Handle: "1",
+		MessageID: "l2", Text: ref})
+	unknown, _ := f.say(t, "l3", "TB-0000-0000", "")
+	if err != nil || len(other.Replies) != 1 || !strings.Contains(other.Replies[0].Text, "không tìm thấy") ||
+		strings.ReplaceAll(other.Replies[0].Text, ref, "X") != strings.ReplaceAll(unknown[0].Text, "TB-0000-0000", "X") {
+		t.Fatalf("someone else's lookup = %+v, %v; unknown = %+v", other.Replies, err, unknown)
+	}
+	for i := range 3 {
+		f.say(t, fmt.Sprint("m", i), ref, "")
+	}
+	limited, _ := f.say(t, "m9", ref, "")
+	if len(limited) != 1 || !strings.Contains(limited[0].Text, "nhiều lần") {
+		t.Errorf("sixth lookup = %+v, want the rate-limit answer", limited)
 	}
 }

@@ -1,6 +1,10 @@
 package flows
 
-import "tinbao/locales"
+import (
+	"strings"
+
+	"tinbao/locales"
+)
 
 // command is what an input asks for regardless of the step it arrives at.
 type command int
@@ -9,49 +13,130 @@ const (
 	cmdNone command = iota
 	cmdMenu
 	cmdReport
+	cmdHelp
+	cmdStatus
 	cmdCancel
+	cmdWipe
+	cmdLanguage
+	cmdEmergency
 )
 
-// Choice IDs shared by every flow.
+// Choice IDs shared by every flow. They travel as Telegram callback data, so
+// they stay short and never carry text a person typed.
 const (
-	choiceReport = "m:report"
-	choiceSkip   = "skip"
-	choiceSend   = "send"
-	choiceCancel = "cancel"
+	choiceReport    = "m:report"
+	choiceHelp      = "m:help"
+	choiceStatus    = "m:status"
+	choiceEmergency = "m:sos"
+	choiceLanguage  = "m:lang"
+	choiceSkip      = "skip"
+	choiceSend      = "send"
+	choiceEdit      = "edit"
+	choiceCancel    = "cancel"
+	choiceDone      = "done"
+	choiceResume    = "resume"
+	choiceRestart   = "restart"
+	langPrefix      = "lang:"
+	editPrefix      = "edit:"
 )
 
 // commandWords maps folded text (see locales.Fold) to a command: Telegram
 // commands and the SMS keywords of the contract, matched without case or
-// diacritics.
-var commandWords = map[string]command{
-	"/start":  cmdMenu,
-	"/menu":   cmdMenu,
-	"menu":    cmdMenu,
-	"/baotin": cmdReport,
-	"bao tin": cmdReport,
-	"to giac": cmdReport,
-	"/huy":    cmdCancel,
-	"huy":     cmdCancel,
-	"huy bo":  cmdCancel,
+// diacritics. A command may be followed by more words (TRA CUU <code>).
+var commandWords = []struct {
+	words string
+	cmd   command
+}{
+	{"/start", cmdMenu}, {"/menu", cmdMenu}, {"menu", cmdMenu}, {"bat dau", cmdMenu},
+	{"/baotin", cmdReport}, {"bao tin", cmdReport}, {"to giac", cmdReport},
+	{"/giup", cmdHelp}, {"giup", cmdHelp}, {"cuu", cmdHelp}, {"help", cmdHelp}, {"giup do", cmdHelp},
+	{"can giup do", cmdHelp}, {"can giup", cmdHelp},
+	{"/tracuu", cmdStatus}, {"tra cuu", cmdStatus},
+	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
+	{"/xoa", cmdWipe}, {"xoa", cmdWipe}, {"thoat", cmdWipe},
+	{"/ngonngu", cmdLanguage}, {"ngon ngu", cmdLanguage}, {"language", cmdLanguage},
+	{"/khancap", cmdEmergency}, {"so khan cap", cmdEmergency}, {"khan cap", cmdEmergency}, {"sos", cmdEmergency},
 }
 
-func commandOf(in Input) command {
+// Commands that must stand alone: a sentence that starts with "giúp" or
+// "huỷ" is an answer, not a command ("giúp tôi với" is caught as danger).
+var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, cmdMenu: true,
+	cmdReport: true, cmdLanguage: true, cmdEmergency: true}
+
+// commandOf finds the command in an input and what follows it.
+func commandOf(in Input) (command, string) {
 	switch in.Choice {
 	case choiceReport:
-		return cmdReport
+		return cmdReport, ""
+	case choiceHelp:
+		return cmdHelp, ""
+	case choiceStatus:
+		return cmdStatus, ""
+	case choiceEmergency:
+		return cmdEmergency, ""
+	case choiceLanguage:
+		return cmdLanguage, ""
 	case choiceCancel:
-		return cmdCancel
+		return cmdCancel, ""
 	}
-	key := locales.Fold(in.Text)
-	// A command may carry more words, and in groups the bot's name
-	// ("/start@tinbao_bot" folds to "/start tinbao bot"): keep the command.
-	if len(key) > 0 && key[0] == '/' {
-		for i := 0; i < len(key); i++ {
-			if key[i] == ' ' {
+	if in.Choice != "" {
+		return cmdNone, ""
+	}
+	for _, key := range []string{locales.Fold(in.Text), locales.FoldLoose(in.Text)} {
+		// "/start@tinbao_bot" folds to "/start tinbao bot": in groups
+		// Telegram appends the bot's name to commands.
+		if strings.HasPrefix(key, "/") {
+			if i := strings.IndexByte(key, ' '); i > 0 && strings.Contains(in.Text, "@") {
 				key = key[:i]
-				break
+			}
+		}
+		for _, cw := range commandWords {
+			if key == cw.words {
+				return cw.cmd, ""
+			}
+			if rest, ok := strings.CutPrefix(key, cw.words+" "); ok && !aloneOnly[cw.cmd] {
+				// Keep what follows as typed, for codes: cut the same
+				// number of words from the original text.
+				return cw.cmd, afterWords(in.Text, strings.Count(cw.words, " ")+1, rest)
 			}
 		}
 	}
-	return commandWords[key]
+	return cmdNone, ""
+}
+
+// afterWords returns text without its first n words, falling back to the
+// folded rest when the original cannot be split the same way.
+func afterWords(text string, n int, folded string) string {
+	f := strings.Fields(text)
+	if len(f) > n {
+		return strings.Join(f[n:], " ")
+	}
+	return folded
+}
+
+// dangerPhrases, folded, signal someone in danger now at any step: the
+// emergency numbers are shown at once and the report is marked urgent. They
+// are matched as whole words, with and without diacritics or Telex residue.
+var dangerPhrases = []string{
+	"cuu toi", "cuu voi", "cuu em", "cuu con", "cuu chau", "cuu chung toi", "giup toi voi", "giup em voi",
+	"bi nhot", "bi giam", "bi nhot giu", "bi khoa trong", "bi danh", "dang bi danh", "bi tra tan",
+	"khong cho ve", "khong duoc ve", "khong cho di", "doi tien chuoc", "tien chuoc", "chuoc nguoi",
+	"bi bat coc", "bi bat di", "bi giu lai", "bi ban", "dang gap nguy hiem", "nguy hiem lam",
+	"help me", "save me", "locked up", "locked in", "being beaten", "beaten", "held captive",
+	"kidnapped", "ransom", "won t let me go", "not allowed to leave", "trapped",
+}
+
+// inDanger reports whether text carries a danger phrase.
+func inDanger(text string) bool {
+	if text == "" {
+		return false
+	}
+	for _, key := range []string{" " + locales.Fold(text) + " ", " " + locales.FoldLoose(text) + " "} {
+		for _, p := range dangerPhrases {
+			if strings.Contains(key, " "+p+" ") {
+				return true
+			}
+		}
+	}
+	return false
 }

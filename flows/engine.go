@@ -1,179 +1,420 @@
 package flows
 
 import (
+	"fmt"
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"tinbao/locales"
 )
 
 // A flow is a list of steps; each step asks one thing and says what input it
-// takes. Branching flows give a step a next func.
+// takes. Steps that do not apply (a follow-up question, a Telegram-only
+// question on SMS) say so in when.
 type flow struct {
 	name  string
 	kind  Kind
 	ack   string // message ID of the acknowledgement
+	title string // message ID of the summary's first line
 	steps []step
+	// followUp says whether the finished report lets us write to the sender.
+	followUp func(c *turn) bool
 }
 
 type inputKind int
 
 const (
-	inputText    inputKind = iota // free text
-	inputChoice                   // one of options
-	inputSummary                  // the answers read back, with Gửi and Huỷ
+	inputText    inputKind = iota // free text (Bỏ qua where optional)
+	inputPick                     // one of options
+	inputMulti                    // several of options, then Xong
+	inputMedia                    // photos and files, then Xong
+	inputSummary                  // the answers read back: Gửi, Sửa, Huỷ
 )
 
 type step struct {
 	id       string
-	prompt   string // message ID
+	prompt   string // message ID of the question
+	label    string // message ID of the field's name in the summary
 	input    inputKind
 	optional bool     // offers Bỏ qua
-	options  []option // for inputChoice
-	// next names the following step; nil means the next one in the list.
-	next func(s Session) string
+	place    bool     // a shared location answers it (kept coarse)
+	options  []option // for inputPick and inputMulti
+	// when says whether the step applies; nil: always.
+	when func(c *turn) bool
+	// after runs once the step is answered; it may say things (the
+	// emergency numbers) and return the ID of the step to go to instead of
+	// the next one.
+	after func(c *turn, answer string) string
 }
 
-type option struct{ id, label string }
+// submitNow, returned by an after hook, sends the report as it is.
+const submitNow = "!send"
 
-func (f *flow) step(id string) (int, *step) {
+type option struct {
+	id, label string   // label is a message ID
+	aliases   []string // folded words that also choose it ("co", "yes")
+}
+
+var (
+	yes = option{id: "yes", label: "choice.yes", aliases: []string{"co", "c", "yes", "y", "dung", "vang", "u", "uh", "ok", "co a"}}
+	no  = option{id: "no", label: "choice.no", aliases: []string{"khong", "k", "ko", "no", "n", "kg", "hong", "khong a"}}
+)
+
+func (f *flow) index(id string) int {
 	for i := range f.steps {
 		if f.steps[i].id == id {
-			return i, &f.steps[i]
+			return i
 		}
 	}
-	return -1, nil
+	return -1
+}
+
+func (st *step) applies(c *turn) bool { return st.when == nil || st.when(c) }
+
+// start begins a flow at its first step.
+func (c *turn) start(f *flow) {
+	urgent := c.s.Urgent
+	c.s = Session{Lang: c.s.Lang, Flow: f.name, Answers: map[string]string{}, Urgent: urgent}
+	c.goTo(f, 0)
+}
+
+// goTo asks the first step from i on that applies.
+func (c *turn) goTo(f *flow, i int) {
+	for ; i < len(f.steps); i++ {
+		if f.steps[i].applies(c) {
+			c.s.Step = f.steps[i].id
+			c.prompt(f, &f.steps[i])
+			return
+		}
+	}
+	c.submit(f) // unreachable while every flow ends with a summary
+}
+
+// offered lists a step's choices in the order they are shown; on SMS the
+// digits count in this order.
+func (c *turn) offered(f *flow, st *step) []Choice {
+	var out []Choice
+	selected := strings.Split(c.s.Answers[st.id], ",")
+	for _, o := range st.options {
+		ch := c.choice(o.id, o.label)
+		if st.input == inputMulti && slices.Contains(selected, o.id) {
+			ch.Label = "✓ " + ch.Label
+		}
+		out = append(out, ch)
+	}
+	switch st.input {
+	case inputMulti, inputMedia:
+		out = append(out, c.choice(choiceDone, "button.done"))
+	case inputSummary:
+		out = append(out, c.choice(choiceSend, "button.send"), c.choice(choiceEdit, "button.edit"),
+			c.choice(choiceCancel, "button.cancel"))
+	}
+	if st.optional && st.input != inputMedia {
+		out = append(out, c.choice(choiceSkip, "button.skip"))
+	}
+	return out
 }
 
 // prompt asks a step's question with the choices it allows.
-func (f *flow) prompt(c *turn, st *step) {
-	var choices []Choice
-	for _, o := range st.options {
-		choices = append(choices, c.choice(o.id, o.label))
+func (c *turn) prompt(f *flow, st *step) {
+	text := c.t(st.prompt, nil)
+	if st.input == inputSummary {
+		text = c.summary(f)
 	}
-	if st.optional {
+	choices := c.offered(f, st)
+	if st.input == inputMedia {
 		choices = append(choices, c.choice(choiceSkip, "button.skip"))
 	}
-	data := map[string]any{}
-	if st.input == inputSummary {
-		for _, s := range f.steps {
-			if s.input == inputSummary {
-				continue
-			}
-			v, ok := c.s.Answers[s.id]
-			if !ok {
-				v = c.t("common.not_given", nil)
-			}
-			data[titleCase(s.id)] = v
-		}
-		choices = append(choices, c.choice(choiceSend, "button.send"), c.choice(choiceCancel, "button.cancel"))
-	}
-	c.say(c.t(st.prompt, data), choices...)
+	c.replies = append(c.replies, Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia})
 }
 
-// matchChoice turns typed text into one of the step's choices when it is the
-// label of one ("bo qua", "Gửi"), so channels without buttons work too.
-func (f *flow) matchChoice(c *turn, st *step) string {
-	if c.in.Choice != "" {
-		return c.in.Choice
+// summary reads the answers back so the person can check them once.
+func (c *turn) summary(f *flow) string {
+	var b strings.Builder
+	b.WriteString(c.t(f.title, nil))
+	for i := range f.steps {
+		st := &f.steps[i]
+		if st.input == inputSummary || st.label == "" || !st.applies(c) {
+			continue
+		}
+		fmt.Fprintf(&b, "\n• %s: %s", c.t(st.label, nil), c.answerText(st))
 	}
-	key := locales.Fold(c.in.Text)
-	if key == "" {
+	b.WriteString("\n" + c.t("common.summary_footer", nil))
+	return b.String()
+}
+
+// answerText shows an answer in words: option labels, not their IDs.
+func (c *turn) answerText(st *step) string {
+	if st.input == inputMedia {
+		if len(c.s.Media) == 0 {
+			return c.t("common.not_given", nil)
+		}
+		return c.t("common.files", map[string]any{"Count": len(c.s.Media)})
+	}
+	v, ok := c.s.Answers[st.id]
+	if !ok || v == "" {
+		return c.t("common.not_given", nil)
+	}
+	if st.input == inputText {
+		return v
+	}
+	var labels []string
+	for _, id := range strings.Split(v, ",") {
+		for _, o := range st.options {
+			if o.id == id {
+				labels = append(labels, c.t(o.label, nil))
+			}
+		}
+	}
+	if note := c.s.Answers[st.id+"_note"]; note != "" {
+		labels = append(labels, note)
+	}
+	return strings.Join(labels, ", ")
+}
+
+// chosen turns the input into one of the offered choices: a pressed button,
+// a digit where the answer must be picked, or the words of a label or alias.
+func (c *turn) chosen(f *flow, st *step) string {
+	offered := c.offered(f, st)
+	if st.input == inputMedia {
+		offered = append(offered, c.choice(choiceSkip, "button.skip"))
+	}
+	if c.in.Choice != "" {
+		for _, o := range offered {
+			if o.ID == c.in.Choice {
+				return o.ID
+			}
+		}
+		if strings.HasPrefix(c.in.Choice, editPrefix) && st.input == inputSummary {
+			return c.in.Choice
+		}
 		return ""
 	}
-	candidates := map[string]string{}
-	for _, o := range st.options {
-		candidates[o.id] = o.label
+	text := c.in.Text
+	if text == "" {
+		return ""
 	}
-	if st.optional {
-		candidates[choiceSkip] = "button.skip"
+	pick := st.input != inputText && st.input != inputMedia
+	if n, err := strconv.Atoi(strings.TrimSpace(text)); err == nil && pick {
+		if n >= 1 && n <= len(offered) {
+			return offered[n-1].ID
+		}
+		return ""
 	}
-	if st.input == inputSummary {
-		candidates[choiceSend] = "button.send"
-	}
-	for id, label := range candidates {
-		if locales.Fold(c.t(label, nil)) == key {
-			return id
+	for _, key := range []string{locales.Fold(text), locales.FoldLoose(text)} {
+		for _, o := range offered {
+			if locales.Fold(strings.TrimPrefix(o.Label, "✓ ")) == key {
+				return o.ID
+			}
+		}
+		for _, o := range st.options {
+			if slices.Contains(o.aliases, key) {
+				return o.id
+			}
 		}
 	}
 	return ""
 }
 
 // handle takes the input as the answer to the current step.
-func (f *flow) handle(c *turn) {
-	i, st := f.step(c.s.Step)
-	if st == nil { // a session from an older version of the flow
-		c.start(f.name)
+func (c *turn) handle(f *flow) {
+	i := f.index(c.s.Step)
+	if i < 0 { // a session from an older version of the flow
+		c.start(f)
 		return
 	}
 	if c.s.Answers == nil { // an empty map does not survive the session's JSON
 		c.s.Answers = map[string]string{}
 	}
-	choice := f.matchChoice(c, st)
-	switch {
-	case st.input == inputSummary:
-		if choice != choiceSend {
-			c.say(c.t("common.choose", nil))
-			f.prompt(c, st)
-			return
-		}
-		f.submit(c)
-		return
-	case choice == choiceSkip && st.optional:
+	st := &f.steps[i]
+	choice := c.chosen(f, st)
+	if choice == choiceSkip && (st.optional || st.input == inputMedia) {
 		delete(c.s.Answers, st.id)
-	case st.input == inputChoice:
-		if !hasOption(st, choice) {
+		c.advance(f, i, "")
+		return
+	}
+	switch st.input {
+	case inputSummary:
+		c.handleSummary(f, st, choice)
+	case inputPick:
+		if choice == "" || choice == choiceSkip {
 			c.say(c.t("common.choose", nil))
-			f.prompt(c, st)
+			c.prompt(f, st)
 			return
 		}
 		c.s.Answers[st.id] = choice
+		c.advance(f, i, choice)
+	case inputMulti:
+		c.handleMulti(f, i, choice)
+	case inputMedia:
+		c.handleMedia(f, i, choice)
 	default:
+		if st.place && c.in.Location != nil {
+			lat, lon := coarse(*c.in.Location)
+			c.s.Answers[st.id] = fmt.Sprintf("%.1f, %.1f", lat, lon)
+			c.advance(f, i, "")
+			return
+		}
 		text, ok := c.textAnswer()
 		if !ok {
 			return
 		}
 		c.s.Answers[st.id] = text
+		c.advance(f, i, text)
 	}
-	next := i + 1
-	if st.next != nil {
-		next, _ = f.step(st.next(c.s))
-	}
-	c.s.Step = f.steps[next].id
-	f.prompt(c, &f.steps[next])
 }
 
-func hasOption(st *step, id string) bool {
+func (c *turn) handleMulti(f *flow, i int, choice string) {
+	st := &f.steps[i]
+	if choice == choiceDone {
+		c.advance(f, i, c.s.Answers[st.id])
+		return
+	}
+	if choice == "" {
+		// Words that are no option: keep them as a note beside the choices.
+		text, ok := c.textAnswer()
+		if !ok {
+			return
+		}
+		c.s.Answers[st.id+"_note"] = text
+		c.prompt(f, st)
+		return
+	}
+	var selected []string
+	if v := c.s.Answers[st.id]; v != "" {
+		selected = strings.Split(v, ",")
+	}
+	if j := slices.Index(selected, choice); j >= 0 {
+		selected = slices.Delete(selected, j, j+1)
+	} else {
+		selected = append(selected, choice)
+	}
+	// Keep the options' order, whatever the order of the presses.
+	var ordered []string
 	for _, o := range st.options {
-		if o.id == id {
-			return true
+		if slices.Contains(selected, o.id) {
+			ordered = append(ordered, o.id)
 		}
 	}
-	return false
+	if len(ordered) == 0 {
+		delete(c.s.Answers, st.id)
+	} else {
+		c.s.Answers[st.id] = strings.Join(ordered, ",")
+	}
+	c.prompt(f, st)
+}
+
+func (c *turn) handleMedia(f *flow, i int, choice string) {
+	st := &f.steps[i]
+	switch {
+	case len(c.in.Media) > 0:
+		room := MaxMedia - len(c.s.Media)
+		c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+		if c.in.Text != "" {
+			c.s.Answers[st.id+"_note"] = c.in.Text
+		}
+		c.say(c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
+			c.choice(choiceDone, "button.done"))
+	case choice == choiceDone:
+		c.advance(f, i, "")
+	case c.in.Unsupported:
+		c.say(c.t("common.unsupported", nil))
+	default:
+		text, ok := c.textAnswer()
+		if !ok {
+			return
+		}
+		c.s.Answers[st.id+"_note"] = text
+		c.advance(f, i, "")
+	}
+}
+
+func (c *turn) handleSummary(f *flow, st *step, choice string) {
+	switch {
+	case choice == choiceSend:
+		c.submit(f)
+	case choice == choiceEdit:
+		var choices []Choice
+		for j := range f.steps {
+			s := &f.steps[j]
+			if s.input != inputSummary && s.label != "" && s.applies(c) {
+				choices = append(choices, Choice{ID: editPrefix + s.id, Label: c.t(s.label, nil)})
+			}
+		}
+		c.replies = append(c.replies, Reply{Text: c.t("common.edit_which", nil), Choices: choices, Pick: true})
+	case strings.HasPrefix(choice, editPrefix):
+		j := f.index(strings.TrimPrefix(choice, editPrefix))
+		if j < 0 || f.steps[j].input == inputSummary {
+			c.prompt(f, st)
+			return
+		}
+		c.s.Step, c.s.Editing = f.steps[j].id, true
+		c.prompt(f, &f.steps[j])
+	default:
+		c.say(c.t("common.choose", nil))
+		c.prompt(f, st)
+	}
+}
+
+// advance moves past step i: back to the summary when editing, to where the
+// step's after hook says, or to the next step that applies.
+func (c *turn) advance(f *flow, i int, answer string) {
+	st := &f.steps[i]
+	if st.after != nil {
+		next := st.after(c, answer)
+		if next == submitNow {
+			c.submit(f)
+			return
+		}
+		if next != "" {
+			c.s.Editing = false
+			c.goTo(f, f.index(next))
+			return
+		}
+	}
+	if c.s.Editing {
+		c.s.Editing = false
+		c.goTo(f, f.index("summary"))
+		return
+	}
+	c.goTo(f, i+1)
 }
 
 // submit finishes the flow: the report goes out to be committed, and the
 // session is cleared. The acknowledgement is not said here: it is sent
 // through the outbox once the report is committed.
-func (f *flow) submit(c *turn) {
-	c.report = &Report{
+func (c *turn) submit(f *flow) {
+	details := maps.Clone(c.s.Answers)
+	if details == nil {
+		details = map[string]string{}
+	}
+	r := &Report{
 		Kind:      f.kind,
 		Reference: c.in.Reference,
 		Urgent:    c.s.Urgent,
 		Lang:      c.s.Lang,
-		Details:   maps.Clone(c.s.Answers),
+		Details:   details,
+		Media:     c.s.Media,
 		Ack:       c.t(f.ack, map[string]any{"Reference": string(c.in.Reference)}),
 	}
-	c.s = Session{Lang: c.s.Lang}
+	r.Category = details["category"]
+	r.FollowUp = f.followUp != nil && f.followUp(c)
+	c.report = r
+	c.reset()
 }
 
-// titleCase turns a step ID into its template field name: "where" → "Where".
-func titleCase(id string) string {
-	if id == "" {
-		return id
+// textAnswer validates a free-text answer, saying why when it is refused.
+func (c *turn) textAnswer() (string, bool) {
+	switch n := utf8.RuneCountInString(c.in.Text); {
+	case n == 0:
+		c.say(c.t("common.need_text", nil))
+		return "", false
+	case n > MaxTextRunes:
+		c.say(c.t("common.too_long", map[string]any{"Max": MaxTextRunes}))
+		return "", false
 	}
-	b := []byte(id)
-	if b[0] >= 'a' && b[0] <= 'z' {
-		b[0] -= 'a' - 'A'
-	}
-	return string(b)
+	return c.in.Text, true
 }

@@ -2,13 +2,14 @@
 // machine: a Session and an Input go in, a new Session, replies and maybe a
 // finished Report come out. No I/O, no clock, no randomness: the time and a
 // fresh reference code arrive in the Input, so every transcript is
-// reproducible in a test.
+// reproducible in a test. Lookups and wipes are asked for in the Result and
+// done by the caller.
 package flows
 
 import (
+	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"tinbao/locales"
 )
@@ -26,6 +27,9 @@ const (
 // request to shorten it rather than cut silently.
 const MaxTextRunes = 2000
 
+// MaxMedia caps the attachments kept with one report.
+const MaxMedia = 10
+
 // Session is a conversation's state between messages. It is small and
 // JSON-encoded with short keys because Redis holds one per active sender.
 type Session struct {
@@ -33,18 +37,37 @@ type Session struct {
 	Step    string            `json:"s,omitempty"`
 	Lang    string            `json:"l,omitempty"`
 	Answers map[string]string `json:"a,omitempty"`
+	Media   []Media           `json:"m,omitempty"`
 	Urgent  bool              `json:"u,omitempty"`
+	Editing bool              `json:"e,omitempty"` // answering one question again from the summary
+	Paused  bool              `json:"p,omitempty"` // idle too long: asked whether to resume
+	Touched int64             `json:"t,omitempty"` // unix time of the last message
+}
+
+// Location is a point shared from a phone. Flows keep it coarse.
+type Location struct{ Lat, Lon float64 }
+
+// Media is an attachment kept by the provider's file ID, never downloaded
+// here.
+type Media struct {
+	Kind   string `json:"k"`  // photo, document, video, voice
+	FileID string `json:"id"` // the provider's file ID
+	Mime   string `json:"mt,omitempty"`
+	Size   int64  `json:"sz,omitempty"`
 }
 
 // Input is one message from the sender, already made channel-neutral.
 type Input struct {
+	Channel   string    // telegram, sms, web: some questions exist only where they can be answered
 	Text      string    // what was typed, if anything
 	Choice    string    // the ID of a pressed button, if any
+	Location  *Location // a shared location (Telegram)
+	Media     []Media   // attachments (Telegram)
 	Now       time.Time // when the message arrived
 	Reference Reference // a fresh code, used only if this input submits a report
 	LangHint  string    // the client's language (Telegram language_code), for a new session
-	// Unsupported is set for what the flows cannot read yet (a sticker, a
-	// voice note); the person is asked to type instead.
+	// Unsupported is set for what the flows cannot read (a sticker); the
+	// person is asked to type instead.
 	Unsupported bool
 }
 
@@ -53,6 +76,10 @@ type Input struct {
 type Reply struct {
 	Text    string
 	Choices []Choice
+	// Pick is true when the answer must be one of the choices (SMS numbers
+	// them); false when the choices are shortcuts beside free text (SMS
+	// shows their words to type).
+	Pick bool
 }
 
 // Choice is one option offered with a reply. ID is opaque and short (it
@@ -70,7 +97,10 @@ type Report struct {
 	Lang      string
 	Category  string
 	Details   map[string]string // answers by question ID; skipped ones absent
-	Ack       string            // the acknowledgement, in the sender's language
+	Media     []Media
+	// FollowUp is whether the sender allowed us to write to them later.
+	FollowUp bool
+	Ack      string // the acknowledgement, in the sender's language
 }
 
 // Result is what one Step produced.
@@ -78,18 +108,39 @@ type Result struct {
 	Session Session
 	Replies []Reply
 	Report  *Report
+	// Lookup asks the caller to find this report for this sender and answer
+	// with Engine.Status.
+	Lookup Reference
+	// Wipe asks the caller to erase the conversation on its channel (/xoa,
+	// the panic word): delete messages where the channel allows it.
+	Wipe bool
+}
+
+// Options tune the engine; zero values take the defaults.
+type Options struct {
+	// Idle is how long a conversation may rest before the next message
+	// asks whether to resume or start again; default 30 minutes.
+	Idle time.Duration
+	// PanicWord, when typed at any time, wipes the conversation and gets a
+	// harmless answer. Empty: none.
+	PanicWord string
 }
 
 // Engine runs the conversations with the texts of one catalog.
 type Engine struct {
 	cat   *locales.Catalog
+	opts  Options
+	panic string // folded panic word
 	flows map[string]*flow
 }
 
 // New builds the engine and its flows.
-func New(cat *locales.Catalog) *Engine {
-	e := &Engine{cat: cat, flows: map[string]*flow{}}
-	for _, f := range []*flow{reportFlow()} {
+func New(cat *locales.Catalog, opts Options) *Engine {
+	if opts.Idle <= 0 {
+		opts.Idle = 30 * time.Minute
+	}
+	e := &Engine{cat: cat, opts: opts, panic: locales.Fold(opts.PanicWord), flows: map[string]*flow{}}
+	for _, f := range []*flow{reportFlow(), helpFlow()} {
 		e.flows[f.name] = f
 	}
 	return e
@@ -106,10 +157,13 @@ func (e *Engine) Step(s Session, in Input) Result {
 			s.Lang = locales.Default
 		}
 	}
-	in.Text = strings.TrimSpace(locales.NFC(in.Text))
+	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
 	c.run()
-	return Result{Session: c.s, Replies: c.replies, Report: c.report}
+	if !in.Now.IsZero() {
+		c.s.Touched = in.Now.Unix()
+	}
+	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe}
 }
 
 // turn is the work of one Step.
@@ -119,6 +173,8 @@ type turn struct {
 	in      Input
 	replies []Reply
 	report  *Report
+	lookup  Reference
+	wipe    bool
 }
 
 func (c *turn) t(id string, data map[string]any) string { return c.e.cat.T(c.s.Lang, id, data) }
@@ -127,59 +183,17 @@ func (c *turn) say(text string, choices ...Choice) {
 	c.replies = append(c.replies, Reply{Text: text, Choices: choices})
 }
 
+func (c *turn) ask(text string, choices ...Choice) {
+	c.replies = append(c.replies, Reply{Text: text, Choices: choices, Pick: true})
+}
+
 func (c *turn) choice(id, labelID string) Choice { return Choice{ID: id, Label: c.t(labelID, nil)} }
 
-func (c *turn) run() {
-	if c.in.Unsupported && c.in.Text == "" {
-		c.say(c.t("common.unsupported", nil))
-		return
-	}
-	switch cmd := commandOf(c.in); cmd {
-	case cmdCancel:
-		c.cancel()
-		return
-	case cmdMenu:
-		c.s = Session{Lang: c.s.Lang}
-		c.menu()
-		return
-	case cmdReport:
-		c.start(reportFlowName)
-		return
-	}
-	f, ok := c.e.flows[c.s.Flow]
-	if !ok {
-		// No flow running and nothing recognised: offer the menu.
-		c.s = Session{Lang: c.s.Lang}
-		c.menu()
-		return
-	}
-	f.handle(c)
-}
+// reset ends any flow, keeping only the language.
+func (c *turn) reset() { c.s = Session{Lang: c.s.Lang} }
 
-func (c *turn) menu() {
-	c.say(c.t("menu.greeting", nil), c.choice(choiceReport, "menu.report"))
-}
-
-func (c *turn) cancel() {
-	c.s = Session{Lang: c.s.Lang}
-	c.say(c.t("common.cancelled", nil))
-}
-
-func (c *turn) start(name string) {
-	f := c.e.flows[name]
-	c.s = Session{Lang: c.s.Lang, Flow: f.name, Step: f.steps[0].id, Answers: map[string]string{}}
-	f.prompt(c, &f.steps[0])
-}
-
-// textAnswer validates a free-text answer, saying why when it is refused.
-func (c *turn) textAnswer() (string, bool) {
-	switch n := utf8.RuneCountInString(c.in.Text); {
-	case n == 0:
-		c.say(c.t("common.need_text", nil))
-		return "", false
-	case n > MaxTextRunes:
-		c.say(c.t("common.too_long", map[string]any{"Max": MaxTextRunes}))
-		return "", false
-	}
-	return c.in.Text, true
+// coarse rounds a shared location to about 11 km, enough to route a report
+// to the right province without pinpointing anyone.
+func coarse(l Location) (float64, float64) {
+	return math.Round(l.Lat*10) / 10, math.Round(l.Lon*10) / 10
 }

@@ -1,19 +1,69 @@
 package flows
 
 // The report flow: a citizen's tip. Every question but "what happened" can be
-// skipped, and nothing asks who the reporter is.
+// skipped, nothing asks who the reporter is, and anonymity is the default.
 
 const reportFlowName = "report"
 
 func reportFlow() *flow {
 	return &flow{
-		name: reportFlowName,
-		kind: KindTip,
-		ack:  "ack.tip",
+		name:  reportFlowName,
+		kind:  KindTip,
+		ack:   "ack.tip",
+		title: "report.summary",
 		steps: []step{
-			{id: "what", prompt: "report.what", input: inputText},
-			{id: "where", prompt: "report.where", input: inputText, optional: true},
-			{id: "summary", prompt: "report.summary", input: inputSummary},
+			{id: "category", prompt: "report.category", label: "report.label.category", input: inputPick, optional: true,
+				options: []option{
+					{id: "lured", label: "category.lured"},
+					{id: "held_abroad", label: "category.held_abroad"},
+					{id: "marriage", label: "category.marriage"},
+					{id: "sexual", label: "category.sexual"},
+					{id: "labour", label: "category.labour"},
+					{id: "child", label: "category.child"},
+					{id: "organ", label: "category.organ"},
+					{id: "other", label: "category.others"},
+				}},
+			{id: "country", prompt: "report.country", label: "report.label.country", input: inputPick, optional: true,
+				when: func(c *turn) bool { return c.s.Answers["category"] == "held_abroad" },
+				options: []option{
+					{id: "kh", label: "country.kh", aliases: []string{"campuchia", "cambodia", "cam pu chia"}},
+					{id: "mm", label: "country.mm", aliases: []string{"myanmar", "mien dien"}},
+					{id: "la", label: "country.la", aliases: []string{"lao", "laos"}},
+					{id: "other", label: "country.elsewhere"},
+				}},
+			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText},
+			{id: "where", prompt: "report.where", label: "report.label.where", input: inputText, optional: true, place: true},
+			{id: "when", prompt: "report.when", label: "report.label.when", input: inputText, optional: true},
+			{id: "people", prompt: "report.people", label: "report.label.people", input: inputText, optional: true},
+			{id: "child", prompt: "report.child", label: "report.label.child", input: inputPick, optional: true,
+				options: []option{
+					{id: "under16", label: "child.under16"},
+					{id: "16to17", label: "child.16to17"},
+					{id: "none", label: "child.none", aliases: []string{"khong", "ko", "no"}},
+					{id: "unknown", label: "child.unknown", aliases: []string{"khong biet", "ko biet"}},
+				}},
+			{id: "danger", prompt: "report.danger", label: "report.label.danger", input: inputPick, optional: true,
+				options: []option{yes, no, {id: "unknown", label: "choice.unknown", aliases: []string{"khong biet", "ko biet"}}},
+				after: func(c *turn, answer string) string {
+					if answer == "yes" {
+						c.s.Urgent = true
+						c.emergency()
+					}
+					return ""
+				}},
+			{id: "media", prompt: "report.media", label: "report.label.media", input: inputMedia,
+				when: func(c *turn) bool { return c.in.Channel == "telegram" || len(c.s.Media) > 0 }},
+			{id: "contact", prompt: "report.contact", label: "report.label.contact", input: inputPick, optional: true,
+				options: []option{
+					{id: "anonymous", label: "button.anonymous", aliases: []string{"an danh"}},
+					{id: "contact", label: "contact.leave"},
+				}},
+			{id: "contact_when", prompt: "report.contact_when", label: "report.label.contact_when", input: inputText, optional: true,
+				when: func(c *turn) bool { return c.s.Answers["contact"] == "contact" }},
+			{id: "summary", input: inputSummary},
 		},
+		// A tipster may always be written to on the channel they used, under
+		// their pseudonym; "Ẩn danh" means no identity, not no reply.
+		followUp: func(c *turn) bool { return true },
 	}
 }

@@ -1,4 +1,4 @@
-package flows
+package flows_test
 
 import (
 	"flag"
@@ -6,27 +6,38 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"tinbao/bot/sms"
+	"tinbao/flows"
 	"tinbao/locales"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/")
 
 // Transcripts in testdata/*.txt are conversations a Vietnamese reviewer can
-// read without reading Go: "> " lines are what the person sends ("> [Gửi]"
-// presses the button labelled Gửi), "< " lines what tinbao answers, with its
-// buttons in brackets, and "= " lines what was handed on (a finished report
-// and its acknowledgement). The test replays the "> " lines and compares the
-// whole conversation; `go test ./flows -update` rewrites the files.
+// read without reading Go. "> " lines are what the person sends:
+//
+//	> Có người bị lừa     text
+//	> [Gửi]               presses the button labelled Gửi (SMS: types what is shown)
+//	> [vị trí 10.36 106.35] shares a location    > [ảnh]  sends a photo
+//	> (40 phút sau)       time passes
+//
+// "< " lines are tinbao's answers, buttons in brackets (on SMS, the text as
+// the SMS carries it), and "= " lines what is handed on: a finished report
+// with its acknowledgement, a lookup, a wipe. The first line may say
+// "# kênh: sms" (or telegram, web; default telegram). The test replays the
+// "> " lines and compares the whole conversation; `go test ./flows -update`
+// rewrites the files.
 func TestTranscripts(t *testing.T) {
 	cat, err := locales.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(cat)
+	e := flows.New(cat, flows.Options{PanicWord: "thời tiết hôm nay"})
 	paths, _ := filepath.Glob("testdata/*.txt")
 	if len(paths) == 0 {
 		t.Fatal("no transcripts in testdata/")
@@ -51,22 +62,43 @@ func TestTranscripts(t *testing.T) {
 	}
 }
 
-func replay(t *testing.T, e *Engine, script string) string {
+func replay(t *testing.T, e *flows.Engine, script string) string {
 	var out strings.Builder
-	var s Session
-	var last []Choice
+	var s flows.Session
+	var last []flows.Choice
+	channel := "telegram"
+	committed := map[flows.Reference]bool{}
+	refs := 0
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	for i, line := range strings.Split(script, "\n") {
+	for i, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
 		if strings.HasPrefix(line, "#") {
+			if ch, ok := strings.CutPrefix(line, "# kênh: "); ok {
+				channel = strings.TrimSpace(ch)
+			}
 			out.WriteString(line + "\n")
 			continue
 		}
 		if !strings.HasPrefix(line, "> ") {
 			continue
 		}
+		out.WriteString(line + "\n")
 		said := strings.TrimPrefix(line, "> ")
-		in := Input{Now: now, Reference: NewReference([]byte{7, 19, 3, 20, 23, 9, 29})}
-		if strings.HasPrefix(said, "[") && strings.HasSuffix(said, "]") {
+		if strings.HasPrefix(said, "(") && strings.HasSuffix(said, " phút sau)") {
+			n, _ := strconv.Atoi(strings.Fields(said[1:])[0])
+			now = now.Add(time.Duration(n) * time.Minute)
+			continue
+		}
+		refs++
+		in := flows.Input{Channel: channel, Now: now, Reference: flows.NewReference([]byte{7, 19, 3, 20, 23, 9, byte(refs)})}
+		switch {
+		case said == "[ảnh]":
+			in.Media = []flows.Media{{Kind: "photo", FileID: "AgACAgUAAxkBAAI" + strconv.Itoa(refs)}}
+		case strings.HasPrefix(said, "[vị trí "):
+			f := strings.Fields(strings.Trim(said, "[]"))
+			lat, _ := strconv.ParseFloat(f[2], 64)
+			lon, _ := strconv.ParseFloat(f[3], 64)
+			in.Location = &flows.Location{Lat: lat, Lon: lon}
+		case strings.HasPrefix(said, "[") && strings.HasSuffix(said, "]"):
 			label := said[1 : len(said)-1]
 			for _, c := range last {
 				if c.Label == label {
@@ -76,26 +108,38 @@ func replay(t *testing.T, e *Engine, script string) string {
 			if in.Choice == "" {
 				t.Fatalf("line %d: no button %q on the last reply", i+1, label)
 			}
-		} else {
+		default:
 			in.Text = said
 		}
-		out.WriteString(line + "\n")
 		r := e.Step(s, in)
 		s = r.Session
 		last = nil
 		for _, rep := range r.Replies {
-			out.WriteString(prefixLines("< ", rep.Text))
-			if len(rep.Choices) > 0 {
-				var labels []string
-				for _, c := range rep.Choices {
-					labels = append(labels, "["+c.Label+"]")
+			if channel == "sms" {
+				out.WriteString(prefixLines("< ", sms.Render(rep)))
+			} else {
+				out.WriteString(prefixLines("< ", rep.Text))
+				if len(rep.Choices) > 0 {
+					var labels []string
+					for _, c := range rep.Choices {
+						labels = append(labels, "["+c.Label+"]")
+					}
+					out.WriteString("  " + strings.Join(labels, " ") + "\n")
 				}
-				out.WriteString("  " + strings.Join(labels, " ") + "\n")
 			}
 			last = rep.Choices
 		}
 		if r.Report != nil {
+			committed[r.Report.Reference] = true
 			out.WriteString(describe(r.Report))
+		}
+		if r.Lookup != "" {
+			found := committed[r.Lookup]
+			fmt.Fprintf(&out, "= tra cứu %s (có: %t)\n", r.Lookup, found)
+			out.WriteString(prefixLines("< ", e.Status(s.Lang, r.Lookup, "new", found, false).Text))
+		}
+		if r.Wipe {
+			out.WriteString("= xoá cuộc trò chuyện\n")
 		}
 		now = now.Add(time.Minute)
 	}
@@ -110,17 +154,18 @@ func prefixLines(prefix, text string) string {
 	return b.String()
 }
 
-func describe(r *Report) string {
+func describe(r *flows.Report) string {
 	var keys []string
 	for k := range r.Details {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "= report kind=%s reference=%s urgent=%t lang=%s\n", r.Kind, r.Reference, r.Urgent, r.Lang)
+	fmt.Fprintf(&b, "= báo cáo kind=%s reference=%s urgent=%t lang=%s category=%s follow_up=%t media=%d\n",
+		r.Kind, r.Reference, r.Urgent, r.Lang, r.Category, r.FollowUp, len(r.Media))
 	for _, k := range keys {
 		fmt.Fprintf(&b, "=   %s: %s\n", k, r.Details[k])
 	}
-	b.WriteString(prefixLines("= ack: ", r.Ack))
+	b.WriteString(prefixLines("= xác nhận: ", r.Ack))
 	return b.String()
 }

@@ -9,12 +9,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
 
 	"tinbao/bot/telegram"
+	"tinbao/bot/web"
+	"tinbao/locales"
 )
 
 // MaxWebhookBody caps a webhook body; larger bodies get 413, never a silent cut.
@@ -28,20 +31,28 @@ type Pinger interface {
 // Config is what the handlers need from tinbao's configuration.
 type Config struct {
 	TelegramWebhookSecret string // empty: the Telegram webhook route answers 404
+	SecureCookies         bool   // PUBLIC_URL is https: cookies are Secure
 }
 
 // Handlers serves tinbao's HTTP endpoints.
 type Handlers struct {
 	cfg      Config
 	telegram *telegram.Adapter // nil when Telegram is off
+	web      *web.Adapter
+	cat      *locales.Catalog
 	deps     map[string]Pinger
 	log      *slog.Logger
+	chatTmpl *template.Template
 }
 
-// New builds the handlers. telegram may be nil (channel off); deps are
-// checked by /readyz.
-func New(cfg Config, tg *telegram.Adapter, deps map[string]Pinger, log *slog.Logger) *Handlers {
-	return &Handlers{cfg: cfg, telegram: tg, deps: deps, log: log}
+// New builds the handlers and parses their templates. telegram may be nil
+// (channel off); deps are checked by /readyz.
+func New(cfg Config, tg *telegram.Adapter, wa *web.Adapter, cat *locales.Catalog, deps map[string]Pinger, log *slog.Logger) (*Handlers, error) {
+	tmpl, err := parseChatTemplate()
+	if err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
+	return &Handlers{cfg: cfg, telegram: tg, web: wa, cat: cat, deps: deps, log: log, chatTmpl: tmpl}, nil
 }
 
 type ctxKey int

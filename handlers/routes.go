@@ -2,11 +2,16 @@ package handlers
 
 import "net/http"
 
-// Public is the listener on HTTP_ADDR: webhooks and health. Every public URL
+// Public is the listener on HTTP_ADDR: webhooks, the web chat and health. Every public URL
 // is listed here.
 func (h *Handlers) Public() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/telegram", h.telegramWebhook)
+	mux.HandleFunc("GET /chat", h.chatPage)
+	mux.Handle("GET /chat/static/", h.chatStatic())
+	mux.HandleFunc("POST /chat/send", h.chatSend)
+	mux.HandleFunc("GET /chat/inbox", h.chatInbox)
+	mux.HandleFunc("POST /chat/exit", h.chatExit)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	return h.logged(mux)

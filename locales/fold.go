@@ -39,3 +39,25 @@ func Fold(s string) string {
 	}
 	return strings.TrimRight(b.String(), " ")
 }
+
+// Clean makes typed text safe to keep and show: NFC, invalid UTF-8 replaced,
+// control characters other than newline and tab removed (Postgres refuses
+// NUL), and the invisible direction overrides and byte-order marks that can
+// make text in the console read differently from what was sent.
+func Clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\r':
+			return '\n'
+		case unicode.IsControl(r):
+			return -1
+		case r == '\uFEFF', r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069', r == '\u200E', r == '\u200F':
+			return -1
+		}
+		return r
+	}, s)
+	return NFC(strings.ReplaceAll(s, "\n\n\n", "\n\n"))
+}

@@ -45,3 +45,40 @@ func FuzzFold(f *testing.F) {
 		}
 	})
 }
+
+func TestFoldLoose(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"giusp tooi", "giup toi"},
+		{"Vieetj Nam", "viet nam"},
+		{"dduwowcj", "duoc"},
+		{"cuwus tooi", "cuu toi"},
+		{"baos tin", "bao tin"},
+		{"Tie61ng Vie65t", "tieng viet"},
+		{"1", "1"},   // a menu digit stays a digit
+		{"12", "12"}, // a number of people too
+		{"bao tin", "bao tin"},
+		{"Báo tin", "bao tin"},
+		{"/baotin", "/baotin"},
+		{"khoong", "khong"},
+	} {
+		if got := FoldLoose(tc.in); got != tc.want {
+			t.Errorf("FoldLoose(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"b\u0061\u0301o tin", "báo tin"},
+		{"a\x00b", "ab"},
+		{"\u202Egnp.exe", "gnp.exe"},
+		{"\ufeffxin chào", "xin chào"},
+		{"dòng 1\r\ndòng 2", "dòng 1\n\ndòng 2"},
+		{"bad \xff byte", "bad \uFFFD byte"},
+		{"tab\tok", "tab\tok"},
+	} {
+		if got := Clean(tc.in); got != tc.want {
+			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -27,6 +27,7 @@ type Catalog struct {
 	bundle     *i18n.Bundle
 	langs      []string
 	localizers map[string]*i18n.Localizer
+	ids        []string // every message ID of the default language
 }
 
 // Load parses the embedded message files. Adding a language is adding a file.
@@ -39,19 +40,38 @@ func Load() (*Catalog, error) {
 	}
 	c := &Catalog{bundle: b, localizers: map[string]*i18n.Localizer{}}
 	for _, f := range names {
-		if _, err := b.LoadMessageFileFS(files, f.Name()); err != nil {
+		mf, err := b.LoadMessageFileFS(files, f.Name())
+		if err != nil {
 			return nil, fmt.Errorf("load locales: %w", err)
 		}
 		lang := strings.TrimSuffix(strings.TrimPrefix(path.Base(f.Name()), "active."), ".toml")
+		if lang == Default {
+			for _, m := range mf.Messages {
+				c.ids = append(c.ids, m.ID)
+			}
+			sort.Strings(c.ids)
+		}
 		c.langs = append(c.langs, lang)
 		c.localizers[lang] = i18n.NewLocalizer(b, lang, Default)
 	}
-	sort.Strings(c.langs)
+	// Vietnamese first, then the others by code.
+	sort.Slice(c.langs, func(i, j int) bool {
+		if (c.langs[i] == Default) != (c.langs[j] == Default) {
+			return c.langs[i] == Default
+		}
+		return c.langs[i] < c.langs[j]
+	})
 	return c, nil
 }
 
 // Languages lists the language codes that have a message file.
 func (c *Catalog) Languages() []string { return append([]string(nil), c.langs...) }
+
+// IDs lists every message ID of the default language.
+func (c *Catalog) IDs() []string {
+	var ids []string
+	return append(ids, c.ids...)
+}
 
 // Match returns the supported language for a hint such as Telegram's
 // language_code ("vi", "en-US"), or "" when none fits.

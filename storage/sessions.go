@@ -111,3 +111,110 @@ func (s *Sessions) Release(ctx context.Context, sender, token string) error {
 	}
 	return nil
 }
+
+// Forget deletes a sender's session (the web chat's quick exit).
+func (s *Sessions) Forget(ctx context.Context, sender string) error {
+	if err := s.rdb.Del(ctx, s.keys("", "", sender)[2]).Err(); err != nil {
+		return fmt.Errorf("forget session: %w", err)
+	}
+	return nil
+}
+
+var allowScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`)
+
+// Allow counts one event under key and reports whether at most limit
+// happened in the current window (a fixed window, started by the first).
+func (s *Sessions) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	n, err := allowScript.Run(ctx, s.rdb, []string{s.prefix + "rate:" + key}, window.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("rate limit: %w", err)
+	}
+	return n <= limit, nil
+}
+
+// trackTTL matches how long Telegram lets a bot delete messages.
+const trackTTL = 48 * time.Hour
+
+// TrackMessages remembers message IDs of a sender's chat, so that a wipe can
+// delete them while the channel still allows it.
+func (s *Sessions) TrackMessages(ctx context.Context, sender string, ids ...int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	key := s.prefix + "msgs:{" + sender + "}"
+	vals := make([]any, len(ids))
+	for i, id := range ids {
+		vals[i] = id
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.RPush(ctx, key, vals...)
+		p.Expire(ctx, key, trackTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("track messages: %w", err)
+	}
+	return nil
+}
+
+// TakeTrackedMessages returns and forgets the tracked message IDs.
+func (s *Sessions) TakeTrackedMessages(ctx context.Context, sender string) ([]int, error) {
+	key := s.prefix + "msgs:{" + sender + "}"
+	var lr *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		lr = p.LRange(ctx, key, 0, -1)
+		p.Del(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take tracked messages: %w", err)
+	}
+	seen := map[int]bool{}
+	var ids []int
+	for _, v := range lr.Val() {
+		var id int
+		if _, err := fmt.Sscan(v, &id); err == nil && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// inboxTTL bounds how long an undelivered web chat message waits for its page.
+const inboxTTL = 24 * time.Hour
+
+// PushInbox queues a message for a web chat sender's page and returns its
+// position as a provider ID.
+func (s *Sessions) PushInbox(ctx context.Context, sender, text string) (string, error) {
+	key := s.prefix + "inbox:{" + sender + "}"
+	var n *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		n = p.RPush(ctx, key, text)
+		p.Expire(ctx, key, inboxTTL)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("push inbox: %w", err)
+	}
+	return fmt.Sprintf("web-%d", n.Val()), nil
+}
+
+// TakeInbox returns and removes the messages waiting for a web chat page.
+func (s *Sessions) TakeInbox(ctx context.Context, sender string) ([]string, error) {
+	key := s.prefix + "inbox:{" + sender + "}"
+	var lr *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		lr = p.LRange(ctx, key, 0, -1)
+		p.Del(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take inbox: %w", err)
+	}
+	return lr.Val(), nil
+}

@@ -46,8 +46,9 @@ type CommittedTip struct {
 // and a wake-up for the dispatcher in one statement: one round trip, one
 // transaction. A replayed source message inserts nothing.
 const sqlCommitTip = `WITH t AS (
-	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, details, source_message_id)
-	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9)
+	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, details, source_message_id,
+		media, follow_up)
+	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $12, $13)
 	ON CONFLICT ON CONSTRAINT tips_source_message_key DO NOTHING
 	RETURNING id, reference
 ), o AS (
@@ -73,11 +74,19 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	if err != nil {
 		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
 	}
+	media := []flows.Media{}
+	if r.Media != nil {
+		media = r.Media
+	}
+	mediaJSON, err := json.Marshal(media)
+	if err != nil {
+		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
+	}
 	var c CommittedTip
 	var notified string
 	err = db.pool.QueryRow(ctx, sqlCommitTip,
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
-		n.SenderPseudonym, details, n.SourceMessageID, n.SealedHandle, r.Ack,
+		n.SenderPseudonym, details, n.SourceMessageID, n.SealedHandle, r.Ack, mediaJSON, r.FollowUp,
 	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -126,4 +135,20 @@ func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {
 		return nil, fmt.Errorf("open tips: %w", err)
 	}
 	return tips, nil
+}
+
+const sqlTipStatusForSender = `SELECT status FROM tips WHERE reference = $1 AND sender_pseudonym = $2`
+
+// TipStatusForSender returns a tip's status only to the sender who made it;
+// for anyone else it is ErrNotFound, exactly as for a code that does not exist.
+func (db *DB) TipStatusForSender(ctx context.Context, ref, sender string) (string, error) {
+	var status string
+	err := db.pool.QueryRow(ctx, sqlTipStatusForSender, ref, sender).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("tip status: %w", err)
+	}
+	return status, nil
 }

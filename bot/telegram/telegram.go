@@ -31,18 +31,27 @@ type Config struct {
 	WebhookURL    string // PUBLIC_URL + /webhooks/telegram
 }
 
+// Tracker remembers the message IDs of each chat for 48 hours, the time
+// Telegram lets a bot delete them, so that /xoa can wipe the conversation.
+type Tracker interface {
+	TrackMessages(ctx context.Context, sender string, ids ...int) error
+	TakeTrackedMessages(ctx context.Context, sender string) ([]int, error)
+}
+
 // Adapter connects Telegram to the bot runner.
 type Adapter struct {
-	client *tgbot.Bot
-	runner *bot.Runner
-	keys   *identity.Keyring
-	log    *slog.Logger
+	client  *tgbot.Bot
+	runner  *bot.Runner
+	keys    *identity.Keyring
+	tracker Tracker
+	log     *slog.Logger
 }
 
 // New builds the adapter. It does not call Telegram: the service starts even
-// when Telegram cannot be reached, and the outbox retries.
-func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, log *slog.Logger) (*Adapter, error) {
-	a := &Adapter{runner: runner, keys: keys, log: log}
+// when Telegram cannot be reached, and the outbox retries. runner may be nil
+// for an adapter that only sends.
+func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, tracker Tracker, log *slog.Logger) (*Adapter, error) {
+	a := &Adapter{runner: runner, keys: keys, tracker: tracker, log: log}
 	opts := []tgbot.Option{
 		tgbot.WithSkipGetMe(),
 		tgbot.WithServerURL(cfg.APIURL),
@@ -91,15 +100,54 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
 		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
 		return nil
 	}
-	replies, err := a.runner.Handle(ctx, m)
-	for _, r := range replies {
-		if _, serr := a.send(ctx, chatID, r); serr != nil {
+	if u.Message != nil {
+		a.track(ctx, m.Sender, u.Message.ID)
+	}
+	out, err := a.runner.Handle(ctx, m)
+	if out.Wipe {
+		a.wipe(ctx, m.Sender, chatID)
+	}
+	var sent []int
+	for _, r := range out.Replies {
+		id, serr := a.send(ctx, chatID, r)
+		if serr != nil {
 			// The effect is durable; the person can send again. Log only.
 			a.log.WarnContext(ctx, "telegram reply not sent", "msg", m, "err", serr)
 			break
 		}
+		sent = append(sent, id)
 	}
+	a.track(ctx, m.Sender, sent...)
 	return err
+}
+
+func (a *Adapter) track(ctx context.Context, sender string, ids ...int) {
+	if a.tracker == nil {
+		return
+	}
+	if err := a.tracker.TrackMessages(ctx, sender, ids...); err != nil {
+		a.log.WarnContext(ctx, "track telegram messages", "sender", sender, "err", err)
+	}
+}
+
+// wipe deletes every tracked message of the chat that Telegram still lets a
+// bot delete: its own and, in a private chat, the person's, under 48 hours.
+func (a *Adapter) wipe(ctx context.Context, sender string, chatID int64) {
+	if a.tracker == nil {
+		return
+	}
+	ids, err := a.tracker.TakeTrackedMessages(ctx, sender)
+	if err != nil {
+		a.log.WarnContext(ctx, "wipe: tracked messages", "sender", sender, "err", err)
+		return
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 100) // deleteMessages takes at most 100 IDs
+		if _, err := a.client.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chatID, MessageIDs: ids[:n]}); err != nil {
+			a.log.WarnContext(ctx, "wipe: delete messages", "sender", sender, "count", n, "err", err)
+		}
+		ids = ids[n:]
+	}
 }
 
 // message makes a bot.Message of an update. Names, usernames and
@@ -109,13 +157,21 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 	var chat models.Chat
 	switch {
 	case u.Message != nil:
-		chat = u.Message.Chat
-		m.Text = u.Message.Text
-		if u.Message.From != nil {
-			m.LangHint = u.Message.From.LanguageCode
+		msg := u.Message
+		chat = msg.Chat
+		m.Text = msg.Text
+		if msg.From != nil {
+			m.LangHint = msg.From.LanguageCode
 		}
+		if msg.Location != nil {
+			m.Location = &flows.Location{Lat: msg.Location.Latitude, Lon: msg.Location.Longitude}
+		}
+		m.Media = media(msg)
 		if m.Text == "" {
-			m.Text = u.Message.Caption
+			m.Text = msg.Caption
+		}
+		// A contact card carries a phone number: never read it.
+		if m.Text == "" && m.Location == nil && len(m.Media) == 0 {
 			m.Unsupported = true
 		}
 	case u.CallbackQuery != nil:
@@ -144,6 +200,26 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 	m.Handle = strconv.FormatInt(chat.ID, 10)
 	m.Sender = a.keys.Pseudonym(bot.ChannelTelegram, m.Handle)
 	return m, chat.ID, true
+}
+
+// media lists a message's attachments by file ID. For a photo, Telegram
+// sends several sizes: keep the largest.
+func media(msg *models.Message) []flows.Media {
+	var out []flows.Media
+	if n := len(msg.Photo); n > 0 {
+		p := msg.Photo[n-1]
+		out = append(out, flows.Media{Kind: "photo", FileID: p.FileID, Mime: "image/jpeg", Size: int64(p.FileSize)})
+	}
+	if d := msg.Document; d != nil {
+		out = append(out, flows.Media{Kind: "document", FileID: d.FileID, Mime: d.MimeType, Size: d.FileSize})
+	}
+	if v := msg.Video; v != nil {
+		out = append(out, flows.Media{Kind: "video", FileID: v.FileID, Mime: v.MimeType, Size: v.FileSize})
+	}
+	if v := msg.Voice; v != nil {
+		out = append(out, flows.Media{Kind: "voice", FileID: v.FileID, Mime: v.MimeType, Size: v.FileSize})
+	}
+	return out
 }
 
 // inlineKeyboard is our own markup type: the library's button struct always
@@ -191,6 +267,8 @@ func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, er
 	if err != nil {
 		return "", classify(err)
 	}
+	// The acknowledgement carries the reference code: a wipe must find it.
+	a.track(ctx, a.keys.Pseudonym(bot.ChannelTelegram, handle), id)
 	return strconv.Itoa(id), nil
 }
 

@@ -21,7 +21,7 @@ func newAdapter(t *testing.T) (*Adapter, *telegramtest.Server, *identity.Keyring
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Token: telegramtest.Token, APIURL: fake.URL}, nil, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(Config{Token: telegramtest.Token, APIURL: fake.URL}, nil, keys, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

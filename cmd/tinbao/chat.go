@@ -21,7 +21,7 @@ func chat(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	engine := flows.New(cat)
+	engine := flows.New(cat, flows.Options{})
 	fmt.Fprintln(stdout, "tinbao chat: type as a person would; a number presses a button; Ctrl-D ends.")
 	var s flows.Session
 	var choices []flows.Choice
@@ -33,9 +33,9 @@ func chat(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			return in.Err()
 		}
 		line := in.Text()
-		input := flows.Input{Text: line, Now: time.Now()}
+		input := flows.Input{Channel: "web", Text: line, Now: time.Now()}
 		if n, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && n >= 1 && n <= len(choices) {
-			input = flows.Input{Choice: choices[n-1].ID, Now: time.Now()}
+			input = flows.Input{Channel: "web", Choice: choices[n-1].ID, Now: time.Now()}
 		}
 		b := make([]byte, flows.RefPayloadLen)
 		rand.Read(b)
@@ -52,6 +52,13 @@ func chat(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		}
 		if res.Report != nil {
 			fmt.Fprintf(stdout, "(report %s would be committed; acknowledgement:)\n%s\n", res.Report.Reference, res.Report.Ack)
+		}
+		if res.Lookup != "" {
+			fmt.Fprintf(stdout, "(no database here: %s is looked up as unknown)\n%s\n", res.Lookup,
+				engine.Status(s.Lang, res.Lookup, "", false, false).Text)
+		}
+		if res.Wipe {
+			fmt.Fprintln(stdout, "(the conversation would be wiped from the channel)")
 		}
 	}
 }

@@ -23,7 +23,8 @@ type config struct {
 	ConsoleAddr string            // CONSOLE_ADDR, default 127.0.0.1:8081: keep it off the internet
 	PublicURL   *url.URL          // PUBLIC_URL: Twilio signatures are computed over it, never over r.Host
 	Keys        *identity.Keyring // TINBAO_SECRET (required)
-	SessionIdle time.Duration     // SESSION_IDLE, default 30m: a quiet conversation is forgotten after this
+	SessionIdle time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
+	PanicWord   string            // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
 
 	TelegramToken         string // TELEGRAM_BOT_TOKEN; empty = Telegram off
 	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
@@ -61,6 +62,7 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		TwilioAuthToken:       get("TWILIO_AUTH_TOKEN", ""),
 		TwilioFrom:            get("TWILIO_FROM", ""),
 		TwilioAPIURL:          strings.TrimRight(get("TWILIO_API_URL", "https://api.twilio.com"), "/"),
+		PanicWord:             get("PANIC_WORD", ""),
 	}
 	for _, name := range need {
 		if get(name, "") == "" {

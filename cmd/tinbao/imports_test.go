@@ -18,9 +18,11 @@ var allowedDeps = map[string][]string{
 	"tinbao/storage":      {"tinbao/flows", "tinbao/locales"},
 	"tinbao/bot":          {"tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/bot/telegram": {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/web":      {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/sms":      {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/delivery":     {"tinbao/storage", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/flows", "tinbao/locales", "tinbao/identity",
-		"tinbao/storage"},
+	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/bot/web", "tinbao/bot/sms", "tinbao/flows",
+		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
 	// Test fakes: imported by tests only, never by product code.
 	"tinbao/bot/telegram/telegramtest":              {},
 	"tinbao/storage/storagetest":                    {"tinbao/storage", "tinbao/flows", "tinbao/locales"},

@@ -129,7 +129,9 @@ const (
 	username  = "secret_username_x"
 )
 
-func textUpdate(updateID int, text string) []byte {
+func textUpdate(updateID int, text string) []byte { return textUpdateFrom(updateID, chatID, text) }
+
+func textUpdateFrom(updateID int, chatID int64, text string) []byte {
 	msg := map[string]any{
 		"message_id": updateID,
 		"date":       1764230400,
@@ -144,7 +146,7 @@ func textUpdate(updateID int, text string) []byte {
 	return b
 }
 
-func callbackUpdate(updateID int, data string) []byte {
+func callbackUpdateFrom(updateID int, chatID int64, data string) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"update_id": updateID,
 		"callback_query": map[string]any{
@@ -177,14 +179,100 @@ func post(t *testing.T, url, secret string, body []byte) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func TestTelegramReportEndToEnd(t *testing.T) {
+// tgChat is one person writing to the bot over the Telegram webhook.
+type tgChat struct {
+	t      *testing.T
+	s      *service
+	tg     *telegramtest.Server
+	secret string
+	chatID int64
+	next   *int
+}
+
+var updateIDs = 5000
+
+func (s *service) telegramChat(t *testing.T, tg *telegramtest.Server, secret string, chatID int64) *tgChat {
+	return &tgChat{t: t, s: s, tg: tg, secret: secret, chatID: chatID, next: &updateIDs}
+}
+
+func (c *tgChat) post(body []byte) {
+	c.t.Helper()
+	if code, resp := post(c.t, c.s.url+"/webhooks/telegram", c.secret, body); code != http.StatusOK {
+		c.t.Fatalf("webhook: status %d %s", code, resp)
+	}
+}
+
+// say sends a text message and returns the update it sent.
+func (c *tgChat) say(text string) []byte {
+	c.t.Helper()
+	*c.next++
+	u := textUpdateFrom(*c.next, c.chatID, text)
+	c.post(u)
+	return u
+}
+
+// press presses a button and returns the update it sent.
+func (c *tgChat) press(choice string) []byte {
+	c.t.Helper()
+	*c.next++
+	u := callbackUpdateFrom(*c.next, c.chatID, choice)
+	c.post(u)
+	return u
+}
+
+// last returns the text of the last message the bot sent this chat.
+func (c *tgChat) last() tgSent {
+	c.t.Helper()
+	sent := c.tg.SentTo(c.chatID)
+	if len(sent) == 0 {
+		c.t.Fatal("nothing sent to the chat")
+	}
+	return tgSent(sent[len(sent)-1])
+}
+
+type tgSent telegramtest.Sent
+
+func startTelegram(t *testing.T) (*service, *telegramtest.Server, string) {
 	tg := telegramtest.NewServer(t)
 	const secret = "webhook-secret_123"
 	s := startService(t, map[string]string{
 		"TELEGRAM_BOT_TOKEN":      telegramtest.Token,
 		"TELEGRAM_API_URL":        tg.URL,
 		"TELEGRAM_WEBHOOK_SECRET": secret,
+		"PANIC_WORD":              "thời tiết hôm nay",
 	})
+	return s, tg, secret
+}
+
+// reportTo walks a report through the webhook and returns the reference the
+// acknowledgement carried.
+func reportTo(t *testing.T, c *tgChat, what string) string {
+	t.Helper()
+	c.say("/baotin")
+	c.press("skip") // category
+	c.say(what)
+	for range 7 { // where, when, people, child, danger, media, contact
+		c.press("skip")
+	}
+	if !strings.Contains(c.last().ReplyMarkup, `"callback_data":"send"`) || !strings.Contains(c.last().Text, what) {
+		t.Fatalf("summary = %+v", c.last())
+	}
+	before := len(c.tg.SentTo(c.chatID))
+	c.press("send")
+	sent := c.tg.WaitSent(c.chatID, before+1, 10*time.Second)
+	if len(sent) <= before {
+		t.Fatalf("no acknowledgement:\n%s", c.s.log)
+	}
+	ack := sent[before].Text
+	i := strings.Index(ack, "TB-")
+	if i < 0 {
+		t.Fatalf("acknowledgement without a reference: %q", ack)
+	}
+	return ack[i : i+12]
+}
+
+func TestTelegramReportEndToEnd(t *testing.T) {
+	s, tg, secret := startTelegram(t)
 	hook := s.url + "/webhooks/telegram"
 	const what = "Hàng xóm rủ con gái tôi sang Campuchia làm việc nhẹ lương cao"
 
@@ -194,37 +282,15 @@ func TestTelegramReportEndToEnd(t *testing.T) {
 		t.Errorf("setWebhook params = %v", c.Params)
 	}
 
-	steps := [][]byte{
-		textUpdate(5001, "/baotin"),
-		textUpdate(5002, what),
-		callbackUpdate(5003, "skip"),
-		callbackUpdate(5004, "send"),
-	}
-	for i, u := range steps {
-		if code, body := post(t, hook, secret, u); code != http.StatusOK {
-			t.Fatalf("step %d: status %d %s", i+1, code, body)
-		}
-	}
-	// Three prompts come straight back; the acknowledgement through the outbox.
-	sent := tg.WaitSent(chatID, 4, 10*time.Second)
-	if len(sent) < 4 {
-		t.Fatalf("sent %d messages, want 4: %+v\n%s", len(sent), sent, s.log)
-	}
-	if !strings.Contains(sent[2].ReplyMarkup, `"callback_data":"send"`) || !strings.Contains(sent[2].Text, what) {
-		t.Errorf("summary = %+v", sent[2])
-	}
-	ack := sent[3].Text
-	var tips []storage.Tip
+	c := s.telegramChat(t, tg, secret, chatID)
+	ref := reportTo(t, c, what)
 	tips, err := s.db.OpenTips(context.Background(), 10)
 	if err != nil || len(tips) != 1 {
 		t.Fatalf("tips = %+v, %v", tips, err)
 	}
 	tip := tips[0]
-	if tip.Channel != "telegram" || tip.Kind != "tip" || tip.Status != "new" || tip.Details["what"] != what {
-		t.Errorf("tip = %+v", tip)
-	}
-	if !strings.Contains(ack, tip.Reference) {
-		t.Errorf("acknowledgement %q does not carry the reference %s", ack, tip.Reference)
+	if tip.Reference != ref || tip.Channel != "telegram" || tip.Kind != "tip" || tip.Status != "new" || tip.Details["what"] != what {
+		t.Errorf("tip = %+v, acknowledged reference %s", tip, ref)
 	}
 	waitFor(t, func() bool {
 		msgs, _ := s.db.OutboxForTip(context.Background(), tip.ID)
@@ -233,9 +299,7 @@ func TestTelegramReportEndToEnd(t *testing.T) {
 
 	// Replaying the last update (Telegram retries) creates and sends nothing.
 	before := len(tg.Calls("sendMessage"))
-	if code, _ := post(t, hook, secret, steps[3]); code != http.StatusOK {
-		t.Fatalf("replay: status %d", code)
-	}
+	c.post(callbackUpdateFrom(*c.next, chatID, "send"))
 	time.Sleep(1500 * time.Millisecond) // longer than the dispatcher's poll
 	if after := len(tg.Calls("sendMessage")); after != before {
 		t.Errorf("replay sent %d more messages", after-before)
@@ -255,6 +319,7 @@ func TestTelegramReportEndToEnd(t *testing.T) {
 		{"malformed JSON", secret, []byte(`{"update_id": 6003, "message": {`), http.StatusBadRequest},
 		{"not an update", secret, []byte(`{"hello": "world"}`), http.StatusBadRequest},
 		{"huge body", secret, append([]byte(`{"update_id": 6004, "x": "`), bytes.Repeat([]byte("a"), 2<<20)...), http.StatusRequestEntityTooLarge},
+		{"odd Unicode", secret, textUpdate(6005, "\u202e\u0000\ufeffb\u0301a\u0301o tin\U0001F600"), http.StatusOK},
 	} {
 		if code, body := post(t, hook, tc.secret, tc.body); code != tc.want {
 			t.Errorf("%s: status %d (%s), want %d", tc.name, code, body, tc.want)
@@ -279,6 +344,109 @@ func TestTelegramReportEndToEnd(t *testing.T) {
 		fmt.Sprint(chatID), username).Scan(&found)
 	if err != nil || found {
 		t.Errorf("chat ID or username stored in clear (found=%t, err=%v)", found, err)
+	}
+}
+
+func TestTelegramHelpInDangerEndToEnd(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700001)
+	c.say("cuu toi, toi bi nhot khong cho ve") // no diacritics
+	sent := tg.SentTo(700001)
+	if len(sent) != 2 || !strings.Contains(sent[0].Text, "113") || !strings.Contains(sent[0].Text, "111") {
+		t.Fatalf("first answers = %+v, want the emergency numbers first", sent)
+	}
+	if !strings.Contains(sent[1].ReplyMarkup, `"callback_data":"yes"`) {
+		t.Errorf("then the safety question with buttons: %+v", sent[1])
+	}
+	c.press("no")  // not safe to write
+	c.press("yes") // in danger
+	c.press("send_now")
+	ack := tg.WaitSent(700001, len(tg.SentTo(700001))+1, 10*time.Second)
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 || tips[0].Kind != "help" || tips[0].Urgency != "urgent" || tips[0].Details["safe"] != "no" {
+		t.Fatalf("tips = %+v", tips)
+	}
+	if last := ack[len(ack)-1].Text; !strings.Contains(last, tips[0].Reference) || !strings.Contains(last, "111") {
+		t.Errorf("acknowledgement = %q", last)
+	}
+}
+
+func TestTelegramStatusLookupEndToEnd(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	owner := s.telegramChat(t, tg, secret, 700002)
+	ref := reportTo(t, owner, "Có người bị giữ hộ chiếu ở công ty")
+
+	owner.say("/tracuu")
+	typo := []byte(ref)
+	typo[len(typo)-1] = map[bool]byte{true: 'A', false: 'B'}[typo[len(typo)-1] != 'A']
+	owner.say(string(typo))
+	if !strings.Contains(owner.last().Text, "chưa đúng") {
+		t.Errorf("a typo = %q, want to be asked to check the code", owner.last().Text)
+	}
+	owner.say(strings.ToLower(strings.ReplaceAll(ref, "-", " ")))
+	if got := owner.last().Text; !strings.Contains(got, ref) || !strings.Contains(got, "đã nhận") {
+		t.Errorf("owner's lookup = %q", got)
+	}
+	// Someone else with the code learns nothing.
+	other := s.telegramChat(t, tg, secret, 700003)
+	other.say("TRA CUU " + ref)
+	if got := other.last().Text; !strings.Contains(got, "không tìm thấy") {
+		t.Errorf("another sender's lookup = %q, want the not-found answer", got)
+	}
+}
+
+func TestTelegramWipeEndToEnd(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700004)
+	ref := reportTo(t, c, "Có người bị lừa sang Lào")
+	_ = ref
+	c.say("/giup")
+	c.say("/xoa")
+	calls := tg.Calls("deleteMessages")
+	if len(calls) != 1 {
+		t.Fatalf("deleteMessages called %d times, want 1", len(calls))
+	}
+	var ids []int
+	if err := json.Unmarshal([]byte(calls[0].Params["message_ids"]), &ids); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[int]bool{}
+	for _, id := range ids {
+		deleted[id] = true
+	}
+	// Every message the bot sent, the acknowledgement with the code included…
+	for _, m := range tg.SentTo(700004) {
+		if !deleted[m.MessageID] {
+			t.Errorf("bot message %d (%.30q) not deleted", m.MessageID, m.Text)
+		}
+	}
+	// …and the person's own messages (their message_id is the update's).
+	if !deleted[updateIDs] || !deleted[updateIDs-1] {
+		t.Errorf("the person's messages were not deleted: %v", ids)
+	}
+	// The panic word wipes too, and answers with something harmless.
+	c.say("/giup")
+	c.say("Thời tiết hôm nay")
+	if got := c.last().Text; strings.Contains(got, "113") || strings.Contains(got, "tin báo") {
+		t.Errorf("panic answer gives the service away: %q", got)
+	}
+	if n := len(tg.Calls("deleteMessages")); n != 2 {
+		t.Errorf("deleteMessages called %d times after the panic word, want 2", n)
+	}
+}
+
+func TestTelegramLanguageEndToEnd(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700005)
+	c.say("/ngonngu")
+	c.press("lang:en")
+	sent := tg.SentTo(700005)
+	if len(sent) < 2 || sent[len(sent)-2].Text != "Switched to English." || !strings.Contains(c.last().Text, "Hello") {
+		t.Fatalf("after choosing English: %+v", sent)
+	}
+	c.say("/baotin")
+	if got := c.last().Text; got != "What would you like to report?" {
+		t.Errorf("report in English starts with %q", got)
 	}
 }
 

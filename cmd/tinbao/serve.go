@@ -15,12 +15,16 @@ import (
 
 	"tinbao/bot"
 	"tinbao/bot/telegram"
+	"tinbao/bot/web"
 	"tinbao/delivery"
 	"tinbao/flows"
 	"tinbao/handlers"
 	"tinbao/locales"
 	"tinbao/storage"
 )
+
+// sessionKeep is how long a conversation's state stays in Redis.
+const sessionKeep = 24 * time.Hour
 
 // redisPinger adapts the Redis client to handlers.Pinger.
 type redisPinger struct{ rdb *redis.Client }
@@ -58,13 +62,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	runner := bot.NewRunner(flows.New(cat), sessionStore{storage.NewSessions(rdb, cfg.RedisPrefix, cfg.SessionIdle)},
-		tipStore{db}, cfg.Keys, log)
+	// Sessions rest in Redis for a day; after SessionIdle without a message
+	// the flows ask whether to go on or start again.
+	sessions := storage.NewSessions(rdb, cfg.RedisPrefix, sessionKeep)
+	engine := flows.New(cat, flows.Options{Idle: cfg.SessionIdle, PanicWord: cfg.PanicWord})
+	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
 
-	senders := map[string]delivery.Sender{}
+	webChat := web.New(runner, cfg.Keys, sessions)
+	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
 	if cfg.telegramOn() {
-		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, log)
+		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, sessions, log)
 		if err != nil {
 			return err
 		}
@@ -76,8 +84,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		log.Info("sms is off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is empty")
 	}
 
-	h := handlers.New(handlers.Config{TelegramWebhookSecret: cfg.TelegramWebhookSecret}, tg,
-		map[string]handlers.Pinger{"postgres": db, "redis": redisPinger{rdb}}, log)
+	h, err := handlers.New(handlers.Config{
+		TelegramWebhookSecret: cfg.TelegramWebhookSecret,
+		SecureCookies:         cfg.PublicURL.Scheme == "https",
+	}, tg, webChat, cat, map[string]handlers.Pinger{"postgres": db, "redis": redisPinger{rdb}}, log)
+	if err != nil {
+		return err
+	}
 	public := &http.Server{
 		Handler:           h.Public(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -113,7 +126,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			wg.Go(func() { tg.Poll(ctx) })
 		}
 	}
-	fmt.Fprintf(stdout, "tinbao is listening on http://%s (health: /healthz, /readyz)\n", ln.Addr())
+	fmt.Fprintf(stdout, "tinbao is listening on http://%s (web chat: /chat; health: /healthz, /readyz)\n", ln.Addr())
 	log.Info("listening", "http_addr", ln.Addr().String())
 
 	<-ctx.Done()

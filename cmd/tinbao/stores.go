@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"tinbao/bot"
 	"tinbao/flows"
@@ -33,6 +34,14 @@ func (a sessionStore) Release(ctx context.Context, sender, token string) error {
 	return a.s.Release(ctx, sender, token)
 }
 
+func (a sessionStore) Forget(ctx context.Context, sender string) error {
+	return a.s.Forget(ctx, sender)
+}
+
+func (a sessionStore) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error) {
+	return a.s.Allow(ctx, key, limit, window)
+}
+
 type tipStore struct{ db *storage.DB }
 
 func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
@@ -50,4 +59,12 @@ func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
 		return bot.ErrReferenceTaken
 	}
 	return err
+}
+
+func (a tipStore) Status(ctx context.Context, ref flows.Reference, sender string) (string, error) {
+	status, err := a.db.TipStatusForSender(ctx, string(ref), sender)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", bot.ErrNotFound
+	}
+	return status, err
 }

@@ -1,0 +1,34 @@
+// Package sms is the SMS adapter. For now it renders replies as SMS text;
+// the Twilio webhooks and sending come with the SMS work.
+package sms
+
+import (
+	"fmt"
+	"strings"
+
+	"tinbao/flows"
+)
+
+// Render turns a reply into one SMS text. Where the answer must be one of
+// the choices they are numbered ("1 Báo tin"), and the person may type the
+// digit or the words. Where they are shortcuts beside free text (Bỏ qua),
+// their words are shown to be typed.
+func Render(r flows.Reply) string {
+	if len(r.Choices) == 0 {
+		return r.Text
+	}
+	var b strings.Builder
+	b.WriteString(r.Text)
+	if r.Pick {
+		for i, c := range r.Choices {
+			fmt.Fprintf(&b, "\n%d %s", i+1, c.Label)
+		}
+		return b.String()
+	}
+	labels := make([]string, len(r.Choices))
+	for i, c := range r.Choices {
+		labels[i] = c.Label
+	}
+	b.WriteString("\n» " + strings.Join(labels, " | "))
+	return b.String()
+}

@@ -1,0 +1,135 @@
+// Package web is the web chat adapter: a browser session, known only by a
+// random cookie, talks to the same flows as Telegram and SMS. Durable
+// messages (the acknowledgement) wait in a per-sender inbox that the page
+// collects.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"tinbao/bot"
+	"tinbao/flows"
+	"tinbao/identity"
+)
+
+// Inbox keeps the messages waiting for a web chat page.
+type Inbox interface {
+	PushInbox(ctx context.Context, sender, text string) (string, error)
+	TakeInbox(ctx context.Context, sender string) ([]string, error)
+}
+
+// Adapter connects web chat sessions to the bot runner.
+type Adapter struct {
+	runner *bot.Runner
+	keys   *identity.Keyring
+	inbox  Inbox
+}
+
+// New builds the adapter; runner may be nil for an adapter that only sends.
+func New(runner *bot.Runner, keys *identity.Keyring, inbox Inbox) *Adapter {
+	return &Adapter{runner: runner, keys: keys, inbox: inbox}
+}
+
+// NewSessionID returns a fresh, unguessable session ID for a browser.
+func NewSessionID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var (
+	sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+	messageIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// ErrBadInput means a session or message ID is malformed.
+var ErrBadInput = errors.New("web: malformed input")
+
+// ValidSessionID reports whether id could have come from NewSessionID.
+func ValidSessionID(id string) bool { return sessionIDPattern.MatchString(id) }
+
+// Incoming is one message from the page.
+type Incoming struct {
+	ID     string // the page's own ID for the message, for dedupe on retries
+	Text   string
+	Choice string
+	Lang   string // the browser's language, for a new conversation
+}
+
+func (a *Adapter) sender(sessionID string) string {
+	return a.keys.Pseudonym(bot.ChannelWeb, sessionID)
+}
+
+// Handle runs one message of a browser session.
+func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bot.Outcome, error) {
+	if !ValidSessionID(sessionID) || !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 {
+		return bot.Outcome{}, ErrBadInput
+	}
+	return a.runner.Handle(ctx, bot.Message{
+		Channel:   bot.ChannelWeb,
+		Sender:    a.sender(sessionID),
+		Handle:    sessionID,
+		MessageID: in.ID,
+		Text:      in.Text,
+		Choice:    in.Choice,
+		LangHint:  in.Lang,
+	})
+}
+
+// Collect returns the durable messages waiting for the page.
+func (a *Adapter) Collect(ctx context.Context, sessionID string) ([]string, error) {
+	if !ValidSessionID(sessionID) {
+		return nil, ErrBadInput
+	}
+	return a.inbox.TakeInbox(ctx, a.sender(sessionID))
+}
+
+// Exit forgets the session and whatever waits for it: the quick exit.
+func (a *Adapter) Exit(ctx context.Context, sessionID string) error {
+	if !ValidSessionID(sessionID) {
+		return ErrBadInput
+	}
+	sender := a.sender(sessionID)
+	if _, err := a.inbox.TakeInbox(ctx, sender); err != nil {
+		return err
+	}
+	return a.runner.Forget(ctx, sender)
+}
+
+// SendText puts a durable message (from the outbox) in the session's inbox.
+func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, error) {
+	if !ValidSessionID(handle) {
+		return "", fmt.Errorf("%w: bad web handle", bot.ErrUndeliverable)
+	}
+	return a.inbox.PushInbox(ctx, a.sender(handle), text)
+}
+
+// Render is the JSON shape of a reply for the page.
+type Render struct {
+	Text    string       `json:"text"`
+	Choices []RenderItem `json:"choices,omitempty"`
+}
+
+// RenderItem is one button.
+type RenderItem struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Replies renders replies for the page: buttons, as on Telegram.
+func Replies(rs []flows.Reply) []Render {
+	out := make([]Render, 0, len(rs))
+	for _, r := range rs {
+		item := Render{Text: r.Text}
+		for _, c := range r.Choices {
+			item.Choices = append(item.Choices, RenderItem{ID: c.ID, Label: c.Label})
+		}
+		out = append(out, item)
+	}
+	return out
+}

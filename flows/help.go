@@ -1,0 +1,88 @@
+package flows
+
+// The help flow, for a victim or someone close to one, in the order of
+// docs/domain.md §6.2: safety first, danger second (the emergency numbers at
+// once), then only what is needed to help, and separate consents, none
+// chosen in advance. Every question can be skipped.
+
+const helpFlowName = "help"
+
+func helpFlow() *flow {
+	consent := func(id, prompt, label string) step {
+		return step{id: id, prompt: prompt, label: label, input: inputPick, optional: true,
+			options: []option{
+				{id: "yes", label: "consent.yes", aliases: yes.aliases},
+				{id: "no", label: "consent.no", aliases: no.aliases},
+			}}
+	}
+	return &flow{
+		name:  helpFlowName,
+		kind:  KindHelp,
+		ack:   "ack.help",
+		title: "help.summary",
+		steps: []step{
+			{id: "safe", prompt: "help.safe", label: "help.label.safe", input: inputPick, optional: true,
+				options: []option{yes, no},
+				after: func(c *turn, answer string) string {
+					if answer == "no" {
+						c.say(c.t("help.not_safe", nil))
+					}
+					return ""
+				}},
+			{id: "danger", prompt: "help.danger", label: "help.label.danger", input: inputPick, optional: true,
+				options: []option{yes, no},
+				after: func(c *turn, answer string) string {
+					if answer == "yes" {
+						c.s.Urgent = true
+						c.emergency()
+						return "go_on"
+					}
+					return "who"
+				}},
+			{id: "go_on", prompt: "help.go_on", input: inputPick,
+				when: func(c *turn) bool { return c.s.Answers["danger"] == "yes" },
+				options: []option{
+					{id: "continue", label: "help.continue", aliases: []string{"tiep tuc", "tiep"}},
+					{id: "send_now", label: "help.send_now", aliases: []string{"gui ngay", "gui"}},
+				},
+				after: func(c *turn, answer string) string {
+					if answer == "send_now" {
+						return submitNow // what there is, now
+					}
+					return ""
+				}},
+			{id: "who", prompt: "help.who", label: "help.label.who", input: inputPick, optional: true,
+				options: []option{
+					{id: "self", label: "who.self"},
+					{id: "family", label: "who.family"},
+					{id: "acquaintance", label: "who.acquaintance"},
+					{id: "organisation", label: "who.organisation"},
+				}},
+			{id: "where", prompt: "help.where", label: "help.label.where", input: inputText, optional: true, place: true},
+			{id: "needs", prompt: "help.needs", label: "help.label.needs", input: inputMulti, optional: true,
+				options: []option{
+					{id: "medical", label: "need.medical"},
+					{id: "shelter", label: "need.shelter"},
+					{id: "essentials", label: "need.essentials"},
+					{id: "home", label: "need.home"},
+					{id: "legal", label: "need.legal"},
+					{id: "talk", label: "need.talk"},
+					{id: "interpreter", label: "need.interpreter"},
+					{id: "family", label: "need.family"},
+					{id: "police", label: "need.police"},
+				}},
+			{id: "contact_first", prompt: "help.contact_first", label: "help.label.contact_first", input: inputPick, optional: true,
+				options: []option{yes, no}},
+			{id: "contact_when", prompt: "help.contact_when", label: "help.label.contact_when", input: inputText, optional: true,
+				when: func(c *turn) bool { return c.s.Answers["contact_first"] == "yes" }},
+			consent("consent_police", "help.consent_police", "help.label.consent_police"),
+			consent("consent_support", "help.consent_support", "help.label.consent_support"),
+			consent("consent_followup", "help.consent_followup", "help.label.consent_followup"),
+			{id: "summary", input: inputSummary},
+		},
+		// Only a person who said we may write first is written to first.
+		followUp: func(c *turn) bool {
+			return c.s.Answers["contact_first"] == "yes" && c.s.Answers["consent_followup"] == "yes"
+		},
+	}
+}

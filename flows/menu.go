@@ -1,0 +1,247 @@
+package flows
+
+import (
+	"errors"
+	"time"
+
+	"tinbao/locales"
+)
+
+// run decides what one input means: commands and danger first, wherever the
+// conversation is, then the running flow's step.
+func (c *turn) run() {
+	if c.e.panic != "" && locales.Fold(c.in.Text) == c.e.panic {
+		c.erase(true)
+		return
+	}
+	if c.in.Unsupported && c.in.Text == "" && c.s.Step != "media" {
+		c.say(c.t("common.unsupported", nil))
+		return
+	}
+	cmd, rest := commandOf(c.in)
+	if cmd == cmdNone && c.s.Paused {
+		c.paused()
+		return
+	}
+	if cmd == cmdNone && c.idle() {
+		c.s.Paused = true
+		c.ask(c.t("common.idle", nil), c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart"))
+		return
+	}
+	c.s.Paused = false
+	danger := cmd == cmdNone && inDanger(c.in.Text)
+	if danger {
+		c.s.Urgent = true
+		c.emergency()
+	}
+	switch cmd {
+	case cmdMenu:
+		c.reset()
+		c.menu()
+		return
+	case cmdCancel:
+		c.reset()
+		c.say(c.t("common.cancelled", nil))
+		return
+	case cmdWipe:
+		c.erase(false)
+		return
+	case cmdReport:
+		c.start(c.e.flows[reportFlowName])
+		return
+	case cmdHelp:
+		c.start(c.e.flows[helpFlowName])
+		return
+	case cmdStatus:
+		c.reset()
+		c.s.Flow, c.s.Step = statusFlowName, "code"
+		if rest != "" {
+			c.status(rest)
+			return
+		}
+		c.say(c.t("status.ask", nil))
+		return
+	case cmdLanguage:
+		c.reset()
+		c.s.Flow, c.s.Step = languageFlowName, "pick"
+		c.languages()
+		return
+	case cmdEmergency:
+		c.emergency()
+		return
+	}
+	switch c.s.Flow {
+	case statusFlowName:
+		c.status(c.in.Text)
+		return
+	case languageFlowName:
+		c.language()
+		return
+	}
+	if f, ok := c.e.flows[c.s.Flow]; ok {
+		c.handle(f)
+		return
+	}
+	// No flow running.
+	switch {
+	case danger:
+		// Someone in danger who has not chosen anything yet: the help
+		// questions, starting with whether it is safe to write.
+		c.start(c.e.flows[helpFlowName])
+	case c.in.Text != "" && LooksLikeReference(c.in.Text):
+		c.s.Flow, c.s.Step = statusFlowName, "code"
+		c.status(c.in.Text)
+	default:
+		c.menu()
+	}
+}
+
+// idle reports whether a flow has rested longer than the engine allows.
+func (c *turn) idle() bool {
+	if c.s.Flow == "" || c.s.Touched == 0 || c.in.Now.IsZero() {
+		return false
+	}
+	return c.in.Now.Sub(time.Unix(c.s.Touched, 0)) > c.e.opts.Idle
+}
+
+// paused handles the answer to "resume or start again?".
+func (c *turn) paused() {
+	choice := c.in.Choice
+	if choice == "" {
+		switch key := locales.FoldLoose(c.in.Text); key {
+		case "1", locales.Fold(c.t("button.resume", nil)):
+			choice = choiceResume
+		case "2", locales.Fold(c.t("button.restart", nil)):
+			choice = choiceRestart
+		}
+	}
+	switch choice {
+	case choiceResume:
+		c.s.Paused = false
+		if f, ok := c.e.flows[c.s.Flow]; ok {
+			if i := f.index(c.s.Step); i >= 0 {
+				c.prompt(f, &f.steps[i])
+				return
+			}
+		}
+		c.reset()
+		c.menu()
+	case choiceRestart:
+		c.reset()
+		c.menu()
+	default:
+		c.ask(c.t("common.idle", nil), c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart"))
+	}
+}
+
+func (c *turn) menu() {
+	c.ask(c.t("menu.greeting", nil),
+		c.choice(choiceReport, "menu.report"),
+		c.choice(choiceHelp, "menu.help"),
+		c.choice(choiceStatus, "menu.status"),
+		c.choice(choiceEmergency, "menu.emergency"),
+		c.choice(choiceLanguage, "menu.language"),
+	)
+}
+
+// emergency shows the numbers to call, once per turn.
+func (c *turn) emergency() {
+	text := c.t("emergency.numbers", nil)
+	for _, r := range c.replies {
+		if r.Text == text {
+			return
+		}
+	}
+	c.say(text)
+}
+
+// erase ends the conversation and asks the caller to wipe it from the
+// channel. The panic word answers with something harmless instead.
+func (c *turn) erase(panicWord bool) {
+	c.reset()
+	c.wipe = true
+	switch {
+	case panicWord:
+		c.say(c.t("wipe.panic_reply", nil))
+	case c.in.Channel == "sms":
+		c.say(c.t("wipe.sms", nil))
+	}
+	// Telegram: the messages disappear, which says it all. Web: the page
+	// clears itself.
+}
+
+const (
+	statusFlowName   = "status"
+	languageFlowName = "lang"
+)
+
+// status checks a code typed for a lookup. The check symbol is verified
+// before anything is looked up.
+func (c *turn) status(text string) {
+	ref, err := ParseReference(text)
+	switch {
+	case err == nil:
+		c.reset()
+		c.lookup = ref
+	case errors.Is(err, ErrRefCheck):
+		c.say(c.t("status.typo", nil))
+	default:
+		c.say(c.t("status.format", nil))
+	}
+}
+
+// Status answers a lookup the caller made for Result.Lookup. found is false
+// both for an unknown code and for a report of someone else: the two must
+// look the same. limited is true when the sender looked up too often.
+func (e *Engine) Status(lang string, ref Reference, status string, found, limited bool) Reply {
+	c := &turn{e: e, s: Session{Lang: lang}}
+	switch {
+	case limited:
+		return Reply{Text: c.t("status.limited", nil)}
+	case !found:
+		return Reply{Text: c.t("status.unknown", map[string]any{"Reference": string(ref)})}
+	}
+	id := "status.received"
+	switch status {
+	case "in_review", "verifying":
+		id = "status.checking"
+	case "forwarded":
+		id = "status.forwarded"
+	case "resolved", "unfounded", "duplicate":
+		id = "status.closed"
+	}
+	return Reply{Text: c.t(id, map[string]any{"Reference": string(ref)})}
+}
+
+func (c *turn) languages() {
+	var choices []Choice
+	for _, lang := range c.e.cat.Languages() {
+		choices = append(choices, Choice{ID: langPrefix + lang, Label: c.e.cat.T(lang, "language.name", nil)})
+	}
+	c.ask(c.t("language.ask", nil), choices...)
+}
+
+// language switches the conversation's language.
+func (c *turn) language() {
+	lang := ""
+	if len(c.in.Choice) > len(langPrefix) && c.in.Choice[:len(langPrefix)] == langPrefix {
+		lang = c.e.cat.Match(c.in.Choice[len(langPrefix):])
+	}
+	if lang == "" && c.in.Text != "" {
+		key := locales.Fold(c.in.Text)
+		for i, l := range c.e.cat.Languages() {
+			if key == locales.Fold(c.e.cat.T(l, "language.name", nil)) || key == l || key == string(rune('1'+i)) {
+				lang = l
+			}
+		}
+	}
+	if lang == "" {
+		c.say(c.t("common.choose", nil))
+		c.languages()
+		return
+	}
+	c.reset()
+	c.s.Lang = lang
+	c.say(c.t("language.done", nil))
+	c.menu()
+}

@@ -1,0 +1,110 @@
+// The web chat page: sends what the person types or presses to /chat/send,
+// shows the replies with their buttons, and collects messages that arrive
+// later (the acknowledgement) from /chat/inbox. No external assets, no
+// storage in the browser: the conversation lives on the server, tied to a
+// session cookie that ends with the browser session.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var form = document.getElementById("form");
+  var text = document.getElementById("text");
+  var body = document.body;
+  var busy = false;
+
+  function newID() {
+    var a = new Uint8Array(12);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function bubble(cls, s) {
+    var d = document.createElement("div");
+    d.className = "msg " + cls;
+    d.textContent = s;
+    log.appendChild(d);
+    log.scrollTop = log.scrollHeight;
+    return d;
+  }
+
+  function disableChoices() {
+    var old = log.querySelectorAll(".choices button");
+    for (var i = 0; i < old.length; i++) { old[i].disabled = true; }
+  }
+
+  function show(reply) {
+    bubble("bot", reply.text);
+    if (!reply.choices || !reply.choices.length) { return; }
+    var row = document.createElement("div");
+    row.className = "choices";
+    reply.choices.forEach(function (c) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = c.label;
+      b.addEventListener("click", function () { send({ choice: c.id }, c.label); });
+      row.appendChild(b);
+    });
+    log.appendChild(row);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function exitNow() {
+    log.textContent = "";
+    try { navigator.sendBeacon("/chat/exit"); } catch (e) { /* leave anyway */ }
+    location.replace(body.getAttribute("data-exit-url"));
+  }
+
+  function wipe() {
+    log.textContent = "";
+    fetch("/chat/exit", { method: "POST", credentials: "same-origin" }).finally(function () {
+      location.replace("/chat");
+    });
+  }
+
+  function send(msg, shown) {
+    if (busy) { return; }
+    busy = true;
+    disableChoices();
+    if (shown) { bubble("me", shown); }
+    msg.id = newID();
+    msg.lang = navigator.language || "";
+    fetch("/chat/send", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Tinbao": "1" },
+      body: JSON.stringify(msg)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; });
+    }).then(function (data) {
+      if (data.wipe) { wipe(); return; }
+      (data.replies || []).forEach(show);
+      if (!data.replies || !data.replies.length) { collect(); }
+    }).catch(function () {
+      bubble("sys", body.getAttribute("data-offline"));
+    }).finally(function () {
+      busy = false;
+      setTimeout(collect, 700);
+    });
+  }
+
+  function collect() {
+    fetch("/chat/inbox", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : { messages: [] };
+    }).then(function (data) {
+      (data.messages || []).forEach(function (m) { show({ text: m }); });
+    }).catch(function () { /* try again on the next tick */ });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var s = text.value.trim();
+    if (!s) { return; }
+    text.value = "";
+    send({ text: s }, s);
+  });
+  text.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  document.getElementById("exit").addEventListener("click", exitNow);
+  setInterval(collect, 4000);
+  send({ text: "/start" });
+})();

@@ -1,0 +1,198 @@
+package handlers
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"tinbao/bot/web"
+	"tinbao/locales"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+const (
+	chatCookie  = "tinbao_chat"
+	maxChatBody = 16 << 10
+	// exitURL is where Thoát nhanh goes: an ordinary page that gives
+	// nothing away to someone looking over a shoulder.
+	exitURL = "https://www.google.com/search?q=d%E1%BB%B1+b%C3%A1o+th%E1%BB%9Di+ti%E1%BA%BFt"
+	// chatCSP allows nothing but this site's own script, style and requests.
+	chatCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+// chatPage holds the page's texts, in the browser's language.
+type chatPage struct {
+	Lang, Title, Note, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
+}
+
+func parseChatTemplate() (*template.Template, error) {
+	return template.ParseFS(templateFS, "templates/chat.html")
+}
+
+// noStore keeps the chat out of caches and the back-forward history, and
+// locks the page down.
+func noStore(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", chatCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// chatLang picks the page's language from Accept-Language.
+func (h *Handlers) chatLang(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if l := h.cat.Match(tag); l != "" {
+			return l
+		}
+	}
+	return locales.Default
+}
+
+func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
+	lang := h.chatLang(r)
+	t := func(id string) string { return h.cat.T(lang, id, nil) }
+	noStore(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	err := h.chatTmpl.Execute(w, chatPage{
+		Lang: lang, Title: t("web.title"), Note: t("web.note"), Placeholder: t("web.placeholder"),
+		Send: t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
+		ExitURL: exitURL,
+	})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "render chat", "request_id", requestID(r.Context()), "err", err)
+	}
+}
+
+func (h *Handlers) chatStatic() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/chat/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// chatSession returns the browser's session ID, making one (and its cookie)
+// when create is set and there is none.
+func (h *Handlers) chatSession(w http.ResponseWriter, r *http.Request, create bool) string {
+	if c, err := r.Cookie(chatCookie); err == nil && web.ValidSessionID(c.Value) {
+		return c.Value
+	}
+	if !create {
+		return ""
+	}
+	id := web.NewSessionID()
+	// No Expires or Max-Age: the cookie ends with the browser session.
+	http.SetCookie(w, &http.Cookie{Name: chatCookie, Value: id, Path: "/chat", HttpOnly: true,
+		Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	return id
+}
+
+// sameOrigin refuses requests another site makes the browser send: the
+// custom header cannot be set cross-site without a CORS preflight we never
+// grant, and Sec-Fetch-Site says where a request came from.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	return r.Header.Get("X-Tinbao") == "1"
+}
+
+type chatRequest struct {
+	ID     string `json:"id"`
+	Text   string `json:"text"`
+	Choice string `json:"choice"`
+	Lang   string `json:"lang"`
+}
+
+type chatResponse struct {
+	Replies []web.Render `json:"replies"`
+	Wipe    bool         `json:"wipe,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	noStore(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, chatResponse{Error: "cross-site request refused"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxChatBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, chatResponse{Error: "message too long"})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "could not read body"})
+		return
+	}
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "not a chat message"})
+		return
+	}
+	sid := h.chatSession(w, r, true)
+	out, err := h.web.Handle(r.Context(), sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang})
+	switch {
+	case errors.Is(err, web.ErrBadInput):
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
+	case err != nil:
+		h.log.ErrorContext(r.Context(), "web chat message failed", "request_id", requestID(r.Context()), "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, chatResponse{Replies: web.Replies(out.Replies),
+			Error: "request " + requestID(r.Context())})
+	default:
+		writeJSON(w, http.StatusOK, chatResponse{Replies: web.Replies(out.Replies), Wipe: out.Wipe})
+	}
+}
+
+func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
+	sid := h.chatSession(w, r, false)
+	msgs := []string{}
+	if sid != "" {
+		got, err := h.web.Collect(r.Context(), sid)
+		if err != nil {
+			h.log.WarnContext(r.Context(), "web chat inbox", "request_id", requestID(r.Context()), "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"messages": msgs})
+			return
+		}
+		msgs = append(msgs, got...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+// chatExit forgets the session and ends the cookie: the quick exit and the
+// wipe. It takes no custom header because sendBeacon cannot send one; the
+// SameSite=Strict cookie keeps other sites from using it.
+func (h *Handlers) chatExit(w http.ResponseWriter, r *http.Request) {
+	if sid := h.chatSession(w, r, false); sid != "" {
+		if err := h.web.Exit(r.Context(), sid); err != nil {
+			h.log.WarnContext(r.Context(), "web chat exit", "request_id", requestID(r.Context()), "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: chatCookie, Value: "", Path: "/chat", MaxAge: -1, HttpOnly: true,
+		Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	noStore(w)
+	w.WriteHeader(http.StatusNoContent)
+}
