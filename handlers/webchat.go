@@ -8,8 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"strings"
-
+	
 	"tinbao/bot/web"
 	"tinbao/locales"
 )
@@ -51,13 +50,12 @@ func noStore(w http.ResponseWriter) {
 	h.Set("X-Frame-Options", "DENY")
 }
 
-// chatLang picks the page's language from Accept-Language.
+// chatLang picks the page's language: Vietnamese, whatever the phone's
+// setting (many phones in Vietnam are set to English), unless the page is
+// asked for another with ?lang=; the menu offers the switch.
 func (h *Handlers) chatLang(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if l := h.cat.Match(tag); l != "" {
-			return l
-		}
+	if l := h.cat.Match(r.URL.Query().Get("lang")); l != "" {
+		return l
 	}
 	return locales.Default
 }

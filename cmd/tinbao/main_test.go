@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -481,5 +483,153 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// webClient is a browser talking to the web chat: a cookie jar and the
+// page's own request shape.
+type webClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	n    int
+}
+
+func newWebClient(t *testing.T, base string) *webClient {
+	jar, _ := cookiejar.New(nil)
+	return &webClient{t: t, base: base, http: &http.Client{Jar: jar}}
+}
+
+type webReply struct {
+	Text    string `json:"text"`
+	Choices []struct {
+		ID    string `json:"id"`
+		Label string `json:"label"`
+	} `json:"choices"`
+}
+
+func (w *webClient) send(text, choice string) ([]webReply, bool) {
+	w.t.Helper()
+	w.n++
+	body, _ := json.Marshal(map[string]string{"id": fmt.Sprintf("m%d", w.n), "text": text, "choice": choice, "lang": "vi-VN"})
+	req, _ := http.NewRequest(http.MethodPost, w.base+"/chat/send", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Tinbao", "1")
+	resp, err := w.http.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Replies []webReply `json:"replies"`
+		Wipe    bool       `json:"wipe"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		w.t.Fatalf("send %q/%q: status %d", text, choice, resp.StatusCode)
+	}
+	return out.Replies, out.Wipe
+}
+
+func (w *webClient) inbox() []string {
+	w.t.Helper()
+	resp, err := w.http.Get(w.base + "/chat/inbox")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Messages []string `json:"messages"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return out.Messages
+}
+
+func TestWebChatEndToEnd(t *testing.T) {
+	s := startService(t, nil)
+
+	// The page: no external assets, a strict CSP, nothing cached.
+	resp, err := http.Get(s.url + "/chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'self'") ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET /chat: %d, CSP %q, Cache-Control %q", resp.StatusCode, csp, resp.Header.Get("Cache-Control"))
+	}
+	if !strings.Contains(string(page), "Thoát nhanh") || strings.Contains(string(page), "http://") || strings.Contains(string(page), "//cdn") {
+		t.Errorf("page lacks the quick exit or loads something from elsewhere:\n%s", page)
+	}
+	for _, asset := range []string{"/chat/static/chat.js", "/chat/static/chat.css"} {
+		if r, err := http.Get(s.url + asset); err != nil || r.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %v %v", asset, r, err)
+		}
+	}
+
+	// Another site cannot make the browser post messages.
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/chat/send", strings.NewReader(`{"id":"x","text":"/start"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("post without the page's header: %v %v, want 403", r, err)
+	}
+
+	// A report, typed without diacritics.
+	w := newWebClient(t, s.url)
+	replies, _ := w.send("/start", "")
+	if len(replies) != 1 || len(replies[0].Choices) != 5 {
+		t.Fatalf("menu = %+v", replies)
+	}
+	u, _ := url.Parse(s.url + "/chat")
+	cookies := w.http.Jar.Cookies(u)
+	if len(cookies) != 1 || cookies[0].Name != "tinbao_chat" {
+		t.Fatalf("cookies = %+v", cookies)
+	}
+	replies, _ = w.send("", "m:report")
+	w.send("", "skip")
+	w.send("co nguoi bi giu o Campuchia, doi tien chuoc", "")
+	for range 6 { // where, when, people, child, danger, contact (no media question on the web)
+		w.send("", "skip")
+	}
+	replies, _ = w.send("gui", "")
+	if len(replies) != 0 {
+		t.Errorf("submitting answered %+v; the acknowledgement comes through the inbox", replies)
+	}
+	var inbox []string
+	waitFor(t, func() bool { inbox = append(inbox, w.inbox()...); return len(inbox) > 0 })
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 || tips[0].Channel != "web" || tips[0].Urgency != "urgent" || !strings.Contains(inbox[0], tips[0].Reference) {
+		t.Fatalf("tips = %+v, inbox = %q (a ransom is urgent)", tips, inbox)
+	}
+
+	// Quick exit: the session is gone and the cookie ended.
+	req, _ = http.NewRequest(http.MethodPost, s.url+"/chat/exit", nil)
+	r, err := w.http.Do(req)
+	if err != nil || r.StatusCode != http.StatusNoContent {
+		t.Fatalf("exit: %v %v", r, err)
+	}
+	if c := w.http.Jar.Cookies(u); len(c) != 0 {
+		t.Errorf("cookie survived the quick exit: %+v", c)
+	}
+}
+
+func TestWebChatRefusesBadInput(t *testing.T) {
+	s := startService(t, nil)
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"not JSON", `{"id":`, http.StatusBadRequest},
+		{"no message ID", `{"text":"hi"}`, http.StatusBadRequest},
+		{"bad message ID", `{"id":"../../x","text":"hi"}`, http.StatusBadRequest},
+		{"huge", `{"id":"a","text":"` + strings.Repeat("a", 20<<10) + `"}`, http.StatusRequestEntityTooLarge},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/chat/send", strings.NewReader(tc.body))
+		req.Header.Set("X-Tinbao", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != tc.want {
+			t.Errorf("%s: %v %v, want %d", tc.name, resp, err, tc.want)
+		}
 	}
 }

@@ -66,7 +66,7 @@
     disableChoices();
     if (shown) { bubble("me", shown); }
     msg.id = newID();
-    msg.lang = navigator.language || "";
+    msg.lang = document.documentElement.lang || "vi";
     fetch("/chat/send", {
       method: "POST",
       credentials: "same-origin",
