@@ -8,7 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	
+
 	"tinbao/bot/web"
 	"tinbao/locales"
 )
