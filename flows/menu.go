@@ -2,6 +2,8 @@ package flows
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"tinbao/locales"
@@ -17,6 +19,12 @@ func (c *turn) run() {
 	if c.in.Unsupported && c.in.Text == "" && c.s.Step != "media" {
 		c.say(c.t("common.unsupported", nil))
 		return
+	}
+	if c.s.Flow == "" && c.s.Step == menuStep && c.in.Choice == "" {
+		// A number typed after the menu picks from it (SMS has no buttons).
+		if n, err := strconv.Atoi(strings.TrimSpace(c.in.Text)); err == nil && n >= 1 && n <= len(menuChoices) {
+			c.in.Choice, c.in.Text = menuChoices[n-1], ""
+		}
 	}
 	cmd, rest := commandOf(c.in)
 	if cmd == cmdNone && c.s.Paused {
@@ -134,14 +142,22 @@ func (c *turn) paused() {
 	}
 }
 
+// The menu's choices, in the order they are numbered.
+var (
+	menuChoices = []string{choiceReport, choiceHelp, choiceStatus, choiceEmergency, choiceLanguage}
+	menuLabels  = []string{"menu.report", "menu.help", "menu.status", "menu.emergency", "menu.language"}
+)
+
+// menuStep marks a session whose last question was the menu.
+const menuStep = "menu"
+
 func (c *turn) menu() {
-	c.ask(c.t("menu.greeting", nil),
-		c.choice(choiceReport, "menu.report"),
-		c.choice(choiceHelp, "menu.help"),
-		c.choice(choiceStatus, "menu.status"),
-		c.choice(choiceEmergency, "menu.emergency"),
-		c.choice(choiceLanguage, "menu.language"),
-	)
+	choices := make([]Choice, len(menuChoices))
+	for i := range menuChoices {
+		choices[i] = c.choice(menuChoices[i], menuLabels[i])
+	}
+	c.ask(c.t("menu.greeting", nil), choices...)
+	c.s.Step = menuStep
 }
 
 // emergency shows the numbers to call, once per turn.

@@ -45,6 +45,7 @@ telegram="off (set TELEGRAM_BOT_TOKEN; see README: try it with the fake Bot API)
 [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram="on, $([ -n "${TELEGRAM_WEBHOOK_SECRET:-}" ] && echo "webhook $http/webhooks/telegram" || echo "long polling")"
 cat <<INFO
 
+  web chat  $http/chat        <- try tinbao here
   health    $http/healthz  and  $http/readyz
   telegram  $telegram
   data      .dev/ (kept between runs; remove it for a fresh start)
