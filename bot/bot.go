@@ -79,7 +79,20 @@ type Submission struct {
 	Sender          string
 	SourceMessageID string
 	SealedHandle    []byte
+	Alert           *Alert // to the officers' group, committed with the report
 }
+
+// Alert is a message to the officers' group.
+type Alert struct {
+	Channel   string
+	Pseudonym string
+	Sealed    []byte
+	Body      string
+}
+
+// OfficersPseudonym names the officers' group where a sender's pseudonym
+// would be: in the sealed handle's associated data and the rate limits.
+const OfficersPseudonym = "officers"
 
 // Tips commits reports (Postgres).
 type Tips interface {
@@ -89,6 +102,12 @@ type Tips interface {
 	Commit(ctx context.Context, s Submission) error
 	// Status returns a report's status if sender made it, else ErrNotFound.
 	Status(ctx context.Context, ref flows.Reference, sender string) (string, error)
+	// OpenThread returns the sender's report with an officer's message
+	// still open, or ErrNotFound.
+	OpenThread(ctx context.Context, sender string) (flows.Reference, error)
+	// AppendReply attaches a message to the thread of a report the sender
+	// made (once per source message), else ErrNotFound.
+	AppendReply(ctx context.Context, ref flows.Reference, sender, channel, sourceID, text string) error
 }
 
 // Outcome is what handling one message produced for its channel.
@@ -114,6 +133,25 @@ type Runner struct {
 	log      *slog.Logger
 	now      func() time.Time
 	busyWait time.Duration
+	officers *officerGroup // nil: no alerts
+}
+
+type officerGroup struct {
+	channel    string
+	sealed     []byte
+	consoleURL string
+}
+
+// AlertOfficers makes every urgent report post an alert to the officers'
+// group (a Telegram chat ID) with a link into the console. Call it before
+// handling messages.
+func (r *Runner) AlertOfficers(channel, handle, consoleURL string) error {
+	sealed, err := r.keys.Seal(channel, OfficersPseudonym, handle)
+	if err != nil {
+		return fmt.Errorf("officers' group: %w", err)
+	}
+	r.officers = &officerGroup{channel: channel, sealed: sealed, consoleURL: consoleURL}
+	return nil
 }
 
 // NewRunner wires a runner.
@@ -140,6 +178,16 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
+	if sess.Flow == "" && m.Text != "" {
+		// Between flows, a free message may be a reply to an officer.
+		ref, err := r.tips.OpenThread(ctx, m.Sender)
+		switch {
+		case err == nil:
+			in.OpenThread = ref
+		case !errors.Is(err, ErrNotFound):
+			r.log.WarnContext(ctx, "open thread", "msg", m, "err", err)
+		}
+	}
 	var res flows.Result
 	for attempt := 0; ; attempt++ {
 		in.Reference = newReference()
@@ -167,6 +215,21 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 	}
 	if res.Lookup != "" {
 		res.Replies = append(res.Replies, r.lookup(ctx, m, res.Session.Lang, res.Lookup))
+	}
+	if res.Reply != nil {
+		err := r.tips.AppendReply(ctx, res.Reply.Reference, m.Sender, m.Channel, m.MessageID, res.Reply.Text)
+		switch {
+		case err == nil:
+			r.log.InfoContext(ctx, "reply attached to thread", "msg", m, "reference", string(res.Reply.Reference))
+			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, true))
+		case errors.Is(err, ErrNotFound):
+			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, false))
+		default:
+			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
+				r.log.WarnContext(ctx, "release session", "msg", m, "err", rerr)
+			}
+			return r.busy(sess), fmt.Errorf("handle: %w", err)
+		}
 	}
 	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session); err != nil {
 		if res.Report != nil {
@@ -234,9 +297,15 @@ func (r *Runner) commit(ctx context.Context, m Message, rep *flows.Report) error
 	if err != nil {
 		return err
 	}
-	return r.tips.Commit(ctx, Submission{
-		Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, SealedHandle: sealed,
-	})
+	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, SealedHandle: sealed}
+	if rep.Urgent && r.officers != nil {
+		sub.Alert = &Alert{
+			Channel: r.officers.channel, Pseudonym: OfficersPseudonym, Sealed: r.officers.sealed,
+			Body: r.engine.Alert(flows.AlertInfo{Reference: rep.Reference, Kind: rep.Kind, Category: rep.Category,
+				Urgent: true, Link: r.officers.consoleURL + "/tips/" + string(rep.Reference)}),
+		}
+	}
+	return r.tips.Commit(ctx, sub)
 }
 
 // busy is the "please try again" reply, in the sender's language if known.

@@ -103,6 +103,14 @@ func (m *memTips) Status(_ context.Context, ref flows.Reference, sender string) 
 	return "", ErrNotFound
 }
 
+func (m *memTips) OpenThread(context.Context, string) (flows.Reference, error) {
+	return "", ErrNotFound
+}
+
+func (m *memTips) AppendReply(context.Context, flows.Reference, string, string, string, string) error {
+	return ErrNotFound
+}
+
 type fixture struct {
 	runner   *Runner
 	sessions *memSessions

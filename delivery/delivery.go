@@ -1,7 +1,8 @@
 // Package delivery sends the outbox: every durable message to a person (the
-// acknowledgement with the reference code first of all) is claimed from
-// Postgres, sent through its channel, and marked, with retries and backoff.
-// A message is sent at least once; it is never lost silently.
+// acknowledgement with the reference code first of all), and every alert to
+// the officers' group, is claimed from Postgres, paced, sent through its
+// channel, and marked, with retries and backoff. A message is sent at least
+// once; it is never lost silently.
 package delivery
 
 import (
@@ -24,12 +25,38 @@ type Sender interface {
 	SendText(ctx context.Context, handle, text string) (string, error)
 }
 
+// Limiter paces sends across every replica (Redis).
+type Limiter interface {
+	// Reserve asks for the next slot under key, one per interval: how long
+	// to wait, and whether the slot is taken (false if it is further off
+	// than maxWait).
+	Reserve(ctx context.Context, key string, interval, maxWait time.Duration) (time.Duration, bool, error)
+	// Hold keeps every replica from sending under key for d.
+	Hold(ctx context.Context, key string, d time.Duration) error
+	// Held says how much longer a hold on key lasts.
+	Held(ctx context.Context, key string) (time.Duration, error)
+}
+
+// Pace is how fast one channel may send. Zero means no limit.
+type Pace struct {
+	PerRecipient time.Duration // between two messages to one person
+	PerGroup     time.Duration // between two messages to the officers' group
+	Overall      time.Duration // between any two messages of the channel
+}
+
+// TelegramPace follows the Bot API's limits: about one message a second per
+// chat, twenty a minute per group, thirty a second in all.
+var TelegramPace = Pace{PerRecipient: time.Second, PerGroup: 3 * time.Second, Overall: time.Second / 30}
+
 // Config tunes the dispatcher; zero values take the defaults.
 type Config struct {
-	Poll        time.Duration // fallback poll when no notification comes; default 1s
-	Lease       time.Duration // a claimed message not marked by then is claimed again; default 60s
-	MaxAttempts int           // then the message fails for good; default 12
-	Batch       int           // rows claimed at once; default 16
+	Poll        time.Duration   // fallback poll when no notification comes; default 1s
+	Lease       time.Duration   // a claimed message not marked by then is claimed again; default 15s
+	MaxAttempts int             // failed sends before a message fails for good; default 20 (about 4 hours)
+	Workers     int             // messages sent at once; default 4
+	MaxWait     time.Duration   // a send whose slot is further off goes back to the queue; default 2s
+	Paces       map[string]Pace // per channel
+	Limiter     Limiter         // nil: no pacing
 }
 
 // Dispatcher drains the outbox.
@@ -39,7 +66,9 @@ type Dispatcher struct {
 	senders map[string]Sender
 	log     *slog.Logger
 	cfg     Config
-	wake    chan struct{}
+
+	mu    sync.Mutex
+	woken chan struct{} // closed and replaced to wake every idle worker
 }
 
 // New builds a dispatcher. senders maps a channel name to its sender; a
@@ -50,37 +79,51 @@ func New(db *storage.DB, keys *identity.Keyring, senders map[string]Sender, cfg 
 		cfg.Poll = time.Second
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 60 * time.Second
+		// Short, so that a message claimed by a process that was killed is
+		// sent again within seconds; one send is bounded well below it.
+		cfg.Lease = 15 * time.Second
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 12
+		cfg.MaxAttempts = 20
 	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 16
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
-	return &Dispatcher{db: db, keys: keys, senders: senders, log: log, cfg: cfg, wake: make(chan struct{}, 1)}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 2 * time.Second
+	}
+	return &Dispatcher{db: db, keys: keys, senders: senders, log: log, cfg: cfg, woken: make(chan struct{})}
 }
 
-// Run sends until ctx ends. A send under way when ctx ends is finished and
-// marked; everything else stays queued for the next start.
+// Run sends until ctx ends. Each worker finishes the message it is sending
+// and marks it; everything else stays queued for the next start.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		d.listen(ctx)
-	}()
-	tick := time.NewTicker(d.cfg.Poll)
-	defer tick.Stop()
-	for {
-		d.drain(ctx)
-		select {
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		case <-d.wake:
-		case <-tick.C:
-		}
+	wg.Go(func() { d.listen(ctx) })
+	for range d.cfg.Workers {
+		wg.Go(func() { d.work(ctx) })
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) wake() {
+	d.mu.Lock()
+	close(d.woken)
+	d.woken = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// idle waits for a notification, the poll, or the end.
+func (d *Dispatcher) idle(ctx context.Context) {
+	d.mu.Lock()
+	woken := d.woken
+	d.mu.Unlock()
+	t := time.NewTimer(d.cfg.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-woken:
+	case <-t.C:
 	}
 }
 
@@ -116,32 +159,35 @@ func (d *Dispatcher) listenOnce(ctx context.Context) error {
 		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
+		d.wake()
 	}
 }
 
-// drain claims and sends until nothing is due.
-func (d *Dispatcher) drain(ctx context.Context) {
+// work claims one message at a time, so that a claim never waits behind
+// other sends and its lease stays far longer than one send.
+func (d *Dispatcher) work(ctx context.Context) {
 	for ctx.Err() == nil {
-		msgs, err := d.db.ClaimOutbox(ctx, d.cfg.Batch, d.cfg.Lease)
+		// A claim that reached Postgres must come back to us, shutdown or
+		// not: an abandoned claim would wait out its lease.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		msgs, err := d.db.ClaimOutbox(cctx, 1, d.cfg.Lease)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.WarnContext(ctx, "claim outbox", "err", err)
 			}
-			return
+			d.idle(ctx)
+			continue
 		}
 		if len(msgs) == 0 {
-			return
+			d.idle(ctx)
+			continue
 		}
-		for _, m := range msgs {
-			// Finish a send that has started even if shutdown begins.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			d.deliver(sctx, m)
-			cancel()
-		}
+		// Finish a send that has started even if shutdown begins, well
+		// within the lease.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Lease*2/3)
+		d.deliver(sctx, msgs[0])
+		cancel()
 	}
 }
 
@@ -157,11 +203,14 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 		d.fail(ctx, log, m, "undeliverable", "recipient handle cannot be opened (key retired?)")
 		return
 	}
+	if !d.pace(ctx, log, m) {
+		return
+	}
 	providerID, err := sender.SendText(ctx, handle, m.Body)
 	var retryAfter *bot.RetryAfterError
 	switch {
 	case err == nil:
-		if err := d.db.MarkSent(ctx, m.ID, providerID); err != nil {
+		if err := d.db.MarkSent(ctx, m.ID, m.Attempts, providerID); err != nil {
 			// Sent but not marked: the lease runs out and it is sent again.
 			// A duplicate acknowledgement beats a lost one.
 			log.ErrorContext(ctx, "mark sent", "err", err)
@@ -171,9 +220,67 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 	case errors.Is(err, bot.ErrUndeliverable):
 		d.fail(ctx, log, m, "undeliverable", err.Error())
 	case errors.As(err, &retryAfter) && retryAfter.After > 0:
-		d.retry(ctx, log, m, retryAfter.After, err.Error())
+		// The provider is throttling us: every replica waits, and the
+		// message keeps its attempts.
+		if d.cfg.Limiter != nil {
+			if herr := d.cfg.Limiter.Hold(ctx, m.Channel, retryAfter.After); herr != nil {
+				log.WarnContext(ctx, "hold channel", "err", herr)
+			}
+		}
+		log.WarnContext(ctx, "provider asks to wait", "after", retryAfter.After, "reason", err.Error())
+		d.deferMsg(ctx, log, m, retryAfter.After, err.Error())
 	default:
 		d.retry(ctx, log, m, d.backoff(m.Attempts), err.Error())
+	}
+}
+
+// pace waits for the message's slots: per recipient (or the officers'
+// group) and for the whole channel. A slot further off than MaxWait sends
+// the message back to the queue until then; pace then returns false.
+func (d *Dispatcher) pace(ctx context.Context, log *slog.Logger, m storage.OutboxMessage) bool {
+	p, ok := d.cfg.Paces[m.Channel]
+	if !ok || d.cfg.Limiter == nil {
+		return true
+	}
+	per := p.PerRecipient
+	if m.RecipientPseudonym == bot.OfficersPseudonym {
+		per = p.PerGroup
+	}
+	var wait time.Duration
+	for _, slot := range []struct {
+		key      string
+		interval time.Duration
+	}{{m.Channel + ":" + m.RecipientPseudonym, per}, {m.Channel, p.Overall}} {
+		if slot.interval <= 0 {
+			continue
+		}
+		w, reserved, err := d.cfg.Limiter.Reserve(ctx, slot.key, slot.interval, d.cfg.MaxWait)
+		if err != nil {
+			// Without Redis, send anyway: the provider's own 429 still
+			// protects us, and a late acknowledgement is worse.
+			log.WarnContext(ctx, "pace", "err", err)
+			continue
+		}
+		if !reserved {
+			d.deferMsg(ctx, log, m, w, "")
+			return false
+		}
+		wait = max(wait, w)
+	}
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	// The provider may have said "wait" while we waited for our slot.
+	if held, err := d.cfg.Limiter.Held(ctx, m.Channel); err == nil && held > 0 {
+		d.deferMsg(ctx, log, m, held, "")
+		return false
+	}
+	return true
+}
+
+func (d *Dispatcher) deferMsg(ctx context.Context, log *slog.Logger, m storage.OutboxMessage, after time.Duration, reason string) {
+	if err := d.db.Defer(ctx, m.ID, m.Attempts, time.Now().Add(after), reason); err != nil {
+		log.ErrorContext(ctx, "defer", "err", err)
 	}
 }
 
@@ -183,14 +290,14 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, m storage.Outb
 		return
 	}
 	log.WarnContext(ctx, "outbox message will be retried", "after", after, "reason", reason)
-	if err := d.db.MarkRetry(ctx, m.ID, time.Now().Add(after), reason); err != nil {
+	if err := d.db.MarkRetry(ctx, m.ID, m.Attempts, time.Now().Add(after), reason); err != nil {
 		log.ErrorContext(ctx, "mark retry", "err", err)
 	}
 }
 
 func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, m storage.OutboxMessage, status, reason string) {
 	log.ErrorContext(ctx, "outbox message failed", "status", status, "reason", reason)
-	if err := d.db.MarkFailed(ctx, m.ID, status, reason); err != nil {
+	if err := d.db.MarkFailed(ctx, m.ID, m.Attempts, status, reason); err != nil {
 		log.ErrorContext(ctx, "mark failed", "err", err)
 	}
 }

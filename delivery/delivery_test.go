@@ -299,8 +299,8 @@ func testRetryAfter(t *testing.T, retryAfter int) {
 		t.Errorf("sent %s after the 429, before retry_after=%d s", gap, retryAfter)
 	}
 	m := e.waitRow(tipID, "the row to be sent", func(m storage.OutboxMessage) bool { return m.Status == "sent" })
-	if m.Attempts != 2 {
-		t.Errorf("attempts = %d, want 2", m.Attempts)
+	if m.Attempts != 1 {
+		t.Errorf("attempts = %d, want 1: being throttled must not use up a message's attempts", m.Attempts)
 	}
 	if m.ProviderMessageID != strconv.Itoa(sent[0].MessageID) {
 		t.Errorf("provider_message_id = %q, want %d", m.ProviderMessageID, sent[0].MessageID)
@@ -435,7 +435,7 @@ func TestTwoDispatchersSendEachMessageOnce(t *testing.T) {
 	e := newEnv(t)
 	const n = 30
 	const base = 7_203_600_000
-	cfg := delivery.Config{Batch: 4}
+	cfg := delivery.Config{Workers: 4}
 	e.run(e.openDB(), e.withTelegram(), cfg)
 	e.run(e.openDB(), e.withTelegram(), cfg)
 
@@ -514,7 +514,7 @@ func TestLogNeverHoldsChatIDOrBody(t *testing.T) {
 	for i := 1; i < len(tips); i++ {
 		tips[i], _ = e.commit(7_203_800_000 + int64(i))
 	}
-	e.run(e.db, e.withTelegram(), delivery.Config{Batch: 1})
+	e.run(e.db, e.withTelegram(), delivery.Config{Workers: 1})
 	for _, id := range tips {
 		e.waitRow(id, "every row to end", func(m storage.OutboxMessage) bool {
 			return m.Status == "sent" || m.Status == "undeliverable"

@@ -24,6 +24,7 @@ const (
 // Choice IDs shared by every flow. They travel as Telegram callback data, so
 // they stay short and never carry text a person typed.
 const (
+	choiceMenu      = "m:menu"
 	choiceReport    = "m:report"
 	choiceHelp      = "m:help"
 	choiceStatus    = "m:status"
@@ -66,6 +67,8 @@ var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, 
 // commandOf finds the command in an input and what follows it.
 func commandOf(in Input) (command, string) {
 	switch in.Choice {
+	case choiceMenu:
+		return cmdMenu, ""
 	case choiceReport:
 		return cmdReport, ""
 	case choiceHelp:

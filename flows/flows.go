@@ -69,6 +69,9 @@ type Input struct {
 	// Unsupported is set for what the flows cannot read (a sticker); the
 	// person is asked to type instead.
 	Unsupported bool
+	// OpenThread is the sender's report with an officer's message still
+	// open: a free message with no flow running is a reply to it.
+	OpenThread Reference
 }
 
 // Reply is one message to send back: text and, maybe, choices that each
@@ -114,6 +117,16 @@ type Result struct {
 	// Wipe asks the caller to erase the conversation on its channel (/xoa,
 	// the panic word): delete messages where the channel allows it.
 	Wipe bool
+	// Reply is a message for the officers handling a report; the caller
+	// attaches it to the report's thread (if the sender made it) and answers
+	// with Engine.ThreadAck.
+	Reply *ThreadReply
+}
+
+// ThreadReply is a reporter's message to the officers of one report.
+type ThreadReply struct {
+	Reference Reference
+	Text      string
 }
 
 // Options tune the engine; zero values take the defaults.
@@ -163,7 +176,7 @@ func (e *Engine) Step(s Session, in Input) Result {
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}
-	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe}
+	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply}
 }
 
 // turn is the work of one Step.
@@ -175,6 +188,7 @@ type turn struct {
 	report  *Report
 	lookup  Reference
 	wipe    bool
+	reply   *ThreadReply
 }
 
 func (c *turn) t(id string, data map[string]any) string { return c.e.cat.T(c.s.Lang, id, data) }

@@ -91,7 +91,16 @@ func (c *turn) run() {
 		return
 	}
 	// No flow running.
+	if ref, rest := leadingReference(c.in.Text); ref != "" && rest != "" {
+		// "TB-7K3M-Q9XJ tôi muốn nói thêm…": to that report's officers.
+		c.reset()
+		c.reply = &ThreadReply{Reference: ref, Text: rest}
+		return
+	}
 	switch {
+	case c.in.OpenThread != "" && c.in.Text != "" && !danger && !LooksLikeReference(c.in.Text):
+		c.reset()
+		c.reply = &ThreadReply{Reference: c.in.OpenThread, Text: c.in.Text}
 	case danger:
 		// Someone in danger who has not chosen anything yet: the help
 		// questions, starting with whether it is safe to write.
@@ -260,4 +269,41 @@ func (c *turn) language() {
 	c.s.Lang = lang
 	c.say(c.t("language.done", nil))
 	c.menu()
+}
+
+// leadingReference splits "TB-7K3M-Q9XJ more words" into a valid code and
+// the words.
+func leadingReference(text string) (Reference, string) {
+	f := strings.Fields(text)
+	for n := min(len(f), 3); n >= 1; n-- { // a code may be typed in up to three pieces
+		if ref, err := ParseReference(strings.Join(f[:n], "")); err == nil {
+			return ref, strings.TrimSpace(strings.Join(f[n:], " "))
+		}
+	}
+	return "", ""
+}
+
+// ThreadAck answers a reporter's message to their report's officers: passed
+// on, or (not their report, or no such code) the lookup's neutral answer.
+func (e *Engine) ThreadAck(lang string, ref Reference, ok bool) Reply {
+	c := &turn{e: e, s: Session{Lang: lang}}
+	if !ok {
+		return Reply{Text: c.t("status.unknown", map[string]any{"Reference": string(ref)})}
+	}
+	return Reply{Text: c.t("thread.forwarded", map[string]any{"Reference": string(ref)}),
+		Choices: []Choice{c.choice(choiceMenu, "thread.start_new")}, Pick: true}
+}
+
+// StatusNotice is what a reporter who allowed follow-up is told when an
+// officer moves their report on; ok is false for statuses that say nothing
+// to the reporter.
+func (e *Engine) StatusNotice(lang string, ref Reference, status string) (string, bool) {
+	c := &turn{e: e, s: Session{Lang: lang}}
+	switch status {
+	case "forwarded":
+		return c.t("notice.forwarded", map[string]any{"Reference": string(ref)}), true
+	case "resolved", "unfounded", "duplicate":
+		return c.t("notice.closed", map[string]any{"Reference": string(ref)}), true
+	}
+	return "", false
 }

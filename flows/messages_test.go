@@ -12,7 +12,7 @@ import (
 )
 
 // messageID matches the message IDs the flows use, such as "report.what".
-var messageID = regexp.MustCompile(`"((?:button|menu|emergency|choice|consent|category|country|child|contact|who|need|report|help|ack|status|language|wipe|common)\.[a-z0-9_.]+)"`)
+var messageID = regexp.MustCompile(`"((?:button|menu|emergency|choice|consent|category|country|child|contact|who|need|report|help|ack|status|language|wipe|common|alert|notice|thread|web)\.[a-z0-9_.]+)"`)
 
 // Every message ID the flows use exists in every language.
 func TestEveryMessageIDUsedExists(t *testing.T) {

@@ -25,6 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 //	> [Gửi]               presses the button labelled Gửi (SMS: types what is shown)
 //	> [vị trí 10.36 106.35] shares a location    > [ảnh]  sends a photo
 //	> (40 phút sau)       time passes
+//	> (người phụ trách nhắn về TB-…) an officer wrote about that report
 //
 // "< " lines are tinbao's answers, buttons in brackets (on SMS, the text as
 // the SMS carries it), and "= " lines what is handed on: a finished report
@@ -68,6 +69,7 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 	var last []flows.Choice
 	channel := "telegram"
 	committed := map[flows.Reference]bool{}
+	var openThread flows.Reference
 	refs := 0
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	for i, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
@@ -83,13 +85,18 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 		}
 		out.WriteString(line + "\n")
 		said := strings.TrimPrefix(line, "> ")
+		if ref, ok := strings.CutPrefix(said, "(người phụ trách nhắn về "); ok {
+			openThread = flows.Reference(strings.TrimSuffix(ref, ")"))
+			continue
+		}
 		if strings.HasPrefix(said, "(") && strings.HasSuffix(said, " phút sau)") {
 			n, _ := strconv.Atoi(strings.Fields(said[1:])[0])
 			now = now.Add(time.Duration(n) * time.Minute)
 			continue
 		}
 		refs++
-		in := flows.Input{Channel: channel, Now: now, Reference: flows.NewReference([]byte{7, 19, 3, 20, 23, 9, byte(refs)})}
+		in := flows.Input{Channel: channel, Now: now, Reference: flows.NewReference([]byte{7, 19, 3, 20, 23, 9, byte(refs)}),
+			OpenThread: openThread}
 		switch {
 		case said == "[ảnh]":
 			in.Media = []flows.Media{{Kind: "photo", FileID: "AgACAgUAAxkBAAI" + strconv.Itoa(refs)}}
@@ -137,6 +144,15 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 			found := committed[r.Lookup]
 			fmt.Fprintf(&out, "= tra cứu %s (có: %t)\n", r.Lookup, found)
 			out.WriteString(prefixLines("< ", e.Status(s.Lang, r.Lookup, "new", found, false).Text))
+		}
+		if r.Reply != nil {
+			fmt.Fprintf(&out, "= gửi người phụ trách %s: %s\n", r.Reply.Reference, r.Reply.Text)
+			ack := e.ThreadAck(s.Lang, r.Reply.Reference, committed[r.Reply.Reference])
+			out.WriteString(prefixLines("< ", ack.Text))
+			last = ack.Choices
+			for _, c := range ack.Choices {
+				out.WriteString("  [" + c.Label + "]\n")
+			}
 		}
 		if r.Wipe {
 			out.WriteString("= xoá cuộc trò chuyện\n")

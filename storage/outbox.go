@@ -12,7 +12,7 @@ import (
 type OutboxMessage struct {
 	ID                 int64
 	TipID              int64
-	Kind               string
+	Kind               string // ack, followup, status, alert
 	Channel            string
 	RecipientPseudonym string
 	RecipientSealed    []byte
@@ -23,10 +23,25 @@ type OutboxMessage struct {
 	LastError          string
 	ProviderMessageID  string
 	CreatedAt          time.Time
+	SentAt             *time.Time
+	DeliveredAt        *time.Time
+	FailedAt           *time.Time
+}
+
+const outboxColumns = `id, COALESCE(tip_id, 0), kind, channel, recipient_pseudonym, recipient_sealed, language, body,
+	status, attempts, COALESCE(last_error, ''), COALESCE(provider_message_id, ''), created_at, sent_at, delivered_at, failed_at`
+
+func scanOutbox(row pgx.CollectableRow) (OutboxMessage, error) {
+	var m OutboxMessage
+	err := row.Scan(&m.ID, &m.TipID, &m.Kind, &m.Channel, &m.RecipientPseudonym, &m.RecipientSealed, &m.Language,
+		&m.Body, &m.Status, &m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.FailedAt)
+	return m, err
 }
 
 // sqlClaimOutbox takes due rows, and rows whose sender died mid-send (lease
-// expired), without waiting for rows another dispatcher holds.
+// expired), without waiting for rows another dispatcher holds. Each claim
+// counts an attempt; the attempt number identifies the claim, so that a
+// dispatcher whose lease ran out cannot overwrite what the next one did.
 const sqlClaimOutbox = `UPDATE outbox SET status = 'sending', attempts = attempts + 1,
 	lease_until = now() + make_interval(secs => $2)
 WHERE id IN (
@@ -36,8 +51,7 @@ WHERE id IN (
 	ORDER BY next_attempt_at, id
 	FOR UPDATE SKIP LOCKED
 	LIMIT $1)
-RETURNING id, COALESCE(tip_id, 0), kind, channel, recipient_pseudonym, recipient_sealed, language, body,
-	status, attempts, COALESCE(last_error, ''), COALESCE(provider_message_id, ''), created_at`
+RETURNING ` + outboxColumns
 
 // ClaimOutbox leases up to limit due messages for sending. A message whose
 // lease runs out before it is marked is claimed again: delivery is
@@ -54,64 +68,118 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 	return msgs, nil
 }
 
-func scanOutbox(row pgx.CollectableRow) (OutboxMessage, error) {
-	var m OutboxMessage
-	err := row.Scan(&m.ID, &m.TipID, &m.Kind, &m.Channel, &m.RecipientPseudonym, &m.RecipientSealed, &m.Language,
-		&m.Body, &m.Status, &m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt)
-	return m, err
-}
+// The marks below apply only to the claim they name (id and attempt) while it
+// is still being sent; a stale claim's mark changes nothing and returns
+// ErrConflict.
 
-const sqlMarkSent = `UPDATE outbox SET status = 'sent', provider_message_id = $2, sent_at = now(),
+const sqlMarkSent = `UPDATE outbox SET status = 'sent', provider_message_id = $3, sent_at = now(),
 	lease_until = NULL, last_error = NULL
-WHERE id = $1 AND status = 'sending'`
+WHERE id = $1 AND attempts = $2 AND status = 'sending'`
 
 // MarkSent records that the provider accepted the message.
-func (db *DB) MarkSent(ctx context.Context, id int64, providerID string) error {
-	if _, err := db.pool.Exec(ctx, sqlMarkSent, id, providerID); err != nil {
-		return fmt.Errorf("mark sent: %w", err)
-	}
-	return nil
+func (db *DB) MarkSent(ctx context.Context, id int64, attempt int, providerID string) error {
+	return db.mark(ctx, "mark sent", sqlMarkSent, id, attempt, providerID)
 }
 
-const sqlMarkRetry = `UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_until = NULL
-WHERE id = $1 AND status = 'sending'`
+const sqlMarkRetry = `UPDATE outbox SET status = 'queued', next_attempt_at = $3, last_error = $4, lease_until = NULL
+WHERE id = $1 AND attempts = $2 AND status = 'sending'`
 
-// MarkRetry puts a message back in the queue until next.
-func (db *DB) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	if _, err := db.pool.Exec(ctx, sqlMarkRetry, id, next, reason); err != nil {
-		return fmt.Errorf("mark retry: %w", err)
-	}
-	return nil
+// MarkRetry puts a message back in the queue until next; the attempt counts.
+func (db *DB) MarkRetry(ctx context.Context, id int64, attempt int, next time.Time, reason string) error {
+	return db.mark(ctx, "mark retry", sqlMarkRetry, id, attempt, next, reason)
 }
 
-const sqlMarkFailed = `UPDATE outbox SET status = $2, last_error = $3, failed_at = now(), lease_until = NULL
-WHERE id = $1 AND status = 'sending'`
+const sqlDefer = `UPDATE outbox SET status = 'queued', next_attempt_at = $3, attempts = attempts - 1, lease_until = NULL,
+	last_error = COALESCE(NULLIF($4, ''), last_error)
+WHERE id = $1 AND attempts = $2 AND status = 'sending'`
+
+// Defer puts a message back in the queue until next without counting the
+// attempt: a rate limit or a throttled provider delays a message, it never
+// uses up its attempts. reason may be empty.
+func (db *DB) Defer(ctx context.Context, id int64, attempt int, next time.Time, reason string) error {
+	return db.mark(ctx, "defer", sqlDefer, id, attempt, next, reason)
+}
+
+const sqlMarkFailed = `UPDATE outbox SET status = $3, last_error = $4, failed_at = now(), lease_until = NULL
+WHERE id = $1 AND attempts = $2 AND status = 'sending'`
 
 // MarkFailed ends a message in a terminal state (failed or undeliverable)
 // with the reason, for officers to see.
-func (db *DB) MarkFailed(ctx context.Context, id int64, status, reason string) error {
+func (db *DB) MarkFailed(ctx context.Context, id int64, attempt int, status, reason string) error {
 	if status != "failed" && status != "undeliverable" {
 		return fmt.Errorf("mark failed: %q is not a failure status", status)
 	}
-	if _, err := db.pool.Exec(ctx, sqlMarkFailed, id, status, reason); err != nil {
-		return fmt.Errorf("mark failed: %w", err)
+	return db.mark(ctx, "mark failed", sqlMarkFailed, id, attempt, status, reason)
+}
+
+func (db *DB) mark(ctx context.Context, what, sql string, id int64, attempt int, args ...any) error {
+	tag, err := db.pool.Exec(ctx, sql, append([]any{id, attempt}, args...)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: outbox %d attempt %d: %w", what, id, attempt, ErrConflict)
 	}
 	return nil
 }
 
-const sqlOutboxForTip = `SELECT id, COALESCE(tip_id, 0), kind, channel, recipient_pseudonym, recipient_sealed, language, body,
-	status, attempts, COALESCE(last_error, ''), COALESCE(provider_message_id, ''), created_at
-FROM outbox WHERE tip_id = $1 ORDER BY id`
+// Receipt statuses, in tinbao's terms.
+var receiptStatuses = map[string]bool{"sending": true, "sent": true, "delivered": true, "failed": true, "undelivered": true}
+
+// sqlRecordReceipt logs a receipt once and moves the message forward only:
+// the rank check makes a late "sent" after "delivered" change nothing.
+const sqlRecordReceipt = `WITH r AS (
+	INSERT INTO delivery_receipts (provider_message_id, status, error_code) VALUES ($1, $2, NULLIF($3, ''))
+	ON CONFLICT ON CONSTRAINT delivery_receipts_once DO NOTHING
+	RETURNING 1
+)
+UPDATE outbox SET status = $2,
+	delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END,
+	failed_at = CASE WHEN $2 IN ('failed', 'undelivered') THEN now() ELSE failed_at END,
+	last_error = CASE WHEN $3 <> '' THEN 'provider error ' || $3 ELSE last_error END,
+	lease_until = NULL
+WHERE provider_message_id = $1 AND EXISTS (SELECT 1 FROM r)
+	AND outbox_status_rank(status) < 3 AND outbox_status_rank($2) > outbox_status_rank(status)`
+
+// RecordReceipt applies a provider's delivery receipt (status one of sending,
+// sent, delivered, failed, undelivered). Receipts may come late, twice, or
+// out of order; the state only ever moves forward. It reports whether the
+// message's state changed.
+func (db *DB) RecordReceipt(ctx context.Context, providerID, status, errorCode string) (bool, error) {
+	if !receiptStatuses[status] {
+		return false, fmt.Errorf("record receipt: unknown status %q", status)
+	}
+	tag, err := db.pool.Exec(ctx, sqlRecordReceipt, providerID, status, errorCode)
+	if err != nil {
+		return false, fmt.Errorf("record receipt: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+const sqlOutboxForTip = `SELECT ` + outboxColumns + ` FROM outbox WHERE tip_id = $1 ORDER BY id`
 
 // OutboxForTip lists a tip's messages and their delivery state.
 func (db *DB) OutboxForTip(ctx context.Context, tipID int64) ([]OutboxMessage, error) {
-	rows, err := db.pool.Query(ctx, sqlOutboxForTip, tipID)
+	return db.listOutbox(ctx, "outbox for tip", sqlOutboxForTip, tipID)
+}
+
+const sqlFailedOutbox = `SELECT ` + outboxColumns + ` FROM outbox
+WHERE status IN ('failed', 'undelivered', 'undeliverable') ORDER BY failed_at DESC NULLS LAST, id DESC LIMIT $1`
+
+// FailedOutbox lists the messages that did not reach their person, newest
+// first, for officers to see and act on.
+func (db *DB) FailedOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	return db.listOutbox(ctx, "failed outbox", sqlFailedOutbox, limit)
+}
+
+func (db *DB) listOutbox(ctx context.Context, what, sql string, args ...any) ([]OutboxMessage, error) {
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("outbox for tip: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	msgs, err := pgx.CollectRows(rows, scanOutbox)
 	if err != nil {
-		return nil, fmt.Errorf("outbox for tip: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return msgs, nil
 }

@@ -162,7 +162,7 @@ func TestClaimOutboxNeverTwiceAndReclaimsExpiredLeases(t *testing.T) {
 	if err != nil || len(again) != 1 || again[0].Attempts != 2 {
 		t.Fatalf("reclaim = %+v, %v; want one message on its second attempt", again, err)
 	}
-	if err := db.MarkSent(ctx, again[0].ID, "1234"); err != nil {
+	if err := db.MarkSent(ctx, again[0].ID, again[0].Attempts, "1234"); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _ := db.OutboxForTip(ctx, again[0].TipID)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,18 @@ type NewTip struct {
 	SenderPseudonym string
 	SourceMessageID string // the provider's ID of the submitting message
 	SealedHandle    []byte // identity.Keyring.Seal of the handle to write back
+	// Alert, if set, goes to the officers' group in the same transaction
+	// (an urgent report).
+	Alert *Alert
+}
+
+// Alert is a message to the officers' group: never free text from the
+// reporter, never anything that identifies them.
+type Alert struct {
+	Channel   string
+	Pseudonym string // of the group, for the seal's associated data
+	Sealed    []byte // the group's chat ID, sealed
+	Body      string
 }
 
 // Tip is a row of the police queue.
@@ -58,6 +71,9 @@ const sqlCommitTip = `WITH t AS (
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
 	SELECT 'system', 'tip.created', id, jsonb_build_object('channel', $3::text) FROM t
+), al AS (
+	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
+	SELECT id, 'alert', $14, $15, $16, 'vi', $17 FROM t WHERE $17 <> ''
 )
 SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text) FROM t, o`
 
@@ -82,11 +98,16 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	if err != nil {
 		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
 	}
+	alert := Alert{Sealed: []byte{}}
+	if n.Alert != nil {
+		alert = *n.Alert
+	}
 	var c CommittedTip
 	var notified string
 	err = db.pool.QueryRow(ctx, sqlCommitTip,
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
 		n.SenderPseudonym, details, n.SourceMessageID, n.SealedHandle, r.Ack, mediaJSON, r.FollowUp,
+		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
 	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -151,4 +172,49 @@ func (db *DB) TipStatusForSender(ctx context.Context, ref, sender string) (strin
 		return "", fmt.Errorf("tip status: %w", err)
 	}
 	return status, nil
+}
+
+// ErrNoFollowUp means the reporter did not allow us to write to them.
+var ErrNoFollowUp = errors.New("storage: the reporter did not allow follow-up messages")
+
+// Statuses an officer may set.
+var Statuses = []string{"new", "in_review", "verifying", "forwarded", "resolved", "unfounded", "duplicate"}
+
+const sqlChangeTipStatus = `WITH old AS (
+	SELECT id, status, follow_up FROM tips WHERE id = $1 FOR UPDATE
+), t AS (
+	UPDATE tips SET status = $2, updated_at = now() FROM old
+	WHERE tips.id = old.id AND old.status <> $2
+	RETURNING tips.id, old.status AS was, old.follow_up
+), a AS (
+	INSERT INTO audit_log (actor, action, tip_id, details)
+	SELECT $3, 'tip.status_changed', id, jsonb_build_object('from', was, 'to', $2::text) FROM t
+), n AS (
+	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
+	SELECT ack.tip_id, 'status', ack.channel, ack.recipient_pseudonym, ack.recipient_sealed, ack.language, $4
+	FROM t JOIN outbox ack ON ack.tip_id = t.id AND ack.kind = 'ack'
+	WHERE $4 <> '' AND t.follow_up
+	RETURNING id
+)
+SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM t), (SELECT count(*) FROM n),
+	(SELECT pg_notify('outbox', id::text) FROM n LIMIT 1)`
+
+// ChangeTipStatus sets a tip's status for an officer, audited. If notice is
+// not empty, the reporter allowed follow-up and the status really changed,
+// notice is queued to the reporter on the channel they used. It reports
+// whether a notice was queued.
+func (db *DB) ChangeTipStatus(ctx context.Context, tipID int64, status, officer, notice string) (bool, error) {
+	if !slices.Contains(Statuses, status) {
+		return false, fmt.Errorf("change tip status: %q is not a status", status)
+	}
+	var found, changed, queued int
+	var ignored *string
+	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &changed, &queued, &ignored)
+	if err != nil {
+		return false, fmt.Errorf("change tip status: %w", err)
+	}
+	if found == 0 {
+		return false, ErrNotFound
+	}
+	return queued > 0, nil
 }

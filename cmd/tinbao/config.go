@@ -21,6 +21,7 @@ type config struct {
 	RedisPrefix string            // REDIS_KEY_PREFIX, default "tinbao:": deployments (and tests) can share a Redis
 	HTTPAddr    string            // HTTP_ADDR, default 127.0.0.1:8080: webhooks, web chat, /healthz
 	ConsoleAddr string            // CONSOLE_ADDR, default 127.0.0.1:8081: keep it off the internet
+	ConsoleURL  string            // CONSOLE_URL, default http://CONSOLE_ADDR: links in officers' alerts
 	PublicURL   *url.URL          // PUBLIC_URL: Twilio signatures are computed over it, never over r.Host
 	Keys        *identity.Keyring // TINBAO_SECRET (required)
 	SessionIdle time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
@@ -76,6 +77,7 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		}
 		c.Keys = kr
 	}
+	c.ConsoleURL = strings.TrimRight(get("CONSOLE_URL", "http://"+c.ConsoleAddr), "/")
 	pub, err := url.Parse(get("PUBLIC_URL", "http://127.0.0.1:8080"))
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
 		errs = append(errs, errors.New("PUBLIC_URL must be an absolute http(s) URL such as https://hotline.example"))

@@ -55,6 +55,7 @@ type service struct {
 	log    *syncBuffer
 	stdout *syncBuffer
 	done   chan error
+	stop   func() // as SIGTERM would
 	db     *storage.DB
 }
 
@@ -62,10 +63,15 @@ const testSecret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d
 
 func startService(t *testing.T, extra map[string]string) *service {
 	t.Helper()
-	dbURL := storagetest.DatabaseURL(t)
+	_, prefix := storagetest.Redis(t)
+	return startServiceOn(t, storagetest.DatabaseURL(t), prefix, extra)
+}
+
+// startServiceOn starts tinbao on a given database and Redis prefix, so that
+// a test can stop it and start it again on the same data.
+func startServiceOn(t *testing.T, dbURL, prefix string, extra map[string]string) *service {
+	t.Helper()
 	redisURL := storagetest.Need(t, "TEST_REDIS_URL")
-	rdb, prefix := storagetest.Redis(t)
-	_ = rdb
 	addr := freeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL":     dbURL,
@@ -83,10 +89,7 @@ func startService(t *testing.T, extra map[string]string) *service {
 	go func() {
 		s.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), s.stdout, s.log)
 	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("service log:\n%s", s.log)
-		}
+	s.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-s.done:
@@ -96,6 +99,12 @@ func startService(t *testing.T, extra map[string]string) *service {
 		case <-time.After(20 * time.Second):
 			t.Error("serve did not stop within 20s of its context ending")
 		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("service log:\n%s", s.log)
+		}
+		s.stop()
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,6 +69,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	engine := flows.New(cat, flows.Options{Idle: cfg.SessionIdle, PanicWord: cfg.PanicWord})
 	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
 
+	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
+		if err := runner.AlertOfficers(bot.ChannelTelegram, strconv.FormatInt(cfg.TelegramOfficerChatID, 10), cfg.ConsoleURL); err != nil {
+			return err
+		}
+	}
 	webChat := web.New(runner, cfg.Keys, sessions)
 	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
@@ -114,8 +120,22 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			cancel()
 		}
 	})
-	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{}, log)
+	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{
+		Limiter: sessions,
+		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace},
+	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
+	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
+		sealed, err := cfg.Keys.Seal(bot.ChannelTelegram, bot.OfficersPseudonym, strconv.FormatInt(cfg.TelegramOfficerChatID, 10))
+		if err != nil {
+			return err
+		}
+		alerter := delivery.NewAlerter(db, engine, storage.Alert{Channel: bot.ChannelTelegram,
+			Pseudonym: bot.OfficersPseudonym, Sealed: sealed}, cfg.ConsoleURL, log)
+		wg.Go(func() { alerter.Run(ctx) })
+	} else {
+		log.Info("officer alerts are off: TELEGRAM_OFFICER_CHAT_ID is empty")
+	}
 	if tg != nil {
 		if cfg.TelegramWebhookSecret != "" {
 			wg.Go(func() {

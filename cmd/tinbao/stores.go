@@ -45,13 +45,17 @@ func (a sessionStore) Allow(ctx context.Context, key string, limit int, window t
 type tipStore struct{ db *storage.DB }
 
 func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
-	_, err := a.db.CommitTip(ctx, storage.NewTip{
+	n := storage.NewTip{
 		Report:          s.Report,
 		Channel:         s.Channel,
 		SenderPseudonym: s.Sender,
 		SourceMessageID: s.SourceMessageID,
 		SealedHandle:    s.SealedHandle,
-	})
+	}
+	if s.Alert != nil {
+		n.Alert = &storage.Alert{Channel: s.Alert.Channel, Pseudonym: s.Alert.Pseudonym, Sealed: s.Alert.Sealed, Body: s.Alert.Body}
+	}
+	_, err := a.db.CommitTip(ctx, n)
 	switch {
 	case errors.Is(err, storage.ErrDuplicate):
 		return bot.ErrDuplicate
@@ -67,4 +71,20 @@ func (a tipStore) Status(ctx context.Context, ref flows.Reference, sender string
 		return "", bot.ErrNotFound
 	}
 	return status, err
+}
+
+func (a tipStore) OpenThread(ctx context.Context, sender string) (flows.Reference, error) {
+	ref, err := a.db.OpenThread(ctx, sender)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", bot.ErrNotFound
+	}
+	return flows.Reference(ref), err
+}
+
+func (a tipStore) AppendReply(ctx context.Context, ref flows.Reference, sender, channel, sourceID, text string) error {
+	err := a.db.AppendReply(ctx, string(ref), sender, channel, sourceID, text)
+	if errors.Is(err, storage.ErrNotFound) {
+		return bot.ErrNotFound
+	}
+	return err
 }

@@ -291,6 +291,13 @@ func (s *Server) FailNext(method string, n int, e Error) {
 	}
 }
 
+// ClearFailures drops the failures still queued for method.
+func (s *Server) ClearFailures(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.fail, method)
+}
+
 // PushUpdate queues a raw update (JSON) for getUpdates long polling;
 // update_id is taken from the JSON. It panics if update is not a JSON
 // object with a numeric update_id.

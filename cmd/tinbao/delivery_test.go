@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"tinbao/bot/telegram/telegramtest"
+	"tinbao/flows"
+	"tinbao/locales"
+	"tinbao/storage/storagetest"
+)
+
+const officersChat = -1001234567890
+
+// An urgent report alerts the officers' group: its code, kind, urgency and a
+// link, and nothing the reporter wrote or who they are.
+func TestUrgentReportAlertsOfficers(t *testing.T) {
+	tg := telegramtest.NewServer(t)
+	const secret = "webhook-secret_123"
+	s := startService(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
+		"TELEGRAM_OFFICER_CHAT_ID": fmt.Sprint(officersChat), "CONSOLE_URL": "https://console.example",
+	})
+	c := s.telegramChat(t, tg, secret, 700101)
+	c.say("cứu tôi, họ nhốt tôi ở Bavet")
+	c.press("yes") // safe enough to write
+	c.press("yes") // in danger
+	c.press("send_now")
+	alerts := tg.WaitSent(officersChat, 1, 10*time.Second)
+	if len(alerts) != 1 {
+		t.Fatalf("officers' group got %d messages, want 1\n%s", len(alerts), s.log)
+	}
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	a := alerts[0].Text
+	if len(tips) != 1 || !strings.Contains(a, tips[0].Reference) || !strings.Contains(a, "KHẨN") ||
+		!strings.Contains(a, "https://console.example/tips/"+tips[0].Reference) {
+		t.Errorf("alert = %q", a)
+	}
+	for _, private := range []string{"Bavet", "nhốt", "700101", firstName, username} {
+		if strings.Contains(a, private) {
+			t.Errorf("alert carries %q: %q", private, a)
+		}
+	}
+}
+
+// An officer writes to the reporter through the outbox; the reporter's next
+// free message lands in the report's thread; a status notice follows. The
+// officer's side never holds the chat ID.
+func TestOfficerFollowUpAndReplyRoundTrip(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	const reporter = 700102
+	c := s.telegramChat(t, tg, secret, reporter)
+	ref := reportTo(t, c, "Có người bị giữ hộ chiếu ở xưởng may")
+	tip, err := s.db.TipByReference(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(tg.SentTo(reporter))
+	if _, err := s.db.QueueFollowUp(context.Background(), tip.ID, "officer1", "Bạn có biết xưởng ở phường nào không?"); err != nil {
+		t.Fatal(err)
+	}
+	got := tg.WaitSent(reporter, before+1, 10*time.Second)
+	if len(got) != before+1 || got[before].Text != "Bạn có biết xưởng ở phường nào không?" {
+		t.Fatalf("follow-up not delivered: %+v", got)
+	}
+	waitFor(t, func() bool {
+		th, _ := s.db.TipMessages(context.Background(), tip.ID)
+		return len(th) == 1 && th[0].Status == "sent"
+	})
+
+	c.say("Gần chợ Cái Bè, họ làm ca đêm")
+	if last := c.last().Text; !strings.Contains(last, "người phụ trách") || !strings.Contains(last, ref) {
+		t.Errorf("reply acknowledged with %q", last)
+	}
+	thread, err := s.db.TipMessages(context.Background(), tip.ID)
+	if err != nil || len(thread) != 2 || thread[1].Direction != "in" || thread[1].Body != "Gần chợ Cái Bè, họ làm ca đêm" {
+		t.Fatalf("thread = %+v, %v", thread, err)
+	}
+	var leaked bool
+	s.db.Pool().QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM tip_messages m WHERE m::text LIKE '%'||$1||'%')`,
+		fmt.Sprint(reporter)).Scan(&leaked)
+	if leaked {
+		t.Error("the thread holds the chat ID")
+	}
+
+	// The officer hands the report on: the reporter is told in plain words.
+	cat, _ := locales.Load()
+	notice, _ := flows.New(cat, flows.Options{}).StatusNotice("vi", flows.Reference(ref), "forwarded")
+	before = len(tg.SentTo(reporter))
+	if queued, err := s.db.ChangeTipStatus(context.Background(), tip.ID, "forwarded", "officer1", notice); err != nil || !queued {
+		t.Fatalf("status change: queued=%t %v", queued, err)
+	}
+	got = tg.WaitSent(reporter, before+1, 10*time.Second)
+	if len(got) != before+1 || got[before].Text != notice {
+		t.Errorf("status notice: %+v", got)
+	}
+}
+
+// The process dies right after a report is committed, before its
+// acknowledgement could be sent; after a restart the reporter still gets it.
+func TestAcknowledgementSurvivesRestart(t *testing.T) {
+	tg := telegramtest.NewServer(t)
+	const secret = "webhook-secret_123"
+	_, prefix := storagetest.Redis(t)
+	dbURL := storagetest.DatabaseURL(t)
+	env := map[string]string{"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret}
+	// Telegram refuses to send anything at first.
+	tg.FailNext("sendMessage", 1000, telegramtest.Error{Code: 502, Description: "Bad Gateway"})
+	first := startServiceOn(t, dbURL, prefix, env)
+	c := first.telegramChat(t, tg, secret, 700103)
+	c.say("/baotin")
+	c.press("skip")
+	c.say("Có người bị lừa sang Lào")
+	for range 7 {
+		c.press("skip")
+	}
+	c.press("send")
+	first.stop() // as if killed: the acknowledgement is only in the outbox
+	tips, _ := first.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 {
+		t.Fatalf("tips = %+v", tips)
+	}
+	msgs, _ := first.db.OutboxForTip(context.Background(), tips[0].ID)
+	if len(msgs) != 1 || msgs[0].Status == "sent" {
+		t.Fatalf("before restart: %+v", msgs)
+	}
+
+	tg.ClearFailures("sendMessage") // Telegram is back
+	second := startServiceOn(t, dbURL, prefix, env)
+	_ = second
+	waitFor(t, func() bool {
+		for _, m := range tg.SentTo(700103) {
+			if strings.Contains(m.Text, tips[0].Reference) {
+				return true
+			}
+		}
+		return false
+	})
+}
