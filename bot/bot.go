@@ -115,6 +115,8 @@ type Outcome struct {
 	Replies []flows.Reply
 	// Wipe: erase the conversation on the channel where it allows it.
 	Wipe bool
+	// Lang is the conversation's language after this message.
+	Lang string
 }
 
 // Lookups a sender may make in lookupWindow: enough to retype a code, too few
@@ -170,7 +172,7 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 	token := newToken()
 	sess, err := r.begin(ctx, m, token)
 	if errors.Is(err, ErrDuplicate) {
-		r.log.InfoContext(ctx, "duplicate message dropped", "msg", m)
+		r.log.InfoContext(ctx, "duplicate message dropped", "message", m)
 		return Outcome{}, nil
 	}
 	if err != nil {
@@ -185,7 +187,7 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		case err == nil:
 			in.OpenThread = ref
 		case !errors.Is(err, ErrNotFound):
-			r.log.WarnContext(ctx, "open thread", "msg", m, "err", err)
+			r.log.WarnContext(ctx, "open thread", "message", m, "err", err)
 		}
 	}
 	var res flows.Result
@@ -200,16 +202,16 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 			continue // draw another code; Step is pure, so run it again
 		}
 		if errors.Is(err, ErrDuplicate) {
-			r.log.InfoContext(ctx, "report already committed", "msg", m)
+			r.log.InfoContext(ctx, "report already committed", "message", m)
 			err = nil
 		}
 		if err != nil {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "msg", m, "err", rerr)
+				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
 			return r.busy(sess), fmt.Errorf("handle: %w", err)
 		}
-		r.log.InfoContext(ctx, "report committed", "msg", m, "reference", string(res.Report.Reference),
+		r.log.InfoContext(ctx, "report committed", "message", m, "reference", string(res.Report.Reference),
 			"kind", string(res.Report.Kind), "urgent", res.Report.Urgent)
 		break
 	}
@@ -220,13 +222,13 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		err := r.tips.AppendReply(ctx, res.Reply.Reference, m.Sender, m.Channel, m.MessageID, res.Reply.Text)
 		switch {
 		case err == nil:
-			r.log.InfoContext(ctx, "reply attached to thread", "msg", m, "reference", string(res.Reply.Reference))
+			r.log.InfoContext(ctx, "reply attached to thread", "message", m, "reference", string(res.Reply.Reference))
 			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, true))
 		case errors.Is(err, ErrNotFound):
 			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, false))
 		default:
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "msg", m, "err", rerr)
+				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
 			return r.busy(sess), fmt.Errorf("handle: %w", err)
 		}
@@ -240,9 +242,9 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		return r.busy(sess), fmt.Errorf("handle: %w", err)
 	}
 	if res.Wipe {
-		r.log.InfoContext(ctx, "conversation wiped", "msg", m)
+		r.log.InfoContext(ctx, "conversation wiped", "message", m)
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe}, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, nil
 }
 
 // lookup answers "how is my report going": rate-limited per sender, and the
@@ -250,11 +252,11 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.Reference) flows.Reply {
 	ok, err := r.sessions.Allow(ctx, "lookup:"+m.Sender, lookupLimit, lookupWindow)
 	if err != nil {
-		r.log.WarnContext(ctx, "lookup rate limit", "msg", m, "err", err)
+		r.log.WarnContext(ctx, "lookup rate limit", "message", m, "err", err)
 		return r.busy(flows.Session{Lang: lang}).Replies[0]
 	}
 	if !ok {
-		r.log.InfoContext(ctx, "lookup refused: too many", "msg", m)
+		r.log.InfoContext(ctx, "lookup refused: too many", "message", m)
 		return r.engine.Status(lang, ref, "", false, true)
 	}
 	status, err := r.tips.Status(ctx, ref, m.Sender)
@@ -262,7 +264,7 @@ func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.R
 	case errors.Is(err, ErrNotFound):
 		return r.engine.Status(lang, ref, "", false, false)
 	case err != nil:
-		r.log.WarnContext(ctx, "lookup", "msg", m, "err", err)
+		r.log.WarnContext(ctx, "lookup", "message", m, "err", err)
 		return r.busy(flows.Session{Lang: lang}).Replies[0]
 	}
 	return r.engine.Status(lang, ref, status, true, false)

@@ -151,7 +151,7 @@ func (f *fixture) say(t *testing.T, id, text, choice string) ([]flows.Reply, err
 func (f *fixture) toSummary(t *testing.T) {
 	t.Helper()
 	steps := [][2]string{{"/baotin", ""}, {"", "skip"}, {"Có người bị giữ hộ chiếu", ""}}
-	for range 7 { // where, when, people, child, danger, media, contact
+	for range 8 { // where, when, people, child, danger, media, contact, follow-up
 		steps = append(steps, [2]string{"", "skip"})
 	}
 	for i, step := range steps {
@@ -218,7 +218,7 @@ func TestAlreadyCommittedIsNotAnError(t *testing.T) {
 	if _, err := f.say(t, "send", "", "send"); err != nil {
 		t.Fatalf("a report committed before is done, not an error: %v", err)
 	}
-	if f.sessions.finished != 11 || f.sessions.sessions["pseudo"].Flow != "" {
+	if f.sessions.finished != 12 || f.sessions.sessions["pseudo"].Flow != "" {
 		t.Errorf("session not finished and cleared: %+v", f.sessions.sessions["pseudo"])
 	}
 }
@@ -268,7 +268,7 @@ func TestLookupIsForTheSenderOnlyAndRateLimited(t *testing.T) {
 	}
 	ref := string(f.tips.committed[0].Report.Reference)
 	replies, err := f.say(t, "l1", "tra cuu "+strings.ToLower(ref), "")
-	if err != nil || len(replies) != 1 || !strings.Contains(replies[0].Text, "cơ quan có thẩm quyền") {
+	if err != nil || len(replies) != 1 || !strings.Contains(replies[0].Text, "đã được chuyển") {
 		t.Fatalf("owner's lookup = %+v, %v", replies, err)
 	}
 	// Someone else with the same code is told what an unknown code gets.

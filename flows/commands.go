@@ -19,6 +19,7 @@ const (
 	cmdWipe
 	cmdLanguage
 	cmdEmergency
+	cmdAgain
 )
 
 // Choice IDs shared by every flow. They travel as Telegram callback data, so
@@ -36,6 +37,9 @@ const (
 	choiceCancel    = "cancel"
 	choiceDone      = "done"
 	choiceResume    = "resume"
+	choiceAgain     = "m:again" // ask the pending question again (the web page after reloading)
+	choiceKeep      = "keep"    // keep an answer as it was, when editing
+	choiceBack      = "back"    // leave the edit list
 	choiceRestart   = "restart"
 	langPrefix      = "lang:"
 	editPrefix      = "edit:"
@@ -67,6 +71,8 @@ var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, 
 // commandOf finds the command in an input and what follows it.
 func commandOf(in Input) (command, string) {
 	switch in.Choice {
+	case choiceAgain:
+		return cmdAgain, ""
 	case choiceMenu:
 		return cmdMenu, ""
 	case choiceReport:
@@ -123,6 +129,7 @@ func afterWords(text string, n int, folded string) string {
 var dangerPhrases = []string{
 	"cuu toi", "cuu voi", "cuu em", "cuu con", "cuu chau", "cuu chung toi", "giup toi voi", "giup em voi",
 	"bi nhot", "bi giam", "bi nhot giu", "bi khoa trong", "bi danh", "dang bi danh", "bi tra tan",
+	"nhot toi", "nhot em", "nhot con", "nhot chung toi", "giam toi", "giam em", "danh toi", "danh em",
 	"khong cho ve", "khong duoc ve", "khong cho di", "doi tien chuoc", "tien chuoc", "chuoc nguoi",
 	"bi bat coc", "bi bat di", "bi giu lai", "bi ban", "dang gap nguy hiem", "nguy hiem lam",
 	"help me", "save me", "locked up", "locked in", "being beaten", "beaten", "held captive",

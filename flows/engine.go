@@ -39,9 +39,11 @@ type step struct {
 	prompt   string // message ID of the question
 	label    string // message ID of the field's name in the summary
 	input    inputKind
-	optional bool     // offers Bỏ qua
-	place    bool     // a shared location answers it (kept coarse)
-	options  []option // for inputPick and inputMulti
+	optional bool // offers Bỏ qua
+	place    bool // a shared location answers it (kept coarse)
+	// dangerYes: words of danger ("họ nhốt tôi") answer "yes" here.
+	dangerYes bool
+	options   []option // for inputPick and inputMulti
 	// when says whether the step applies; nil: always.
 	when func(c *turn) bool
 	// after runs once the step is answered; it may say things (the
@@ -76,8 +78,9 @@ func (st *step) applies(c *turn) bool { return st.when == nil || st.when(c) }
 
 // start begins a flow at its first step.
 func (c *turn) start(f *flow) {
-	urgent := c.s.Urgent
-	c.s = Session{Lang: c.s.Lang, Flow: f.name, Answers: map[string]string{}, Urgent: urgent}
+	// Danger words in this very message make the new report urgent; an
+	// earlier, abandoned conversation's urgency does not carry over.
+	c.s = Session{Lang: c.s.Lang, Flow: f.name, Answers: map[string]string{}, Urgent: c.danger}
 	c.goTo(f, 0)
 }
 
@@ -115,7 +118,21 @@ func (c *turn) offered(f *flow, st *step) []Choice {
 	if st.optional && st.input != inputMedia {
 		out = append(out, c.choice(choiceSkip, "button.skip"))
 	}
+	if c.s.Editing && st.input != inputSummary {
+		out = append(out, c.choice(choiceKeep, "button.keep"))
+	}
 	return out
+}
+
+// labelIDs maps the choices a step offers to their message IDs, to match
+// what people type against every language's labels.
+func (c *turn) labelIDs(st *step) map[string]string {
+	ids := map[string]string{choiceSkip: "button.skip", choiceDone: "button.done", choiceSend: "button.send",
+		choiceEdit: "button.edit", choiceCancel: "button.cancel", choiceKeep: "button.keep"}
+	for _, o := range st.options {
+		ids[o.id] = o.label
+	}
+	return ids
 }
 
 // prompt asks a step's question with the choices it allows.
@@ -188,7 +205,7 @@ func (c *turn) chosen(f *flow, st *step) string {
 				return o.ID
 			}
 		}
-		if strings.HasPrefix(c.in.Choice, editPrefix) && st.input == inputSummary {
+		if (strings.HasPrefix(c.in.Choice, editPrefix) || c.in.Choice == choiceBack) && st.input == inputSummary {
 			return c.in.Choice
 		}
 		return ""
@@ -204,10 +221,17 @@ func (c *turn) chosen(f *flow, st *step) string {
 		}
 		return ""
 	}
+	ids := c.labelIDs(st)
 	for _, key := range []string{locales.Fold(text), locales.FoldLoose(text)} {
 		for _, o := range offered {
 			if locales.Fold(strings.TrimPrefix(o.Label, "✓ ")) == key {
 				return o.ID
+			}
+			// Vietnamese words work whatever the conversation's language.
+			for _, lang := range c.e.cat.Languages() {
+				if id, ok := ids[o.ID]; ok && locales.Fold(c.e.cat.T(lang, id, nil)) == key {
+					return o.ID
+				}
 			}
 		}
 		for _, o := range st.options {
@@ -230,7 +254,21 @@ func (c *turn) handle(f *flow) {
 		c.s.Answers = map[string]string{}
 	}
 	st := &f.steps[i]
+	if c.s.Editing {
+		c.before = map[string]bool{}
+		for j := range f.steps {
+			c.before[f.steps[j].id] = f.steps[j].applies(c)
+		}
+	}
 	choice := c.chosen(f, st)
+	if choice == "" && st.dangerYes && inDanger(c.in.Text) {
+		choice = "yes"
+	}
+	if choice == choiceKeep && c.s.Editing {
+		c.s.Editing = false
+		c.goTo(f, f.index("summary"))
+		return
+	}
 	if choice == choiceSkip && (st.optional || st.input == inputMedia) {
 		delete(c.s.Answers, st.id)
 		c.advance(f, i, "")
@@ -344,7 +382,10 @@ func (c *turn) handleSummary(f *flow, st *step, choice string) {
 				choices = append(choices, Choice{ID: editPrefix + s.id, Label: c.t(s.label, nil)})
 			}
 		}
+		choices = append(choices, c.choice(choiceBack, "button.back"))
 		c.replies = append(c.replies, Reply{Text: c.t("common.edit_which", nil), Choices: choices, Pick: true})
+	case choice == choiceBack:
+		c.prompt(f, st)
 	case strings.HasPrefix(choice, editPrefix):
 		j := f.index(strings.TrimPrefix(choice, editPrefix))
 		if j < 0 || f.steps[j].input == inputSummary {
@@ -376,6 +417,16 @@ func (c *turn) advance(f *flow, i int, answer string) {
 		}
 	}
 	if c.s.Editing {
+		// A changed answer may open a question that did not apply before
+		// (a new category "held abroad": which country?).
+		for j := i + 1; j < len(f.steps); j++ {
+			next := &f.steps[j]
+			if next.input != inputSummary && !c.before[next.id] && next.applies(c) {
+				c.s.Step = next.id
+				c.prompt(f, next)
+				return
+			}
+		}
 		c.s.Editing = false
 		c.goTo(f, f.index("summary"))
 		return
@@ -390,6 +441,12 @@ func (c *turn) submit(f *flow) {
 	details := maps.Clone(c.s.Answers)
 	if details == nil {
 		details = map[string]string{}
+	}
+	for _, st := range f.steps {
+		if !st.applies(c) { // answered, then made moot by an edit
+			delete(details, st.id)
+			delete(details, st.id+"_note")
+		}
 	}
 	r := &Report{
 		Kind:      f.kind,

@@ -41,6 +41,7 @@ type Session struct {
 	Urgent  bool              `json:"u,omitempty"`
 	Editing bool              `json:"e,omitempty"` // answering one question again from the summary
 	Paused  bool              `json:"p,omitempty"` // idle too long: asked whether to resume
+	Resume  string            `json:"r,omitempty"` // "flow/step" to go back to after choosing a language
 	Touched int64             `json:"t,omitempty"` // unix time of the last message
 }
 
@@ -189,6 +190,8 @@ type turn struct {
 	lookup  Reference
 	wipe    bool
 	reply   *ThreadReply
+	before  map[string]bool // while editing: which steps applied before the answer
+	danger  bool            // this message carries danger words
 }
 
 func (c *turn) t(id string, data map[string]any) string { return c.e.cat.T(c.s.Lang, id, data) }

@@ -29,7 +29,7 @@ func helpFlow() *flow {
 					}
 					return ""
 				}},
-			{id: "danger", prompt: "help.danger", label: "help.label.danger", input: inputPick, optional: true,
+			{id: "danger", prompt: "help.danger", label: "help.label.danger", input: inputPick, optional: true, dangerYes: true,
 				options: []option{yes, no},
 				after: func(c *turn, answer string) string {
 					if answer == "yes" {
@@ -56,6 +56,7 @@ func helpFlow() *flow {
 					{id: "self", label: "who.self"},
 					{id: "family", label: "who.family"},
 					{id: "acquaintance", label: "who.acquaintance"},
+					{id: "witness", label: "who.witness"},
 					{id: "organisation", label: "who.organisation"},
 				}},
 			{id: "where", prompt: "help.where", label: "help.label.where", input: inputText, optional: true, place: true},

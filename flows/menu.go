@@ -38,6 +38,7 @@ func (c *turn) run() {
 	}
 	c.s.Paused = false
 	danger := cmd == cmdNone && inDanger(c.in.Text)
+	c.danger = danger
 	if danger {
 		c.s.Urgent = true
 		c.emergency()
@@ -70,12 +71,21 @@ func (c *turn) run() {
 		c.say(c.t("status.ask", nil))
 		return
 	case cmdLanguage:
-		c.reset()
+		// Switching language in the middle of a report keeps the draft.
+		if _, ok := c.e.flows[c.s.Flow]; ok {
+			c.s.Resume = c.s.Flow + "/" + c.s.Step
+		} else {
+			c.reset()
+		}
 		c.s.Flow, c.s.Step = languageFlowName, "pick"
 		c.languages()
 		return
 	case cmdEmergency:
 		c.emergency()
+		c.again(false)
+		return
+	case cmdAgain:
+		c.again(true)
 		return
 	}
 	switch c.s.Flow {
@@ -109,6 +119,21 @@ func (c *turn) run() {
 		c.s.Flow, c.s.Step = statusFlowName, "code"
 		c.status(c.in.Text)
 	default:
+		c.menu()
+	}
+}
+
+// again asks the pending question once more; with nothing pending, the
+// menu if orMenu.
+func (c *turn) again(orMenu bool) {
+	if f, ok := c.e.flows[c.s.Flow]; ok {
+		if i := f.index(c.s.Step); i >= 0 {
+			c.prompt(f, &f.steps[i])
+			return
+		}
+	}
+	if orMenu {
+		c.reset()
 		c.menu()
 	}
 }
@@ -265,9 +290,18 @@ func (c *turn) language() {
 		c.languages()
 		return
 	}
+	back := c.s.Resume
+	c.s.Lang, c.s.Resume = lang, ""
+	c.say(c.t("language.done", nil))
+	if flow, step, ok := strings.Cut(back, "/"); ok {
+		if f, ok := c.e.flows[flow]; ok && f.index(step) >= 0 {
+			c.s.Flow, c.s.Step = flow, step
+			c.prompt(f, &f.steps[f.index(step)])
+			return
+		}
+	}
 	c.reset()
 	c.s.Lang = lang
-	c.say(c.t("language.done", nil))
 	c.menu()
 }
 

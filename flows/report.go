@@ -42,7 +42,7 @@ func reportFlow() *flow {
 					{id: "none", label: "child.none", aliases: []string{"khong", "ko", "no"}},
 					{id: "unknown", label: "child.unknown", aliases: []string{"khong biet", "ko biet"}},
 				}},
-			{id: "danger", prompt: "report.danger", label: "report.label.danger", input: inputPick, optional: true,
+			{id: "danger", prompt: "report.danger", label: "report.label.danger", input: inputPick, optional: true, dangerYes: true,
 				options: []option{yes, no, {id: "unknown", label: "choice.unknown", aliases: []string{"khong biet", "ko biet"}}},
 				after: func(c *turn, answer string) string {
 					if answer == "yes" {
@@ -58,12 +58,16 @@ func reportFlow() *flow {
 					{id: "anonymous", label: "button.anonymous", aliases: []string{"an danh"}},
 					{id: "contact", label: "contact.leave"},
 				}},
-			{id: "contact_when", prompt: "report.contact_when", label: "report.label.contact_when", input: inputText, optional: true,
+			{id: "contact_how", prompt: "report.contact_how", label: "report.label.contact_how", input: inputText, optional: true,
 				when: func(c *turn) bool { return c.s.Answers["contact"] == "contact" }},
+			{id: "followup", prompt: "report.followup", label: "report.label.followup", input: inputPick, optional: true,
+				options: []option{yes, no}},
+			{id: "followup_when", prompt: "report.followup_when", label: "report.label.followup_when", input: inputText, optional: true,
+				when: func(c *turn) bool { return c.s.Answers["followup"] == "yes" }},
 			{id: "summary", input: inputSummary},
 		},
-		// A tipster may always be written to on the channel they used, under
-		// their pseudonym; "Ẩn danh" means no identity, not no reply.
-		followUp: func(c *turn) bool { return true },
+		// We write to a tipster later only if they said yes: no contact
+		// without permission and a safe time (docs/domain.md §6.3).
+		followUp: func(c *turn) bool { return c.s.Answers["followup"] == "yes" },
 	}
 }

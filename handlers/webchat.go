@@ -33,6 +33,10 @@ const (
 // chatPage holds the page's texts, in the browser's language.
 type chatPage struct {
 	Lang, Title, Note, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
+	// Start is what the page sends first: "start" (the menu), "again" (ask
+	// the pending question again, after switching language), or "" (nothing:
+	// a wiped conversation waits for the person to write).
+	Start string
 }
 
 func parseChatTemplate() (*template.Template, error) {
@@ -68,11 +72,21 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 	err := h.chatTmpl.Execute(w, chatPage{
 		Lang: lang, Title: t("web.title"), Note: t("web.note"), Placeholder: t("web.placeholder"),
 		Send: t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
-		ExitURL: exitURL,
+		ExitURL: exitURL, Start: chatStart(r),
 	})
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "render chat", "request_id", requestID(r.Context()), "err", err)
 	}
+}
+
+func chatStart(r *http.Request) string {
+	switch r.URL.Query().Get("start") {
+	case "again":
+		return "again"
+	case "none":
+		return ""
+	}
+	return "start"
 }
 
 func (h *Handlers) chatStatic() http.Handler {
@@ -121,6 +135,7 @@ type chatRequest struct {
 type chatResponse struct {
 	Replies []web.Render `json:"replies"`
 	Wipe    bool         `json:"wipe,omitempty"`
+	Lang    string       `json:"lang,omitempty"` // the conversation's language: the page follows it
 	Error   string       `json:"error,omitempty"`
 }
 
@@ -161,7 +176,7 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, chatResponse{Replies: web.Replies(out.Replies),
 			Error: "request " + requestID(r.Context())})
 	default:
-		writeJSON(w, http.StatusOK, chatResponse{Replies: web.Replies(out.Replies), Wipe: out.Wipe})
+		writeJSON(w, http.StatusOK, chatResponse{Replies: web.Replies(out.Replies), Wipe: out.Wipe, Lang: out.Lang})
 	}
 }
 

@@ -84,7 +84,7 @@ func ParseUpdate(body []byte) (*models.Update, error) {
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if u.ID == 0 {
+	if u.ID <= 0 {
 		return nil, fmt.Errorf("%w: no update_id", ErrMalformed)
 	}
 	return &u, nil
@@ -112,7 +112,7 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
 		id, serr := a.send(ctx, chatID, r)
 		if serr != nil {
 			// The effect is durable; the person can send again. Log only.
-			a.log.WarnContext(ctx, "telegram reply not sent", "msg", m, "err", serr)
+			a.log.WarnContext(ctx, "telegram reply not sent", "message", m, "err", serr)
 			break
 		}
 		sent = append(sent, id)

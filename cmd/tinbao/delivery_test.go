@@ -53,7 +53,7 @@ func TestOfficerFollowUpAndReplyRoundTrip(t *testing.T) {
 	s, tg, secret := startTelegram(t)
 	const reporter = 700102
 	c := s.telegramChat(t, tg, secret, reporter)
-	ref := reportTo(t, c, "Có người bị giữ hộ chiếu ở xưởng may")
+	ref := reportTo(t, c, "Có người bị giữ hộ chiếu ở xưởng may", true)
 	tip, err := s.db.TipByReference(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestAcknowledgementSurvivesRestart(t *testing.T) {
 	c.say("/baotin")
 	c.press("skip")
 	c.say("Có người bị lừa sang Lào")
-	for range 7 {
+	for range 8 {
 		c.press("skip")
 	}
 	c.press("send")

@@ -256,13 +256,19 @@ func startTelegram(t *testing.T) (*service, *telegramtest.Server, string) {
 }
 
 // reportTo walks a report through the webhook and returns the reference the
-// acknowledgement carried.
-func reportTo(t *testing.T, c *tgChat, what string) string {
+// acknowledgement carried. With followUp, the reporter allows messages later.
+func reportTo(t *testing.T, c *tgChat, what string, followUp ...bool) string {
 	t.Helper()
 	c.say("/baotin")
 	c.press("skip") // category
 	c.say(what)
 	for range 7 { // where, when, people, child, danger, media, contact
+		c.press("skip")
+	}
+	if len(followUp) > 0 && followUp[0] {
+		c.press("yes")
+		c.say("sau 8 giờ tối")
+	} else {
 		c.press("skip")
 	}
 	if !strings.Contains(c.last().ReplyMarkup, `"callback_data":"send"`) || !strings.Contains(c.last().Text, what) {
@@ -598,7 +604,7 @@ func TestWebChatEndToEnd(t *testing.T) {
 	replies, _ = w.send("", "m:report")
 	w.send("", "skip")
 	w.send("co nguoi bi giu o Campuchia, doi tien chuoc", "")
-	for range 6 { // where, when, people, child, danger, contact (no media question on the web)
+	for range 7 { // where, when, people, child, danger, contact, follow-up (no media question on the web)
 		w.send("", "skip")
 	}
 	replies, _ = w.send("gui", "")
@@ -610,6 +616,14 @@ func TestWebChatEndToEnd(t *testing.T) {
 	tips, _ := s.db.OpenTips(context.Background(), 10)
 	if len(tips) != 1 || tips[0].Channel != "web" || tips[0].Urgency != "urgent" || !strings.Contains(inbox[0], tips[0].Reference) {
 		t.Fatalf("tips = %+v, inbox = %q (a ransom is urgent)", tips, inbox)
+	}
+
+	// A browser session ends, so a web report answers to its code from
+	// another session too (only its vague status).
+	w2 := newWebClient(t, s.url)
+	replies, _ = w2.send("tra cuu "+strings.ToLower(tips[0].Reference), "")
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "đã nhận") {
+		t.Errorf("lookup from a new browser session = %+v", replies)
 	}
 
 	// Quick exit: the session is gone and the cookie ended.

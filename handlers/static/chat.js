@@ -9,6 +9,7 @@
   var form = document.getElementById("form");
   var text = document.getElementById("text");
   var body = document.body;
+  var lang = document.documentElement.lang || "vi";
   var busy = false;
 
   function newID() {
@@ -17,10 +18,24 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
+  // The emergency numbers become links a phone can call with one tap.
+  function fill(el, s) {
+    var re = /\b(113|111|115|114|112)\b/g, last = 0, m;
+    while ((m = re.exec(s)) !== null) {
+      el.appendChild(document.createTextNode(s.slice(last, m.index)));
+      var a = document.createElement("a");
+      a.href = "tel:" + m[1];
+      a.textContent = m[1];
+      el.appendChild(a);
+      last = m.index + m[1].length;
+    }
+    el.appendChild(document.createTextNode(s.slice(last)));
+  }
+
   function bubble(cls, s) {
     var d = document.createElement("div");
     d.className = "msg " + cls;
-    d.textContent = s;
+    if (cls === "me") { d.textContent = s; } else { fill(d, s); }
     log.appendChild(d);
     log.scrollTop = log.scrollHeight;
     return d;
@@ -53,10 +68,12 @@
     location.replace(body.getAttribute("data-exit-url"));
   }
 
+  // After /xoa the page empties and waits: nothing on screen says what
+  // this site is until the person writes again.
   function wipe() {
     log.textContent = "";
     fetch("/chat/exit", { method: "POST", credentials: "same-origin" }).finally(function () {
-      location.replace("/chat");
+      location.replace("/chat?start=none&lang=" + encodeURIComponent(lang));
     });
   }
 
@@ -66,18 +83,25 @@
     disableChoices();
     if (shown) { bubble("me", shown); }
     msg.id = newID();
-    msg.lang = document.documentElement.lang || "vi";
+    msg.lang = lang;
     fetch("/chat/send", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-Tinbao": "1" },
       body: JSON.stringify(msg)
     }).then(function (r) {
-      return r.json().catch(function () { return {}; });
-    }).then(function (data) {
+      return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      var data = res.data;
       if (data.wipe) { wipe(); return; }
+      if (data.lang && data.lang !== lang) {
+        // The page itself (the quick exit button first) follows the
+        // conversation's language; the pending question is asked again.
+        location.replace("/chat?start=again&lang=" + encodeURIComponent(data.lang));
+        return;
+      }
       (data.replies || []).forEach(show);
-      if (!data.replies || !data.replies.length) { collect(); }
+      if (!res.ok && !(data.replies || []).length) { bubble("sys", body.getAttribute("data-offline")); }
     }).catch(function () {
       bubble("sys", body.getAttribute("data-offline"));
     }).finally(function () {
@@ -106,5 +130,7 @@
   });
   document.getElementById("exit").addEventListener("click", exitNow);
   setInterval(collect, 4000);
-  send({ text: "/start" });
+  var start = body.getAttribute("data-start");
+  if (start === "start") { send({ text: "/start" }); }
+  if (start === "again") { send({ choice: "m:again" }); }
 })();

@@ -377,7 +377,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.editMessage(w, params, now, true)
 	case "editMessageReplyMarkup":
 		s.editMessage(w, params, now, false)
-	case "answerCallbackQuery", "deleteMessages":
+	case "answerCallbackQuery":
+		writeOK(w, true)
+	case "deleteMessages":
+		var ids []int
+		chatID, err := strconv.ParseInt(params["chat_id"], 10, 64)
+		if err == nil && json.Unmarshal([]byte(params["message_ids"]), &ids) == nil {
+			s.mu.Lock()
+			for _, id := range ids {
+				delete(s.messages, msgKey{chatID, id})
+			}
+			s.mu.Unlock()
+		}
 		writeOK(w, true)
 	case "deleteMessage":
 		if chatID, err := strconv.ParseInt(params["chat_id"], 10, 64); err == nil {

@@ -40,7 +40,7 @@ func main() {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt)
-	shown := 0
+	shown, deleted := 0, 0
 	for {
 		select {
 		case <-stop:
@@ -56,5 +56,10 @@ func main() {
 			}
 		}
 		shown = len(sent)
+		deletes := fake.Calls("deleteMessages")
+		for _, c := range deletes[deleted:] {
+			fmt.Printf("× chat %s: deleteMessages %s\n", c.Params["chat_id"], c.Params["message_ids"])
+		}
+		deleted = len(deletes)
 	}
 }
