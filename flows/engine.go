@@ -455,12 +455,21 @@ func (c *turn) submit(f *flow) {
 		Lang:      c.s.Lang,
 		Details:   details,
 		Media:     c.s.Media,
-		Ack:       c.t(f.ack, map[string]any{"Reference": string(c.in.Reference)}),
+		Ack:       c.t(c.ackID(f), map[string]any{"Reference": string(c.in.Reference)}),
 	}
 	r.Category = details["category"]
 	r.FollowUp = f.followUp != nil && f.followUp(c)
 	c.report = r
 	c.reset()
+}
+
+// ackID picks the acknowledgement: on SMS a short one without diacritics,
+// which fits one 160-character segment (accented text takes two or three).
+func (c *turn) ackID(f *flow) string {
+	if c.in.Channel == "sms" {
+		return f.ack + "_sms"
+	}
+	return f.ack
 }
 
 // textAnswer validates a free-text answer, saying why when it is refused.

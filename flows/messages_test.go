@@ -81,3 +81,27 @@ func TestNoPromptAsksWhatItMustNot(t *testing.T) {
 		t.Fatalf("checked only %d messages", checked)
 	}
 }
+
+// On SMS the acknowledgement fits one segment: GSM-7 characters only, at
+// most 160 of them with the code filled in.
+func TestSMSAcknowledgementFitsOneSegment(t *testing.T) {
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gsm7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	for _, lang := range cat.Languages() {
+		for _, id := range []string{"ack.tip_sms", "ack.help_sms"} {
+			text := cat.T(lang, id, map[string]any{"Reference": "TB-7K3M-Q9XJ"})
+			if n := len([]rune(text)); n > 160 {
+				t.Errorf("%s %s: %d characters, want at most 160", lang, id, n)
+			}
+			for _, r := range text {
+				if !strings.ContainsRune(gsm7, r) {
+					t.Errorf("%s %s: %q is not GSM-7, so the SMS would be sent as UCS-2 (70 characters a segment)", lang, id, r)
+					break
+				}
+			}
+		}
+	}
+}
