@@ -32,6 +32,17 @@ if [ "$mode" = test ]; then
   fi
 fi
 
+# The web chat is tested in a real headless Chromium (Debian's package).
+if [ "$mode" = test ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "+ apt-get install chromium (for the browser tests)" >&2
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } >&2 ||
+      echo "could not install chromium: the browser tests will skip, and fail under CI" >&2
+  else
+    echo "chromium is not installed: the browser tests will skip; install it with \`sudo apt-get install chromium\`" >&2
+  fi
+fi
+
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tinbao-$mode.XXXXXX")
 cleanup() { bash scripts/services.sh down "$dir" || true; rm -rf "$dir"; }
 trap cleanup EXIT
