@@ -150,7 +150,8 @@ func (s *Sessions) TrackMessages(ctx context.Context, sender string, ids ...int)
 	for i, id := range ids {
 		vals[i] = id
 	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// One round trip; a plain pipeline is enough (EXPIRE after RPUSH).
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.RPush(ctx, key, vals...)
 		p.Expire(ctx, key, trackTTL)
 		return nil

@@ -100,14 +100,17 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
 		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
 		return nil
 	}
+	var incoming []int
 	if u.Message != nil {
-		a.track(ctx, m.Sender, u.Message.ID)
+		incoming = append(incoming, u.Message.ID)
 	}
 	out, err := a.runner.Handle(ctx, m)
 	if out.Wipe {
+		a.track(ctx, m.Sender, incoming...) // the /xoa itself goes too
+		incoming = nil
 		a.wipe(ctx, m.Sender, chatID)
 	}
-	var sent []int
+	sent := incoming
 	for _, r := range out.Replies {
 		id, serr := a.send(ctx, chatID, r)
 		if serr != nil {

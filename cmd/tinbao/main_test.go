@@ -38,7 +38,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +61,7 @@ type service struct {
 
 const testSecret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-func startService(t *testing.T, extra map[string]string) *service {
+func startService(t testing.TB, extra map[string]string) *service {
 	t.Helper()
 	_, prefix := storagetest.Redis(t)
 	return startServiceOn(t, storagetest.DatabaseURL(t), prefix, extra)
@@ -69,7 +69,7 @@ func startService(t *testing.T, extra map[string]string) *service {
 
 // startServiceOn starts tinbao on a given database and Redis prefix, so that
 // a test can stop it and start it again on the same data.
-func startServiceOn(t *testing.T, dbURL, prefix string, extra map[string]string) *service {
+func startServiceOn(t testing.TB, dbURL, prefix string, extra map[string]string) *service {
 	t.Helper()
 	redisURL := storagetest.Need(t, "TEST_REDIS_URL")
 	addr := freeAddr(t)
