@@ -35,6 +35,7 @@ const (
 	choiceSend      = "send"
 	choiceEdit      = "edit"
 	choiceCancel    = "cancel"
+	choiceCancelYes = "cancel!" // confirmed, after Huỷ on a summary
 	choiceDone      = "done"
 	choiceResume    = "resume"
 	choiceAgain     = "m:again" // ask the pending question again (the web page after reloading)
@@ -85,7 +86,7 @@ func commandOf(in Input) (command, string) {
 		return cmdEmergency, ""
 	case choiceLanguage:
 		return cmdLanguage, ""
-	case choiceCancel:
+	case choiceCancel, choiceCancelYes:
 		return cmdCancel, ""
 	}
 	if in.Choice != "" {

@@ -370,22 +370,63 @@ func (c *turn) handleMedia(f *flow, i int, choice string) {
 	}
 }
 
+// editChoices lists the answers that can be changed, then Quay lại.
+func (c *turn) editChoices(f *flow) []Choice {
+	var choices []Choice
+	for j := range f.steps {
+		s := &f.steps[j]
+		if s.input != inputSummary && s.label != "" && s.applies(c) {
+			choices = append(choices, Choice{ID: editPrefix + s.id, Label: c.t(s.label, nil)})
+		}
+	}
+	return append(choices, c.choice(choiceBack, "button.back"))
+}
+
+// editPick reads the answer to "which part do you want to change?": a
+// pressed button, a number in the list's order, or a label's words.
+func (c *turn) editPick(f *flow) string {
+	choices := c.editChoices(f)
+	if c.in.Choice != "" {
+		return c.in.Choice
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(c.in.Text)); err == nil {
+		if n >= 1 && n <= len(choices) {
+			return choices[n-1].ID
+		}
+		return ""
+	}
+	key := locales.Fold(c.in.Text)
+	for _, ch := range choices {
+		if locales.Fold(ch.Label) == key {
+			return ch.ID
+		}
+	}
+	return ""
+}
+
 func (c *turn) handleSummary(f *flow, st *step, choice string) {
+	if c.s.EditMenu {
+		c.s.EditMenu = false
+		choice = c.editPick(f)
+		if choice == "" {
+			c.say(c.t("common.choose", nil))
+			c.s.EditMenu = true
+			c.replies = append(c.replies, Reply{Text: c.t("common.edit_which", nil), Choices: c.editChoices(f), Pick: true})
+			return
+		}
+	}
 	switch {
 	case choice == choiceSend:
 		c.submit(f)
 	case choice == choiceEdit:
-		var choices []Choice
-		for j := range f.steps {
-			s := &f.steps[j]
-			if s.input != inputSummary && s.label != "" && s.applies(c) {
-				choices = append(choices, Choice{ID: editPrefix + s.id, Label: c.t(s.label, nil)})
-			}
-		}
-		choices = append(choices, c.choice(choiceBack, "button.back"))
-		c.replies = append(c.replies, Reply{Text: c.t("common.edit_which", nil), Choices: choices, Pick: true})
+		c.s.EditMenu = true
+		c.replies = append(c.replies, Reply{Text: c.t("common.edit_which", nil), Choices: c.editChoices(f), Pick: true})
 	case choice == choiceBack:
 		c.prompt(f, st)
+	case choice == choiceCancel:
+		// A whole report is one tap from gone: ask once.
+		c.s.Confirm = true
+		c.confirmCancel()
 	case strings.HasPrefix(choice, editPrefix):
 		j := f.index(strings.TrimPrefix(choice, editPrefix))
 		if j < 0 || f.steps[j].input == inputSummary {

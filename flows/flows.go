@@ -33,16 +33,18 @@ const MaxMedia = 10
 // Session is a conversation's state between messages. It is small and
 // JSON-encoded with short keys because Redis holds one per active sender.
 type Session struct {
-	Flow    string            `json:"f,omitempty"` // "" = no flow running
-	Step    string            `json:"s,omitempty"`
-	Lang    string            `json:"l,omitempty"`
-	Answers map[string]string `json:"a,omitempty"`
-	Media   []Media           `json:"m,omitempty"`
-	Urgent  bool              `json:"u,omitempty"`
-	Editing bool              `json:"e,omitempty"` // answering one question again from the summary
-	Paused  bool              `json:"p,omitempty"` // idle too long: asked whether to resume
-	Resume  string            `json:"r,omitempty"` // "flow/step" to go back to after choosing a language
-	Touched int64             `json:"t,omitempty"` // unix time of the last message
+	Flow     string            `json:"f,omitempty"` // "" = no flow running
+	Step     string            `json:"s,omitempty"`
+	Lang     string            `json:"l,omitempty"`
+	Answers  map[string]string `json:"a,omitempty"`
+	Media    []Media           `json:"m,omitempty"`
+	Urgent   bool              `json:"u,omitempty"`
+	Editing  bool              `json:"e,omitempty"` // answering one question again from the summary
+	Paused   bool              `json:"p,omitempty"` // idle too long: asked whether to resume
+	Resume   string            `json:"r,omitempty"` // "flow/step" to go back to after choosing a language
+	Confirm  bool              `json:"c,omitempty"` // asked "cancel the whole report?"
+	EditMenu bool              `json:"k,omitempty"` // showing the list of answers to change
+	Touched  int64             `json:"t,omitempty"` // unix time of the last message
 }
 
 // Location is a point shared from a phone. Flows keep it coarse.

@@ -49,6 +49,12 @@ func (c *turn) run() {
 		c.menu()
 		return
 	case cmdCancel:
+		if c.in.Choice == choiceCancel && c.s.Step == "summary" {
+			// A whole report is one tap from gone: ask once.
+			c.s.Confirm = true
+			c.confirmCancel()
+			return
+		}
 		c.reset()
 		c.say(c.t("common.cancelled", nil))
 		return
@@ -88,6 +94,10 @@ func (c *turn) run() {
 		c.again(true)
 		return
 	}
+	if c.s.Confirm {
+		c.confirming()
+		return
+	}
 	switch c.s.Flow {
 	case statusFlowName:
 		c.status(c.in.Text)
@@ -120,6 +130,34 @@ func (c *turn) run() {
 		c.status(c.in.Text)
 	default:
 		c.menu()
+	}
+}
+
+func (c *turn) confirmCancel() {
+	c.ask(c.t("common.cancel_confirm", nil), c.choice(choiceCancelYes, "button.cancel_yes"), c.choice(choiceBack, "button.back"))
+}
+
+// confirming takes the answer to "cancel the whole report?" (a number, on
+// SMS, counts in the order the two choices were shown).
+func (c *turn) confirming() {
+	choice := c.in.Choice
+	switch key := locales.FoldLoose(c.in.Text); {
+	case choice != "":
+	case key == "1" || key == locales.Fold(c.t("button.cancel_yes", nil)):
+		choice = choiceCancelYes
+	case key == "2" || key == locales.Fold(c.t("button.back", nil)):
+		choice = choiceBack
+	}
+	c.s.Confirm = false
+	switch choice {
+	case choiceCancelYes:
+		c.reset()
+		c.say(c.t("common.cancelled", nil))
+	case choiceBack:
+		c.again(true)
+	default:
+		c.s.Confirm = true
+		c.confirmCancel()
 	}
 }
 
