@@ -362,8 +362,10 @@ func (e *Engine) ThreadAck(lang string, ref Reference, ok bool) Reply {
 	if !ok {
 		return Reply{Text: c.t("status.unknown", map[string]any{"Reference": string(ref)})}
 	}
+	// Not numbered on SMS: a number typed next is a reply like any other;
+	// the words of the button start something new.
 	return Reply{Text: c.t("thread.forwarded", map[string]any{"Reference": string(ref)}),
-		Choices: []Choice{c.choice(choiceMenu, "thread.start_new")}, Pick: true}
+		Choices: []Choice{c.choice(choiceMenu, "thread.start_new")}}
 }
 
 // StatusNotice is what a reporter who allowed follow-up is told when an
