@@ -207,6 +207,10 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 		return
 	}
 	providerID, err := sender.SendText(ctx, handle, m.Body)
+	// Record what happened even if the send used up its time: an
+	// unrecorded send is sent again when the lease runs out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	var retryAfter *bot.RetryAfterError
 	switch {
 	case err == nil:

@@ -27,6 +27,23 @@ func (c *turn) run() {
 		}
 	}
 	cmd, rest := commandOf(c.in)
+	// Danger first, whatever state the conversation is in.
+	danger := cmd == cmdNone && inDanger(c.in.Text)
+	c.danger = danger
+	if danger {
+		c.s.Urgent = true
+		c.emergency()
+		if c.s.Paused || c.idle() {
+			// Back into the conversation at once, without the question
+			// whether to go on.
+			c.s.Paused = false
+			c.again(false)
+			if c.s.Flow == "" {
+				c.start(c.e.flows[helpFlowName])
+			}
+			return
+		}
+	}
 	if cmd == cmdNone && c.s.Paused {
 		c.paused()
 		return
@@ -37,12 +54,6 @@ func (c *turn) run() {
 		return
 	}
 	c.s.Paused = false
-	danger := cmd == cmdNone && inDanger(c.in.Text)
-	c.danger = danger
-	if danger {
-		c.s.Urgent = true
-		c.emergency()
-	}
 	switch cmd {
 	case cmdMenu:
 		c.reset()
@@ -77,10 +88,15 @@ func (c *turn) run() {
 		c.say(c.t("status.ask", nil))
 		return
 	case cmdLanguage:
-		// Switching language in the middle of a report keeps the draft.
-		if _, ok := c.e.flows[c.s.Flow]; ok {
+		// Switching language in the middle of a report keeps the draft,
+		// even when asked twice, and a pending "cancel?" question is
+		// dropped: the person did not say yes to it.
+		c.s.Confirm, c.s.EditMenu = false, false
+		switch _, ok := c.e.flows[c.s.Flow]; {
+		case ok:
 			c.s.Resume = c.s.Flow + "/" + c.s.Step
-		} else {
+		case c.s.Flow == languageFlowName:
+		default:
 			c.reset()
 		}
 		c.s.Flow, c.s.Step = languageFlowName, "pick"

@@ -20,6 +20,10 @@ import (
 	"tinbao/locales"
 )
 
+// handleTimeout bounds the handling of one inbound message, well inside the
+// sender lock's minute and Telegram's 60 s wait.
+const handleTimeout = 20 * time.Second
+
 // MaxWebhookBody caps a webhook body; larger bodies get 413, never a silent cut.
 const MaxWebhookBody = 1 << 20
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strconv"
 
 	"tinbao/bot/web"
 	"tinbao/locales"
@@ -167,7 +169,9 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := h.chatSession(w, r, true)
-	out, err := h.web.Handle(r.Context(), sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang})
+	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
+	defer cancel()
+	out, err := h.web.Handle(ctx, sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang})
 	switch {
 	case errors.Is(err, web.ErrBadInput):
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
@@ -180,11 +184,15 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// chatInbox answers the page's poll. ?shown=N says the page displayed the
+// first N messages of the last answer: only those are dropped, so an answer
+// lost on the way is sent again.
 func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
 	sid := h.chatSession(w, r, false)
 	msgs := []string{}
-	if sid != "" {
-		got, err := h.web.Collect(r.Context(), sid)
+	shown, _ := strconv.Atoi(r.URL.Query().Get("shown"))
+	if sid != "" && shown >= 0 && shown <= 1000 {
+		got, err := h.web.Collect(r.Context(), sid, shown)
 		if err != nil {
 			h.log.WarnContext(r.Context(), "web chat inbox", "request_id", requestID(r.Context()), "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"messages": msgs})

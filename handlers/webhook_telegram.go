@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"tinbao/bot/telegram"
 )
@@ -41,7 +40,7 @@ func (h *Handlers) telegramWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Telegram waits up to 60 s for an answer; stay well inside it.
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
 	if err := h.telegram.HandleUpdate(ctx, u); err != nil {
 		h.log.ErrorContext(ctx, "telegram update failed", "request_id", requestID(r.Context()), "update_id", u.ID, "err", err)

@@ -263,3 +263,27 @@ func TestDeadlineAlertsOncePerTip(t *testing.T) {
 		t.Errorf("a fresh normal tip was alerted: %+v", msgs)
 	}
 }
+
+// A receipt that arrives before the send is recorded still counts when the
+// provider sends it again.
+func TestEarlyReceiptAppliedOnRepeat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	if _, err := db.CommitTip(ctx, newTip("TB-7K3M-Q9XJ", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := db.RecordReceipt(ctx, "SM9", "undelivered", "30003"); err != nil || changed {
+		t.Fatalf("early receipt: changed=%t %v", changed, err)
+	}
+	m, _ := db.ClaimOutbox(ctx, 1, time.Minute)
+	if err := db.MarkSent(ctx, m[0].ID, m[0].Attempts, "SM9"); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := db.RecordReceipt(ctx, "SM9", "undelivered", "30003"); err != nil || !changed {
+		t.Fatalf("repeated receipt: changed=%t %v", changed, err)
+	}
+	if st := statusOf(t, db, m[0].ID); st != "undelivered" {
+		t.Errorf("status = %s, want undelivered", st)
+	}
+}

@@ -127,7 +127,9 @@ func (db *DB) mark(ctx context.Context, what, sql string, id int64, attempt int,
 var receiptStatuses = map[string]bool{"sending": true, "sent": true, "delivered": true, "failed": true, "undelivered": true}
 
 // sqlRecordReceipt logs a receipt once and moves the message forward only:
-// the rank check makes a late "sent" after "delivered" change nothing.
+// the rank check makes a late "sent" after "delivered", or a repeat, change
+// nothing. (A receipt that came before its message was recorded as sent is
+// applied when the provider sends it again.)
 const sqlRecordReceipt = `WITH r AS (
 	INSERT INTO delivery_receipts (provider_message_id, status, error_code) VALUES ($1, $2, NULLIF($3, ''))
 	ON CONFLICT ON CONSTRAINT delivery_receipts_once DO NOTHING
@@ -138,7 +140,7 @@ UPDATE outbox SET status = $2,
 	failed_at = CASE WHEN $2 IN ('failed', 'undelivered') THEN now() ELSE failed_at END,
 	last_error = CASE WHEN $3 <> '' THEN 'provider error ' || $3 ELSE last_error END,
 	lease_until = NULL
-WHERE provider_message_id = $1 AND EXISTS (SELECT 1 FROM r)
+WHERE provider_message_id = $1
 	AND outbox_status_rank(status) < 3 AND outbox_status_rank($2) > outbox_status_rank(status)`
 
 // RecordReceipt applies a provider's delivery receipt (status one of sending,

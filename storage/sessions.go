@@ -30,7 +30,9 @@ type Sessions struct {
 // NewSessions uses keys under prefix (tests give each test its own). idle is
 // how long a quiet conversation is kept.
 func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *Sessions {
-	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, seenTTL: 48 * time.Hour, lockTTL: 15 * time.Second}
+	// The lock outlives any handler's deadline (20 s) by far, so it cannot
+	// expire under a message still being handled.
+	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, seenTTL: 48 * time.Hour, lockTTL: time.Minute}
 }
 
 // Keys share the sender's hash tag so one script touches one cluster slot.
@@ -76,12 +78,19 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 	return sess, nil
 }
 
+// finishScript saves only while the caller still holds the lock: a
+// session written by a caller whose lock ran out could undo a newer one.
 var finishScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[2])
 return 1
 `)
+
+// ErrLockLost means the sender's lock ran out before Finish: nothing was
+// saved, and the message is not marked handled.
+var ErrLockLost = errors.New("storage: sender lock lost")
 
 // Finish saves the session, marks the message handled and releases the lock,
 // in one round trip. Call it only once the message's effects are durable.
@@ -90,10 +99,13 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 	if err != nil {
 		return fmt.Errorf("finish session: %w", err)
 	}
-	err = finishScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, raw,
-		int64(s.idle.Seconds()), int64(s.seenTTL.Seconds())).Err()
+	held, err := finishScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, raw,
+		int64(s.idle.Seconds()), int64(s.seenTTL.Seconds())).Int()
 	if err != nil {
 		return fmt.Errorf("finish session: %w", err)
+	}
+	if held == 0 {
+		return ErrLockLost
 	}
 	return nil
 }
@@ -207,15 +219,31 @@ func (s *Sessions) PushInbox(ctx context.Context, sender, text string) (string, 
 
 // TakeInbox returns and removes the messages waiting for a web chat page.
 func (s *Sessions) TakeInbox(ctx context.Context, sender string) ([]string, error) {
+	return s.ReadInbox(ctx, sender, -1)
+}
+
+// ReadInbox drops the first shown messages, which the page says it has
+// displayed, and returns the rest without removing them: a poll whose
+// answer is lost on a weak connection is answered again. shown < 0 takes
+// everything.
+func (s *Sessions) ReadInbox(ctx context.Context, sender string, shown int) ([]string, error) {
 	key := s.prefix + "inbox:{" + sender + "}"
 	var lr *redis.StringSliceCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		lr = p.LRange(ctx, key, 0, -1)
-		p.Del(ctx, key)
+		switch {
+		case shown < 0:
+			lr = p.LRange(ctx, key, 0, -1)
+			p.Del(ctx, key)
+		default:
+			if shown > 0 {
+				p.LTrim(ctx, key, int64(shown), -1)
+			}
+			lr = p.LRange(ctx, key, 0, -1)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("take inbox: %w", err)
+		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	return lr.Val(), nil
 }

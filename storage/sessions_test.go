@@ -78,3 +78,60 @@ func TestSessionsNoPersonalDataInKeys(t *testing.T) {
 		t.Errorf("keys = %v, want the session and the seen marker", keys)
 	}
 }
+
+func TestFinishRefusesWithoutTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	if _, err := s.Begin(ctx, "web", "1", "p", "slow"); err != nil {
+		t.Fatal(err)
+	}
+	// The slow handler's lock runs out; another message takes over and
+	// finishes first.
+	rdb.Del(ctx, prefix+"lock:{p}")
+	if _, err := s.Begin(ctx, "web", "2", "p", "fast"); err != nil {
+		t.Fatal(err)
+	}
+	newer := flows.Session{Flow: "report", Step: "summary", Lang: "vi"}
+	if err := s.Finish(ctx, "web", "2", "p", "fast", newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, "web", "1", "p", "slow", flows.Session{Lang: "en"}); !errors.Is(err, storage.ErrLockLost) {
+		t.Fatalf("late Finish: %v, want ErrLockLost", err)
+	}
+	got, err := s.Begin(ctx, "web", "3", "p", "next")
+	if err != nil || got.Step != "summary" || got.Lang != "vi" {
+		t.Errorf("session after the late Finish = %+v, %v; want the newer one", got, err)
+	}
+	// The late message is not marked handled: its retry runs again.
+	if _, err := s.Begin(ctx, "web", "1", "p", "retry"); errors.Is(err, storage.ErrDuplicate) {
+		t.Error("a message whose Finish failed was marked handled")
+	}
+}
+
+// The web chat's inbox forgets a message only once the page says it showed
+// it: an answer lost on a weak connection comes again.
+func TestInboxForgetsOnlyWhatWasShown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	s.PushInbox(ctx, "p", "mã số TB-7K3M-Q9XJ")
+	for range 2 { // the first answer was lost
+		if got, _ := s.ReadInbox(ctx, "p", 0); len(got) != 1 {
+			t.Fatalf("ReadInbox(0) = %q, want the message again", got)
+		}
+	}
+	s.PushInbox(ctx, "p", "tin thứ hai")
+	got, _ := s.ReadInbox(ctx, "p", 1)
+	if len(got) != 1 || got[0] != "tin thứ hai" {
+		t.Fatalf("after showing one: %q", got)
+	}
+	if got, _ := s.TakeInbox(ctx, "p"); len(got) != 1 {
+		t.Fatalf("TakeInbox = %q", got)
+	}
+	if got, _ := s.ReadInbox(ctx, "p", 0); len(got) != 0 {
+		t.Errorf("after TakeInbox: %q", got)
+	}
+}

@@ -95,6 +95,12 @@ func ParseUpdate(body []byte) (*models.Update, error) {
 // deliver the update again. Updates tinbao does not take (edits, group chatter,
 // channel posts) are dropped on purpose.
 func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
+	return a.handle(ctx, u, true)
+}
+
+// handle runs an update; sayBusy says whether a "please try again" reply
+// goes out when it fails (once per update is enough).
+func (a *Adapter) handle(ctx context.Context, u *models.Update, sayBusy bool) error {
 	m, chatID, ok := a.message(ctx, u)
 	if !ok {
 		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
@@ -111,6 +117,9 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
 		a.wipe(ctx, m.Sender, chatID)
 	}
 	sent := incoming
+	if err != nil && !sayBusy {
+		out.Replies = nil
+	}
 	for _, r := range out.Replies {
 		id, serr := a.send(ctx, chatID, r)
 		if serr != nil {
@@ -144,13 +153,19 @@ func (a *Adapter) wipe(ctx context.Context, sender string, chatID int64) {
 		a.log.WarnContext(ctx, "wipe: tracked messages", "sender", sender, "err", err)
 		return
 	}
+	var failed []int
 	for len(ids) > 0 {
 		n := min(len(ids), 100) // deleteMessages takes at most 100 IDs
 		if _, err := a.client.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chatID, MessageIDs: ids[:n]}); err != nil {
 			a.log.WarnContext(ctx, "wipe: delete messages", "sender", sender, "count", n, "err", err)
+			// Keep them for the next /xoa: a 429 or a timeout must not
+			// leave the code on the screen for good. (Messages older than
+			// 48 h fail for ever; the tracking expires with them.)
+			failed = append(failed, ids[:n]...)
 		}
 		ids = ids[n:]
 	}
+	a.track(context.WithoutCancel(ctx), sender, failed...)
 }
 
 // message makes a bot.Message of an update. Names, usernames and
@@ -283,9 +298,13 @@ func classify(err error) error {
 	switch {
 	case errors.As(err, &tooMany):
 		return &bot.RetryAfterError{After: time.Duration(tooMany.RetryAfter) * time.Second, Err: err}
-	case errors.Is(err, tgbot.ErrorForbidden), errors.Is(err, tgbot.ErrorBadRequest), errors.Is(err, tgbot.ErrorNotFound):
+	case errors.Is(err, tgbot.ErrorForbidden), errors.Is(err, tgbot.ErrorBadRequest):
+		// Blocked by the person, the chat gone: retrying cannot help.
 		return fmt.Errorf("%w: %v", bot.ErrUndeliverable, err)
 	}
+	// Anything else, 401 and 404 included (a wrong token or API URL, which
+	// an operator fixes), is retried with backoff: queued messages must
+	// survive a configuration mistake.
 	return err
 }
 
@@ -315,8 +334,12 @@ func (a *Adapter) Poll(ctx context.Context) {
 // process lives (the next updates wait, which keeps order).
 func (a *Adapter) pollHandler(ctx context.Context, _ *tgbot.Bot, u *models.Update) {
 	wait := 500 * time.Millisecond
-	for {
-		err := a.HandleUpdate(ctx, u)
+	for attempt := 0; ; attempt++ {
+		// The library has moved its offset: finish this update even if
+		// shutdown begins.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		err := a.handle(hctx, u, attempt == 0)
+		cancel()
 		if err == nil || ctx.Err() != nil {
 			return
 		}

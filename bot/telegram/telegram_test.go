@@ -104,6 +104,10 @@ func TestSendTextClassifiesErrors(t *testing.T) {
 	if _, err := a.SendText(ctx, "42", "x"); !errors.Is(err, bot.ErrUndeliverable) {
 		t.Errorf("400 chat not found: %v, want ErrUndeliverable", err)
 	}
+	fake.FailNext("sendMessage", 1, telegramtest.Error{Code: 404, Description: "Not Found"})
+	if _, err := a.SendText(ctx, "42", "x"); err == nil || errors.Is(err, bot.ErrUndeliverable) {
+		t.Errorf("404 (a wrong API URL): %v, want a retryable error", err)
+	}
 	if _, err := a.SendText(ctx, "not-a-chat", "x"); err == nil {
 		t.Error("a malformed handle was sent")
 	}

@@ -21,6 +21,8 @@ import (
 type Inbox interface {
 	PushInbox(ctx context.Context, sender, text string) (string, error)
 	TakeInbox(ctx context.Context, sender string) ([]string, error)
+	// ReadInbox drops the first shown messages and returns the rest.
+	ReadInbox(ctx context.Context, sender string, shown int) ([]string, error)
 }
 
 // Adapter connects web chat sessions to the bot runner.
@@ -81,12 +83,13 @@ func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bo
 	})
 }
 
-// Collect returns the durable messages waiting for the page.
-func (a *Adapter) Collect(ctx context.Context, sessionID string) ([]string, error) {
-	if !ValidSessionID(sessionID) {
+// Collect returns the durable messages waiting for the page, after dropping
+// the first shown ones, which the page has displayed.
+func (a *Adapter) Collect(ctx context.Context, sessionID string, shown int) ([]string, error) {
+	if !ValidSessionID(sessionID) || shown < 0 {
 		return nil, ErrBadInput
 	}
-	return a.inbox.TakeInbox(ctx, a.sender(sessionID))
+	return a.inbox.ReadInbox(ctx, a.sender(sessionID), shown)
 }
 
 // Exit forgets the session and whatever waits for it: the quick exit.

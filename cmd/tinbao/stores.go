@@ -27,7 +27,11 @@ func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, tok
 }
 
 func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error {
-	return a.s.Finish(ctx, channel, messageID, sender, token, s)
+	err := a.s.Finish(ctx, channel, messageID, sender, token, s)
+	if errors.Is(err, storage.ErrLockLost) {
+		return bot.ErrBusy // nothing saved: the provider's retry runs again
+	}
+	return err
 }
 
 func (a sessionStore) Release(ctx context.Context, sender, token string) error {

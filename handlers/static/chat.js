@@ -110,12 +110,22 @@
     });
   }
 
+  // shown counts the inbox messages of the last answer that are on the
+  // page; the next poll tells the server, which only then forgets them.
+  var shown = 0, collecting = false;
   function collect() {
-    fetch("/chat/inbox", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
-      return r.ok ? r.json() : { messages: [] };
+    if (collecting) { return; }
+    collecting = true;
+    fetch("/chat/inbox?shown=" + shown, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : null;
     }).then(function (data) {
-      (data.messages || []).forEach(function (m) { show({ text: m }); });
-    }).catch(function () { /* try again on the next tick */ });
+      if (!data) { return; }
+      var msgs = data.messages || [];
+      msgs.forEach(function (m) { show({ text: m }); });
+      shown = msgs.length;
+    }).catch(function () { /* the same messages come again next time */ }).finally(function () {
+      collecting = false;
+    });
   }
 
   form.addEventListener("submit", function (e) {
@@ -130,7 +140,8 @@
   });
   document.getElementById("exit").addEventListener("click", exitNow);
   setInterval(collect, 4000);
+  // A reload (or a phone reopening the tab) asks the pending question
+  // again rather than starting over; with nothing pending, the menu.
   var start = body.getAttribute("data-start");
-  if (start === "start") { send({ text: "/start" }); }
-  if (start === "again") { send({ choice: "m:again" }); }
+  if (start === "start" || start === "again") { send({ choice: "m:again" }); }
 })();
