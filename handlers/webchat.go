@@ -35,10 +35,10 @@ const (
 // chatPage holds the page's texts, in the browser's language.
 type chatPage struct {
 	Lang, Title, Note, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
-	// Start is what the page sends first: "start" (the menu), "again" (ask
-	// the pending question again, after switching language), or "" (nothing:
-	// a wiped conversation waits for the person to write).
-	Start string
+	// Start says whether the page opens by asking the pending question
+	// again (the menu when nothing is pending): false after a wipe, when the
+	// page waits, blank, for the person to write.
+	Start bool
 }
 
 func parseChatTemplate() (*template.Template, error) {
@@ -81,15 +81,7 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func chatStart(r *http.Request) string {
-	switch r.URL.Query().Get("start") {
-	case "again":
-		return "again"
-	case "none":
-		return ""
-	}
-	return "start"
-}
+func chatStart(r *http.Request) bool { return r.URL.Query().Get("start") != "none" }
 
 func (h *Handlers) chatStatic() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")

@@ -142,6 +142,5 @@
   setInterval(collect, 4000);
   // A reload (or a phone reopening the tab) asks the pending question
   // again rather than starting over; with nothing pending, the menu.
-  var start = body.getAttribute("data-start");
-  if (start === "start" || start === "again") { send({ choice: "m:again" }); }
+  if (body.getAttribute("data-start") === "again") { send({ choice: "m:again" }); }
 })();
