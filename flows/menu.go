@@ -123,6 +123,17 @@ func (c *turn) run() {
 		return
 	}
 	if f, ok := c.e.flows[c.s.Flow]; ok {
+		if len(c.in.Media) > 0 && c.s.Step != "media" {
+			// A photo sent at any question is kept with the report, not
+			// dropped; its caption, if any, answers the question.
+			room := max(MaxMedia-len(c.s.Media), 0)
+			c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+			if c.in.Text == "" {
+				c.say(c.t("common.files_kept", map[string]any{"Count": len(c.s.Media)}))
+				c.again(false)
+				return
+			}
+		}
 		c.handle(f)
 		return
 	}

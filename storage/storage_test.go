@@ -65,9 +65,16 @@ func TestCommitTipWritesTipAckAndAudit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := storagetest.DB(t)
-	c, err := db.CommitTip(ctx, newTip("TB-7K3M-Q9XJ", "1001"))
+	n := newTip("TB-7K3M-Q9XJ", "1001")
+	n.Report.Media = []flows.Media{{Kind: "photo", FileID: "AgACAgUAAxkBAAI", Mime: "image/jpeg", Size: 52011}}
+	c, err := db.CommitTip(ctx, n)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var media string
+	if err := db.Pool().QueryRow(ctx, `SELECT media::text FROM tips WHERE id = $1`, c.TipID).Scan(&media); err != nil ||
+		media != `[{"k": "photo", "id": "AgACAgUAAxkBAAI", "mt": "image/jpeg", "sz": 52011}]` {
+		t.Errorf("media = %s, %v", media, err)
 	}
 	tip, err := db.TipByReference(ctx, "TB-7K3M-Q9XJ")
 	if err != nil {
