@@ -181,8 +181,12 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
 	if sess.Flow == "" && m.Text != "" {
-		// Between flows, a free message may be a reply to an officer.
-		ref, err := r.tips.OpenThread(ctx, m.Sender)
+		// Between flows, a free message may be a reply to an officer. A
+		// slow database must not hold up the conversation: give up soon
+		// and treat the message as new.
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		ref, err := r.tips.OpenThread(tctx, m.Sender)
+		cancel()
 		switch {
 		case err == nil:
 			in.OpenThread = ref
