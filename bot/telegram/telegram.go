@@ -282,6 +282,14 @@ func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, er
 		return "", fmt.Errorf("telegram: bad handle")
 	}
 	id, err := a.send(ctx, chatID, flows.Reply{Text: text})
+	var moved *tgbot.MigrateError
+	if errors.As(err, &moved) && moved.MigrateToChatID != 0 {
+		// A group (the officers') became a supergroup: its ID changed.
+		// Deliver there rather than lose an alert, and tell the operator.
+		a.log.WarnContext(ctx, "telegram group became a supergroup: set TELEGRAM_OFFICER_CHAT_ID to its new ID")
+		chatID = int64(moved.MigrateToChatID)
+		id, err = a.send(ctx, chatID, flows.Reply{Text: text})
+	}
 	if err != nil {
 		return "", classify(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,19 @@ func TestSendTextClassifiesErrors(t *testing.T) {
 	}
 	if _, err := a.SendText(ctx, "not-a-chat", "x"); err == nil {
 		t.Error("a malformed handle was sent")
+	}
+}
+
+// A group upgraded to a supergroup has a new ID: the message still arrives.
+func TestSendTextFollowsAMigratedGroup(t *testing.T) {
+	a, fake, _ := newAdapter(t)
+	const oldGroup, newGroup = -4012345678, -1004012345678
+	fake.FailNext("sendMessage", 1, telegramtest.ChatMigrated(newGroup))
+	id, err := a.SendText(context.Background(), strconv.Itoa(oldGroup), "🔴 TB-7K3M-Q9XJ")
+	if err != nil || id == "" {
+		t.Fatalf("SendText = %q, %v", id, err)
+	}
+	if got := fake.SentTo(newGroup); len(got) != 1 || got[0].Text != "🔴 TB-7K3M-Q9XJ" {
+		t.Errorf("sent to the new group: %+v", got)
 	}
 }
