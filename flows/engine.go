@@ -382,23 +382,27 @@ func (c *turn) editChoices(f *flow) []Choice {
 	return append(choices, c.choice(choiceBack, "button.back"))
 }
 
-// editPick reads the answer to "which part do you want to change?": a
-// pressed button, a number in the list's order, or a label's words.
-func (c *turn) editPick(f *flow) string {
-	choices := c.editChoices(f)
+// pick reads which of the choices a question was answered with: a pressed
+// button (taken as it is), a number in the order the choices were shown
+// (SMS), or a label's words, with or without marks or Telex residue. It
+// returns "" for anything else. Steps of a flow use chosen, which also
+// knows aliases and skip rules.
+func (c *turn) pick(choices []Choice) string {
 	if c.in.Choice != "" {
 		return c.in.Choice
 	}
-	if n, err := strconv.Atoi(strings.TrimSpace(c.in.Text)); err == nil {
+	text := strings.TrimSpace(c.in.Text)
+	if n, err := strconv.Atoi(text); err == nil {
 		if n >= 1 && n <= len(choices) {
 			return choices[n-1].ID
 		}
 		return ""
 	}
-	key := locales.Fold(c.in.Text)
-	for _, ch := range choices {
-		if locales.Fold(ch.Label) == key {
-			return ch.ID
+	for _, key := range []string{locales.Fold(text), locales.FoldLoose(text)} {
+		for _, ch := range choices {
+			if key != "" && locales.Fold(ch.Label) == key {
+				return ch.ID
+			}
 		}
 	}
 	return ""
@@ -407,7 +411,7 @@ func (c *turn) editPick(f *flow) string {
 func (c *turn) handleSummary(f *flow, st *step, choice string) {
 	if c.s.EditMenu {
 		c.s.EditMenu = false
-		choice = c.editPick(f)
+		choice = c.pick(c.editChoices(f))
 		if choice == "" {
 			c.say(c.t("common.choose", nil))
 			c.s.EditMenu = true

@@ -50,7 +50,7 @@ func (c *turn) run() {
 	}
 	if cmd == cmdNone && c.idle() {
 		c.s.Paused = true
-		c.ask(c.t("common.idle", nil), c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart"))
+		c.ask(c.t("common.idle", nil), c.pauseChoices()...)
 		return
 	}
 	c.s.Paused = false
@@ -160,23 +160,17 @@ func (c *turn) run() {
 	}
 }
 
-func (c *turn) confirmCancel() {
-	c.ask(c.t("common.cancel_confirm", nil), c.choice(choiceCancelYes, "button.cancel_yes"), c.choice(choiceBack, "button.back"))
+func (c *turn) confirmCancel() { c.ask(c.t("common.cancel_confirm", nil), c.confirmChoices()...) }
+
+func (c *turn) confirmChoices() []Choice {
+	return []Choice{c.choice(choiceCancelYes, "button.cancel_yes"), c.choice(choiceBack, "button.back")}
 }
 
 // confirming takes the answer to "cancel the whole report?" (a number, on
 // SMS, counts in the order the two choices were shown).
 func (c *turn) confirming() {
-	choice := c.in.Choice
-	switch key := locales.FoldLoose(c.in.Text); {
-	case choice != "":
-	case key == "1" || key == locales.Fold(c.t("button.cancel_yes", nil)):
-		choice = choiceCancelYes
-	case key == "2" || key == locales.Fold(c.t("button.back", nil)):
-		choice = choiceBack
-	}
 	c.s.Confirm = false
-	switch choice {
+	switch c.pick(c.confirmChoices()) {
 	case choiceCancelYes:
 		c.reset()
 		c.say(c.t("common.cancelled", nil))
@@ -213,32 +207,20 @@ func (c *turn) idle() bool {
 
 // paused handles the answer to "resume or start again?".
 func (c *turn) paused() {
-	choice := c.in.Choice
-	if choice == "" {
-		switch key := locales.FoldLoose(c.in.Text); key {
-		case "1", locales.Fold(c.t("button.resume", nil)):
-			choice = choiceResume
-		case "2", locales.Fold(c.t("button.restart", nil)):
-			choice = choiceRestart
-		}
-	}
-	switch choice {
+	switch c.pick(c.pauseChoices()) {
 	case choiceResume:
 		c.s.Paused = false
-		if f, ok := c.e.flows[c.s.Flow]; ok {
-			if i := f.index(c.s.Step); i >= 0 {
-				c.prompt(f, &f.steps[i])
-				return
-			}
-		}
-		c.reset()
-		c.menu()
+		c.again(true)
 	case choiceRestart:
 		c.reset()
 		c.menu()
 	default:
-		c.ask(c.t("common.idle", nil), c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart"))
+		c.ask(c.t("common.idle", nil), c.pauseChoices()...)
 	}
+}
+
+func (c *turn) pauseChoices() []Choice {
+	return []Choice{c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart")}
 }
 
 // The menu's choices, in the order they are numbered.
@@ -328,27 +310,25 @@ func (e *Engine) Status(lang string, ref Reference, status string, found, limite
 	return Reply{Text: c.t(id, map[string]any{"Reference": string(ref)})}
 }
 
-func (c *turn) languages() {
+func (c *turn) languages() { c.ask(c.t("language.ask", nil), c.languageChoices()...) }
+
+// languageChoices names each language in itself.
+func (c *turn) languageChoices() []Choice {
 	var choices []Choice
 	for _, lang := range c.e.cat.Languages() {
 		choices = append(choices, Choice{ID: langPrefix + lang, Label: c.e.cat.T(lang, "language.name", nil)})
 	}
-	c.ask(c.t("language.ask", nil), choices...)
+	return choices
 }
 
 // language switches the conversation's language.
 func (c *turn) language() {
 	lang := ""
-	if len(c.in.Choice) > len(langPrefix) && c.in.Choice[:len(langPrefix)] == langPrefix {
-		lang = c.e.cat.Match(c.in.Choice[len(langPrefix):])
+	if id, ok := strings.CutPrefix(c.pick(c.languageChoices()), langPrefix); ok {
+		lang = c.e.cat.Match(id)
 	}
-	if lang == "" && c.in.Text != "" {
-		key := locales.Fold(c.in.Text)
-		for i, l := range c.e.cat.Languages() {
-			if key == locales.Fold(c.e.cat.T(l, "language.name", nil)) || key == l || key == string(rune('1'+i)) {
-				lang = l
-			}
-		}
+	if lang == "" && c.in.Choice == "" {
+		lang = c.e.cat.Match(locales.Fold(c.in.Text)) // "en", "vi"
 	}
 	if lang == "" {
 		c.say(c.t("common.choose", nil))
