@@ -325,8 +325,15 @@ func newToken() string {
 	return fmt.Sprintf("%x", b)
 }
 
+// newReference draws a code with at least one letter, so that a number
+// someone types ("1800 1567") is never taken for a code.
 func newReference() flows.Reference {
 	b := make([]byte, flows.RefPayloadLen)
-	rand.Read(b)
-	return flows.NewReference(b)
+	for {
+		rand.Read(b)
+		ref := flows.NewReference(b)
+		if flows.HasLetter(string(ref)[3:]) {
+			return ref
+		}
+	}
 }

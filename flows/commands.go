@@ -42,6 +42,7 @@ const (
 	choiceKeep      = "keep"    // keep an answer as it was, when editing
 	choiceBack      = "back"    // leave the edit list
 	choiceRestart   = "restart"
+	choiceNext      = "next" // the story is told: the next question
 	langPrefix      = "lang:"
 	editPrefix      = "edit:"
 )
@@ -126,15 +127,39 @@ func afterWords(text string, n int, folded string) string {
 
 // dangerPhrases, folded, signal someone in danger now at any step: the
 // emergency numbers are shown at once and the report is marked urgent. They
-// are matched as whole words, with and without diacritics or Telex residue.
+// are matched as whole words, with and without diacritics or Telex residue,
+// in Vietnamese, English and common teen code ("e" for em, "k"/"ko"/"hok"
+// for không, "j"/"z" for gi, "vs" for với). A false alarm costs an urgent
+// flag; a missed one can cost a life. Each has a line in
+// testdata/danger_phrases.txt.
 var dangerPhrases = []string{
-	"cuu toi", "cuu voi", "cuu em", "cuu con", "cuu chau", "cuu chung toi", "giup toi voi", "giup em voi",
-	"bi nhot", "bi giam", "bi nhot giu", "bi khoa trong", "bi danh", "dang bi danh", "bi tra tan",
-	"nhot toi", "nhot em", "nhot con", "nhot chung toi", "giam toi", "giam em", "danh toi", "danh em",
-	"khong cho ve", "khong duoc ve", "khong cho di", "doi tien chuoc", "tien chuoc", "chuoc nguoi",
-	"bi bat coc", "bi bat di", "bi giu lai", "bi ban", "dang gap nguy hiem", "nguy hiem lam",
-	"help me", "save me", "locked up", "locked in", "being beaten", "beaten", "held captive",
-	"kidnapped", "ransom", "won t let me go", "not allowed to leave", "trapped",
+	// asking to be saved
+	"cuu toi", "cuu voi", "cuu em", "cuu e", "cuu con", "cuu chau", "cuu tui", "cuu minh", "cuu chung toi",
+	"cuu toi voi", "cuu em voi", "cuu e voi", "cuu e vs", "cuu voi", "cuu vs", "ciu", "ciu e", "cuuu", "cuuuu",
+	"giup toi voi", "giup em voi", "giup e voi", "giup e vs", "jup e vs", "zup e vs", "jup e voi", "zup e voi",
+	"jup voi", "zup voi", "jup vs", "zup vs", "giup voi", "giup vs",
+	// locked in, held
+	"bi nhot", "bi giam", "bi nhot giu", "bi khoa trong", "bi khoa cua", "bi giu", "bi giu lai", "bi bat giu",
+	"nhot toi", "nhot em", "nhot e", "nhot con", "nhot chung toi", "giam toi", "giam em",
+	"khong cho ve", "khong duoc ve", "khong cho di", "k cho ve", "ko cho ve", "hok cho ve", "kg cho ve",
+	"khong cho ra", "ko cho ra", "k cho ra", "khong thoat ra duoc", "khong the ve", "khong ve duoc",
+	// beaten, hurt
+	"bi danh", "dang bi danh", "bi danh dap", "bi tra tan", "bi chich dien", "danh toi", "danh em", "danh e",
+	"bi hanh ha", "bi de doa", "doa giet",
+	// sold, tricked, taken
+	// ("ban" alone is also "bạn", a friend: "bạn tôi" is not "bán tôi")
+	"bi ban", "bi ban sang", "bi ban qua", "ho ban toi", "ho ban em", "ho ban e", "ho ban con", "no ban toi",
+	"no ban em", "da ban toi", "da ban em", "bi lua ban", "lua ban", "bi lua sang", "lua sang",
+	"bi dua sang", "bi bat coc", "bi bat di", "bi bat coc di", "mua ban nguoi",
+	// documents, debt, ransom
+	"giu ho chieu", "lay ho chieu", "thu ho chieu", "tich thu ho chieu", "bi giu ho chieu", "giu giay to",
+	"lay giay to", "bi giu giay to", "bat tra no", "ep tra no", "no khong tra duoc", "doi tien moi cho ve",
+	"tra tien moi cho ve", "doi tien chuoc", "tien chuoc", "chuoc nguoi", "chuoc ve", "doi chuoc",
+	"dang gap nguy hiem", "nguy hiem lam", "gap nguy hiem",
+	// English
+	"help me", "save me", "please help me", "locked up", "locked in", "being beaten", "beaten", "held captive",
+	"kidnapped", "ransom", "won t let me go", "not allowed to leave", "trapped", "sold me", "i was sold",
+	"been sold", "they sold", "trafficked", "took my passport", "taken my passport", "debt bondage",
 }
 
 // inDanger reports whether text carries a danger phrase.

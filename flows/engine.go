@@ -22,6 +22,9 @@ type flow struct {
 	steps []step
 	// followUp says whether the finished report lets us write to the sender.
 	followUp func(c *turn) bool
+	// story is the step that keeps a person's own account (and the words
+	// of a first message that told it).
+	story string
 }
 
 type inputKind int
@@ -43,6 +46,8 @@ type step struct {
 	place    bool // a shared location answers it (kept coarse)
 	// dangerYes: words of danger ("họ nhốt tôi") answer "yes" here.
 	dangerYes bool
+	// story: the question stays open for more messages until Tiếp.
+	story bool
 	options   []option // for inputPick and inputMulti
 	// when says whether the step applies; nil: always.
 	when func(c *turn) bool
@@ -77,21 +82,46 @@ func (f *flow) index(id string) int {
 func (st *step) applies(c *turn) bool { return st.when == nil || st.when(c) }
 
 // start begins a flow at its first step.
-func (c *turn) start(f *flow) {
+func (c *turn) start(f *flow) { c.startWith(f, "") }
+
+// startWith begins a flow with words the person already wrote kept as its
+// story (what happened; or, asking for help, their first message): this
+// message's, or an opener kept while they chose.
+func (c *turn) startWith(f *flow, keep string) {
+	if keep == "" && c.danger && c.in.Text != "" && c.s.Flow == "" {
+		keep = c.in.Text // "cứu tôi, họ không cho về": those words matter
+	}
+	joinNow := keep != ""
+	if keep == "" {
+		keep = c.s.Opener
+	}
 	// Danger words in this very message make the new report urgent; an
 	// earlier, abandoned conversation's urgency does not carry over.
-	c.s = Session{Lang: c.s.Lang, Flow: f.name, Answers: map[string]string{}, Urgent: c.danger}
+	c.s = Session{Lang: c.s.Lang, Abroad: c.s.Abroad, Flow: f.name, Answers: map[string]string{}, Urgent: c.danger}
+	if c.alarm != nil {
+		c.s.Distress = []Distress{*c.alarm}
+	}
+	if keep != "" && f.story != "" {
+		c.s.Answers[f.story] = keep
+		if joinNow {
+			c.answered(&f.steps[f.index(f.story)])
+		}
+		c.say(c.t("opener.kept", nil))
+	}
 	c.goTo(f, 0)
 }
 
-// goTo asks the first step from i on that applies.
+// goTo asks the first step from i on that applies and is not answered yet
+// (a story kept from the first message).
 func (c *turn) goTo(f *flow, i int) {
 	for ; i < len(f.steps); i++ {
-		if f.steps[i].applies(c) {
-			c.s.Step = f.steps[i].id
-			c.prompt(f, &f.steps[i])
-			return
+		st := &f.steps[i]
+		if !st.applies(c) || (st.input == inputText && c.s.Answers[st.id] != "" && !c.s.Editing) {
+			continue
 		}
+		c.s.Step = st.id
+		c.prompt(f, st)
+		return
 	}
 	c.submit(f) // unreachable while every flow ends with a summary
 }
@@ -137,7 +167,11 @@ func (c *turn) labelIDs(st *step) map[string]string {
 
 // prompt asks a step's question with the choices it allows.
 func (c *turn) prompt(f *flow, st *step) {
-	text := c.t(st.prompt, nil)
+	if st.story && c.s.More {
+		c.more()
+		return
+	}
+	text := c.t(st.prompt, c.promptData())
 	if st.input == inputSummary {
 		text = c.summary(f)
 	}
@@ -254,6 +288,12 @@ func (c *turn) handle(f *flow) {
 		c.s.Answers = map[string]string{}
 	}
 	st := &f.steps[i]
+	if c.story(f, i) {
+		return
+	}
+	if c.in.Choice != "" || st.input != inputText {
+		c.s.JoinStep = "" // a press, or another kind of question, ends a burst
+	}
 	if c.s.Editing {
 		c.before = map[string]bool{}
 		for j := range f.steps {
@@ -278,6 +318,11 @@ func (c *turn) handle(f *flow) {
 	case inputSummary:
 		c.handleSummary(f, st, choice)
 	case inputPick:
+		if choice == "" && c.addToStory(f) {
+			c.say(c.t("common.added_to_story", nil))
+			c.prompt(f, st)
+			return
+		}
 		if choice == "" || choice == choiceSkip {
 			c.say(c.t("common.choose", nil))
 			c.prompt(f, st)
@@ -291,6 +336,7 @@ func (c *turn) handle(f *flow) {
 		c.handleMedia(f, i, choice)
 	default:
 		if st.place && c.in.Location != nil {
+			c.s.JoinStep = ""
 			lat, lon := coarse(*c.in.Location)
 			c.s.Answers[st.id] = fmt.Sprintf("%.1f, %.1f", lat, lon)
 			c.advance(f, i, "")
@@ -301,6 +347,10 @@ func (c *turn) handle(f *flow) {
 			return
 		}
 		c.s.Answers[st.id] = text
+		c.answered(st)
+		if c.openStory(st) {
+			return
+		}
 		c.advance(f, i, text)
 	}
 }
@@ -349,10 +399,14 @@ func (c *turn) handleMedia(f *flow, i int, choice string) {
 	st := &f.steps[i]
 	switch {
 	case len(c.in.Media) > 0:
-		room := MaxMedia - len(c.s.Media)
-		c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+		album := c.in.Text == "" && c.burst() // the rest of an album: no word for each photo
+		c.keepMedia()
+		c.s.JoinAt = c.in.Now.UnixMilli()
 		if c.in.Text != "" {
 			c.s.Answers[st.id+"_note"] = c.in.Text
+		}
+		if album {
+			return
 		}
 		c.say(c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
 			c.choice(choiceDone, "button.done"))
@@ -500,21 +554,13 @@ func (c *turn) submit(f *flow) {
 		Lang:      c.s.Lang,
 		Details:   details,
 		Media:     c.s.Media,
-		Ack:       c.t(c.ackID(f), map[string]any{"Reference": string(c.in.Reference)}),
+		Distress:  c.s.Distress,
 	}
 	r.Category = details["category"]
-	r.FollowUp = f.followUp != nil && f.followUp(c)
+	r.FollowUp = f.followUp != nil && f.followUp(c) && c.in.Channel != "web"
+	r.Ack = c.ack(f, r)
 	c.report = r
 	c.reset()
-}
-
-// ackID picks the acknowledgement: on SMS a short one without diacritics,
-// which fits one 160-character segment (accented text takes two or three).
-func (c *turn) ackID(f *flow) string {
-	if c.in.Channel == "sms" {
-		return f.ack + "_sms"
-	}
-	return f.ack
 }
 
 // textAnswer validates a free-text answer, saying why when it is refused.

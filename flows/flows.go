@@ -45,7 +45,47 @@ type Session struct {
 	Confirm  bool              `json:"c,omitempty"` // asked "cancel the whole report?"
 	EditMenu bool              `json:"k,omitempty"` // showing the list of answers to change
 	Touched  int64             `json:"t,omitempty"` // unix time of the last message
+	// More: the story question stays open for more messages until Tiếp.
+	More bool `json:"mo,omitempty"`
+	// JoinStep is the free-text question answered last and JoinAt when
+	// (unix ms): a message written before the person could have read the
+	// next question is more of that answer, not the next one.
+	JoinStep string `json:"js,omitempty"`
+	JoinAt   int64  `json:"ja,omitempty"`
+	// Abroad is where the person seems to be outside Vietnam (a country
+	// code of the hotlines file, or "xx" for somewhere else): the numbers
+	// they are given are the ones that work from there.
+	Abroad string `json:"ab,omitempty"`
+	// Opener keeps the words of a first message while the person chooses
+	// between reporting and asking for help, so they need not retype them.
+	Opener string `json:"o,omitempty"`
+	// Distress keeps the messages that raised a danger alert, as written.
+	Distress []Distress `json:"d,omitempty"`
 }
+
+// Distress is a message that raised a danger alert, kept word for word as
+// evidence and shown first to officers.
+type Distress struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// MaxDistress caps the alarm messages kept with one report.
+const MaxDistress = 20
+
+// MaxStoryRunes caps an answer joined from several messages.
+const MaxStoryRunes = 4 * MaxTextRunes
+
+// Sequence says whether a message was written before the reply to the
+// previous one was shown: only the web page knows it for sure.
+type Sequence int
+
+// Sequences.
+const (
+	SeqUnknown    Sequence = iota // decide by the message's time
+	SeqBurst                      // written while the previous one was still on its way
+	SeqAfterReply                 // written after the reply was shown
+)
 
 // Location is a point shared from a phone. Flows keep it coarse.
 type Location struct{ Lat, Lon float64 }
@@ -75,6 +115,11 @@ type Input struct {
 	// OpenThread is the sender's report with an officer's message still
 	// open: a free message with no flow running is a reply to it.
 	OpenThread Reference
+	// Seq and SentAt tell a burst of messages from answers to new
+	// questions: the page's own word (web), else the time the person sent
+	// the message (Telegram's date), else the engine's join window.
+	Seq    Sequence
+	SentAt time.Time
 }
 
 // Reply is one message to send back: text and, maybe, choices that each
@@ -86,6 +131,11 @@ type Reply struct {
 	// them); false when the choices are shortcuts beside free text (SMS
 	// shows their words to type).
 	Pick bool
+	// Menu marks the menu's choices offered again after something ended,
+	// so nobody is left at a dead end; SMS says in one line (Hint) how to
+	// get it instead.
+	Menu bool
+	Hint string
 }
 
 // Choice is one option offered with a reply. ID is opaque and short (it
@@ -104,6 +154,8 @@ type Report struct {
 	Category  string
 	Details   map[string]string // answers by question ID; skipped ones absent
 	Media     []Media
+	// Distress is every message that raised a danger alert, as written.
+	Distress []Distress
 	// FollowUp is whether the sender allowed us to write to them later.
 	FollowUp bool
 	Ack      string // the acknowledgement, in the sender's language
@@ -140,6 +192,19 @@ type Options struct {
 	// PanicWord, when typed at any time, wipes the conversation and gets a
 	// harmless answer. Empty: none.
 	PanicWord string
+	// Join is how soon after a free-text answer another message counts as
+	// more of it, when the channel cannot say (SMS); default 4 seconds.
+	Join time.Duration
+	// ResponseHours is how soon a person can expect a human to read a
+	// report, said in acknowledgements; default 24.
+	ResponseHours int
+	// StaffedFrom and StaffedTo bound the hours people read messages, in
+	// minutes after midnight, Vietnam time; both zero: around the clock.
+	StaffedFrom, StaffedTo int
+	// PrivacyURL is the full privacy notice, linked from the first message.
+	PrivacyURL string
+	// Hotlines are the numbers for people abroad; nil: the embedded file.
+	Hotlines *locales.Hotlines
 }
 
 // Engine runs the conversations with the texts of one catalog.
@@ -154,6 +219,15 @@ type Engine struct {
 func New(cat *locales.Catalog, opts Options) *Engine {
 	if opts.Idle <= 0 {
 		opts.Idle = 30 * time.Minute
+	}
+	if opts.Join <= 0 {
+		opts.Join = 4 * time.Second
+	}
+	if opts.ResponseHours <= 0 {
+		opts.ResponseHours = 24
+	}
+	if opts.Hotlines == nil {
+		opts.Hotlines = locales.DefaultHotlines()
 	}
 	e := &Engine{cat: cat, opts: opts, panic: locales.Fold(opts.PanicWord), flows: map[string]*flow{}}
 	for _, f := range []*flow{reportFlow(), helpFlow()} {
@@ -194,6 +268,7 @@ type turn struct {
 	reply   *ThreadReply
 	before  map[string]bool // while editing: which steps applied before the answer
 	danger  bool            // this message carries danger words
+	alarm   *Distress       // this message, kept because it raised the alarm
 }
 
 func (c *turn) t(id string, data map[string]any) string { return c.e.cat.T(c.s.Lang, id, data) }
@@ -208,8 +283,8 @@ func (c *turn) ask(text string, choices ...Choice) {
 
 func (c *turn) choice(id, labelID string) Choice { return Choice{ID: id, Label: c.t(labelID, nil)} }
 
-// reset ends any flow, keeping only the language.
-func (c *turn) reset() { c.s = Session{Lang: c.s.Lang} }
+// reset ends any flow, keeping only the language and where the person is.
+func (c *turn) reset() { c.s = Session{Lang: c.s.Lang, Abroad: c.s.Abroad} }
 
 // coarse rounds a shared location to about 11 km, enough to route a report
 // to the right province without pinpointing anyone.

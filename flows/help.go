@@ -20,7 +20,12 @@ func helpFlow() *flow {
 		kind:  KindHelp,
 		ack:   "ack.help",
 		title: "help.summary",
+		story: "story",
 		steps: []step{
+			// Asked only when editing: it holds the words of a first
+			// message that asked for help ("cứu tôi, họ không cho về").
+			{id: "story", prompt: "help.story", label: "help.label.story", input: inputText, optional: true,
+				when: func(c *turn) bool { return c.s.Answers["story"] != "" }},
 			{id: "safe", prompt: "help.safe", label: "help.label.safe", input: inputPick, optional: true,
 				options: []option{yes, no},
 				after: func(c *turn, answer string) string {
@@ -47,9 +52,18 @@ func helpFlow() *flow {
 				},
 				after: func(c *turn, answer string) string {
 					if answer == "send_now" {
-						return submitNow // what there is, now
+						return "now_where"
 					}
 					return ""
+				}},
+			// Sending now: two short questions, each skippable, then the
+			// request goes at once.
+			{id: "now_where", prompt: "help.now_where", label: "help.label.where", input: inputText, optional: true, place: true,
+				when: sendingNow},
+			{id: "now_contact", prompt: "help.now_contact", label: "help.label.now_contact", input: inputText, optional: true,
+				when: sendingNow,
+				after: func(c *turn, answer string) string {
+					return submitNow
 				}},
 			{id: "who", prompt: "help.who", label: "help.label.who", input: inputPick, optional: true,
 				options: []option{
@@ -72,18 +86,27 @@ func helpFlow() *flow {
 					{id: "family", label: "need.family"},
 					{id: "police", label: "need.police"},
 				}},
+			// We write first only where we can: not to a web page that may
+			// be closed. There, a safe way to reach the person instead.
 			{id: "contact_first", prompt: "help.contact_first", label: "help.label.contact_first", input: inputPick, optional: true,
-				options: []option{yes, no}},
+				options: []option{yes, no},
+				when:    func(c *turn) bool { return c.in.Channel != "web" }},
 			{id: "contact_when", prompt: "help.contact_when", label: "help.label.contact_when", input: inputText, optional: true,
-				when: func(c *turn) bool { return c.s.Answers["contact_first"] == "yes" }},
+				when: func(c *turn) bool { return c.s.Answers["contact_first"] == "yes" && c.in.Channel != "web" }},
+			{id: "contact_how", prompt: "help.contact_how", label: "help.label.contact_how", input: inputText, optional: true,
+				when: func(c *turn) bool { return c.in.Channel == "web" }},
 			consent("consent_police", "help.consent_police", "help.label.consent_police"),
 			consent("consent_support", "help.consent_support", "help.label.consent_support"),
 			consent("consent_followup", "help.consent_followup", "help.label.consent_followup"),
 			{id: "summary", input: inputSummary},
 		},
-		// Only a person who said we may write first is written to first.
+		// Only a person who said we may write first is written to first,
+		// or who, sending in danger, told us how to reach them.
 		followUp: func(c *turn) bool {
-			return c.s.Answers["contact_first"] == "yes" && c.s.Answers["consent_followup"] == "yes"
+			return (c.s.Answers["contact_first"] == "yes" && c.s.Answers["consent_followup"] == "yes") ||
+				c.s.Answers["now_contact"] != ""
 		},
 	}
 }
+
+func sendingNow(c *turn) bool { return c.s.Answers["go_on"] == "send_now" }

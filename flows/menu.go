@@ -27,11 +27,15 @@ func (c *turn) run() {
 		}
 	}
 	cmd, rest := commandOf(c.in)
+	if cmd == cmdNone {
+		c.noteAbroad(c.in.Text)
+	}
 	// Danger first, whatever state the conversation is in.
 	danger := cmd == cmdNone && inDanger(c.in.Text)
 	c.danger = danger
 	if danger {
 		c.s.Urgent = true
+		c.keepAlarm()
 		c.emergency()
 		if c.s.Paused || c.idle() {
 			// Back into the conversation at once, without the question
@@ -56,7 +60,11 @@ func (c *turn) run() {
 	c.s.Paused = false
 	switch cmd {
 	case cmdMenu:
+		first := c.s.Touched == 0
 		c.reset()
+		if first || strings.HasPrefix(locales.Fold(c.in.Text), "/start") {
+			c.privacy()
+		}
 		c.menu()
 		return
 	case cmdCancel:
@@ -66,8 +74,13 @@ func (c *turn) run() {
 			c.confirmCancel()
 			return
 		}
+		_, running := c.e.flows[c.s.Flow]
 		c.reset()
-		c.say(c.t("common.cancelled", nil))
+		if running {
+			c.ended(c.t("common.cancelled", nil))
+		} else {
+			c.ended(c.t("common.nothing_to_cancel", nil))
+		}
 		return
 	case cmdWipe:
 		c.erase(false)
@@ -103,8 +116,14 @@ func (c *turn) run() {
 		c.languages()
 		return
 	case cmdEmergency:
-		c.emergency()
-		c.again(false)
+		if _, running := c.e.flows[c.s.Flow]; running {
+			c.emergency()
+			c.again(false)
+			return
+		}
+		c.reset()
+		c.s.Step = menuStep
+		c.ended(c.numbers())
 		return
 	case cmdAgain:
 		c.again(true)
@@ -123,11 +142,21 @@ func (c *turn) run() {
 		return
 	}
 	if f, ok := c.e.flows[c.s.Flow]; ok {
+		if c.joins(f) {
+			return
+		}
 		if len(c.in.Media) > 0 && c.s.Step != "media" {
 			// A photo sent at any question is kept with the report, not
-			// dropped; its caption, if any, answers the question.
-			room := max(MaxMedia-len(c.s.Media), 0)
-			c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+			// dropped; its caption, if any, answers the question. The
+			// rest of an album arrives at once: kept without a word.
+			album := c.in.Text == "" && c.burst()
+			c.keepMedia()
+			if c.in.Text == "" {
+				c.s.JoinStep, c.s.JoinAt = "", c.in.Now.UnixMilli()
+			}
+			if album {
+				return
+			}
 			if c.in.Text == "" {
 				c.say(c.t("common.files_kept", map[string]any{"Count": len(c.s.Media)}))
 				c.again(false)
@@ -150,14 +179,42 @@ func (c *turn) run() {
 		c.reply = &ThreadReply{Reference: c.in.OpenThread, Text: c.in.Text}
 	case danger:
 		// Someone in danger who has not chosen anything yet: the help
-		// questions, starting with whether it is safe to write.
+		// questions, starting with whether it is safe to write, their
+		// words kept.
 		c.start(c.e.flows[helpFlowName])
 	case c.in.Text != "" && LooksLikeReference(c.in.Text):
 		c.s.Flow, c.s.Step = statusFlowName, "code"
 		c.status(c.in.Text)
 	default:
-		c.menu()
+		c.opener()
 	}
+}
+
+// keepAlarm keeps this message, word for word, because it raised the alarm.
+func (c *turn) keepAlarm() {
+	if c.in.Text == "" {
+		return
+	}
+	text := c.in.Text
+	if r := []rune(text); len(r) > MaxTextRunes {
+		text = string(r[:MaxTextRunes])
+	}
+	c.alarm = &Distress{At: c.in.Now.UTC(), Text: text}
+	if len(c.s.Distress) < MaxDistress {
+		c.s.Distress = append(c.s.Distress, *c.alarm)
+	}
+}
+
+// ended says something that ends what the person was doing, with the menu
+// offered again: no dead ends.
+func (c *turn) ended(text string) {
+	c.replies = append(c.replies, c.endReply(text))
+}
+
+// privacy says, before anything else, who reads the messages and what is
+// kept.
+func (c *turn) privacy() {
+	c.say(c.t("menu.privacy", map[string]any{"URL": c.e.opts.PrivacyURL}))
 }
 
 func (c *turn) confirmCancel() { c.ask(c.t("common.cancel_confirm", nil), c.confirmChoices()...) }
@@ -233,23 +290,21 @@ var (
 const menuStep = "menu"
 
 func (c *turn) menu() {
+	c.ask(c.t("menu.greeting", nil), c.menuChoices()...)
+	c.s.Step = menuStep
+}
+
+// endReply is text with the menu offered again.
+func (c *turn) endReply(text string) Reply {
+	return Reply{Text: text, Choices: c.menuChoices(), Menu: true, Hint: c.t("menu.sms_hint", nil)}
+}
+
+func (c *turn) menuChoices() []Choice {
 	choices := make([]Choice, len(menuChoices))
 	for i := range menuChoices {
 		choices[i] = c.choice(menuChoices[i], menuLabels[i])
 	}
-	c.ask(c.t("menu.greeting", nil), choices...)
-	c.s.Step = menuStep
-}
-
-// emergency shows the numbers to call, once per turn.
-func (c *turn) emergency() {
-	text := c.t("emergency.numbers", nil)
-	for _, r := range c.replies {
-		if r.Text == text {
-			return
-		}
-	}
-	c.say(text)
+	return choices
 }
 
 // erase ends the conversation and asks the caller to wipe it from the
@@ -261,7 +316,7 @@ func (c *turn) erase(panicWord bool) {
 	case panicWord:
 		c.say(c.t("wipe.panic_reply", nil))
 	case c.in.Channel == "sms":
-		c.say(c.t("wipe.sms", nil))
+		c.ended(c.t("wipe.sms", nil))
 	}
 	// Telegram: the messages disappear, which says it all. Web: the page
 	// clears itself.
@@ -292,11 +347,12 @@ func (c *turn) status(text string) {
 // look the same. limited is true when the sender looked up too often.
 func (e *Engine) Status(lang string, ref Reference, status string, found, limited bool) Reply {
 	c := &turn{e: e, s: Session{Lang: lang}}
+	end := c.endReply
 	switch {
 	case limited:
-		return Reply{Text: c.t("status.limited", nil)}
+		return end(c.t("status.limited", nil))
 	case !found:
-		return Reply{Text: c.t("status.unknown", map[string]any{"Reference": string(ref)})}
+		return end(c.t("status.unknown", map[string]any{"Reference": string(ref)}))
 	}
 	id := "status.received"
 	switch status {
@@ -307,7 +363,13 @@ func (e *Engine) Status(lang string, ref Reference, status string, found, limite
 	case "resolved", "unfounded", "duplicate":
 		id = "status.closed"
 	}
-	return Reply{Text: c.t(id, map[string]any{"Reference": string(ref)})}
+	return end(c.t(id, map[string]any{"Reference": string(ref)}))
+}
+
+// Menu is the menu's choices in lang, offered again after a message that
+// came from elsewhere (the acknowledgement in the web chat's inbox).
+func (e *Engine) Menu(lang string) []Choice {
+	return (&turn{e: e, s: Session{Lang: lang}}).menuChoices()
 }
 
 func (c *turn) languages() { c.ask(c.t("language.ask", nil), c.languageChoices()...) }
@@ -355,7 +417,7 @@ func (c *turn) language() {
 func leadingReference(text string) (Reference, string) {
 	f := strings.Fields(text)
 	for n := min(len(f), 3); n >= 1; n-- { // a code may be typed in up to three pieces
-		if ref, err := ParseReference(strings.Join(f[:n], "")); err == nil {
+		if ref, err := ParseReference(strings.Join(f[:n], "")); err == nil && LooksLikeReference(strings.Join(f[:n], "")) {
 			return ref, strings.TrimSpace(strings.Join(f[n:], " "))
 		}
 	}

@@ -93,10 +93,20 @@ func ParseReference(s string) (Reference, error) {
 	return formatReference(payload), nil
 }
 
-// LooksLikeReference reports whether s has the shape of a code (right length
-// and symbols), whether or not its check symbol is right. Used to answer "please
-// check the code" instead of treating it as chat.
+// LooksLikeReference reports whether s has the shape of a code, whether or not
+// its check symbol is right: used to answer "please check the code" instead of
+// treating it as chat. Digits alone ("1800 1567", "12345678") are a number
+// unless written with TB: tinbao never issues a code without a letter.
 func LooksLikeReference(s string) bool {
-	_, err := ParseReference(s)
-	return err == nil || errors.Is(err, ErrRefCheck)
+	if _, err := ParseReference(s); err != nil && !errors.Is(err, ErrRefCheck) {
+		return false
+	}
+	typed := strings.ToUpper(strings.TrimSpace(s))
+	return strings.HasPrefix(typed, "TB") || HasLetter(typed)
+}
+
+// HasLetter reports whether a code's symbols include a letter; codes are
+// drawn again until they do, so that a number is never taken for one.
+func HasLetter(symbols string) bool {
+	return strings.ContainsFunc(symbols, func(r rune) bool { return r >= 'A' && r <= 'Z' && r != 'O' && r != 'I' && r != 'L' })
 }

@@ -5,12 +5,17 @@ package flows
 
 const reportFlowName = "report"
 
+// abroadSomewhere marks a person abroad in a country the hotlines file does
+// not list.
+const abroadSomewhere = "xx"
+
 func reportFlow() *flow {
 	return &flow{
 		name:  reportFlowName,
 		kind:  KindTip,
 		ack:   "ack.tip",
 		title: "report.summary",
+		story: "what",
 		steps: []step{
 			{id: "category", prompt: "report.category", label: "report.label.category", input: inputPick, optional: true,
 				options: []option{
@@ -22,6 +27,12 @@ func reportFlow() *flow {
 					{id: "child", label: "category.child"},
 					{id: "organ", label: "category.organ"},
 					{id: "other", label: "category.others"},
+				},
+				after: func(c *turn, answer string) string {
+					if answer == "held_abroad" && c.s.Abroad == "" {
+						c.s.Abroad = abroadSomewhere
+					}
+					return ""
 				}},
 			{id: "country", prompt: "report.country", label: "report.label.country", input: inputPick, optional: true,
 				when: func(c *turn) bool { return c.s.Answers["category"] == "held_abroad" },
@@ -30,8 +41,14 @@ func reportFlow() *flow {
 					{id: "mm", label: "country.mm", aliases: []string{"myanmar", "mien dien"}},
 					{id: "la", label: "country.la", aliases: []string{"lao", "laos"}},
 					{id: "other", label: "country.elsewhere"},
+				},
+				after: func(c *turn, answer string) string {
+					if answer != "" && answer != "other" {
+						c.s.Abroad = answer
+					}
+					return ""
 				}},
-			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText},
+			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText, story: true},
 			{id: "where", prompt: "report.where", label: "report.label.where", input: inputText, optional: true, place: true},
 			{id: "when", prompt: "report.when", label: "report.label.when", input: inputText, optional: true},
 			{id: "people", prompt: "report.people", label: "report.label.people", input: inputText, optional: true},
@@ -60,8 +77,11 @@ func reportFlow() *flow {
 				}},
 			{id: "contact_how", prompt: "report.contact_how", label: "report.label.contact_how", input: inputText, optional: true,
 				when: func(c *turn) bool { return c.s.Answers["contact"] == "contact" }},
+			// The web chat cannot write to someone who closed the page: it
+			// does not ask, and the acknowledgement says how to look up.
 			{id: "followup", prompt: "report.followup", label: "report.label.followup", input: inputPick, optional: true,
-				options: []option{yes, no}},
+				options: []option{yes, no},
+				when:    func(c *turn) bool { return c.in.Channel != "web" }},
 			{id: "followup_when", prompt: "report.followup_when", label: "report.label.followup_when", input: inputText, optional: true,
 				when: func(c *turn) bool { return c.s.Answers["followup"] == "yes" }},
 			{id: "summary", input: inputSummary},

@@ -27,6 +27,9 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 //	> (40 phút sau)       time passes
 //	> (người phụ trách nhắn về TB-…) an officer wrote about that report
 //
+//	> (3 giây sau)        the next message follows the last within seconds (a burst)
+//	> (cuộc trò chuyện mới) a new person starts from nothing
+//
 // "< " lines are tinbao's answers, buttons in brackets (on SMS, the text as
 // the SMS carries it), and "= " lines what is handed on: a finished report
 // with its acknowledgement, a lookup, a wipe. The first line may say
@@ -93,6 +96,16 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 			now = now.Add(time.Duration(n) * time.Minute)
 			continue
 		}
+		if strings.HasPrefix(said, "(") && strings.HasSuffix(said, " giây sau)") {
+			// The next message comes only seconds after the last one.
+			n, _ := strconv.Atoi(strings.Fields(said[1:])[0])
+			now = now.Add(-time.Minute + time.Duration(n)*time.Second)
+			continue
+		}
+		if said == "(cuộc trò chuyện mới)" {
+			s, last = flows.Session{}, nil
+			continue
+		}
 		// The n-th report of a transcript always gets the same code.
 		in := flows.Input{Channel: channel, Now: now, OpenThread: openThread,
 			Reference: flows.NewReference([]byte{7, 19, 3, 20, 23, 9, byte(len(committed) + 1)})}
@@ -121,7 +134,9 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 		}
 		r := e.Step(s, in)
 		s = r.Session
-		last = nil
+		if len(r.Replies) > 0 { // no answer: the buttons on screen stay
+			last = nil
+		}
 		for _, rep := range r.Replies {
 			if channel == "sms" {
 				out.WriteString(prefixLines("< ", sms.Render(rep)))
@@ -181,7 +196,10 @@ func describe(r *flows.Report) string {
 	fmt.Fprintf(&b, "= báo cáo kind=%s reference=%s urgent=%t lang=%s category=%s follow_up=%t media=%d\n",
 		r.Kind, r.Reference, r.Urgent, r.Lang, r.Category, r.FollowUp, len(r.Media))
 	for _, k := range keys {
-		fmt.Fprintf(&b, "=   %s: %s\n", k, r.Details[k])
+		b.WriteString(prefixLines("=   "+k+": ", r.Details[k]))
+	}
+	for _, d := range r.Distress {
+		b.WriteString(prefixLines("=   lời báo động "+d.At.Format("15:04:05")+": ", d.Text))
 	}
 	b.WriteString(prefixLines("= xác nhận: ", r.Ack))
 	return b.String()

@@ -14,6 +14,9 @@ import (
 // digit or the words. Where they are shortcuts beside free text (Bỏ qua),
 // their words are shown to be typed.
 func Render(r flows.Reply) string {
+	if r.Menu && r.Hint != "" {
+		return r.Text + "\n" + r.Hint // the menu costs a segment: say how to get it
+	}
 	if len(r.Choices) == 0 {
 		return r.Text
 	}

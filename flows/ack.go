@@ -1,0 +1,130 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// vietnam is the time people read and write in: UTC+7 all year (no DST), so
+// no time-zone database is needed.
+var vietnam = time.FixedZone("ICT", 7*60*60)
+
+// ack writes the acknowledgement of a committed report: the code, who reads
+// it and how soon, that it is kept confidential, whether we will write back,
+// how to look it up, and what to do in danger. It says only what was agreed.
+func (c *turn) ack(f *flow, r *Report) string {
+	data := map[string]any{"Reference": string(r.Reference), "Hours": c.e.opts.ResponseHours,
+		"Open": clock(c.e.opts.StaffedFrom), "Close": clock(c.e.opts.StaffedTo)}
+	if c.in.Channel == "sms" {
+		// One 160-character segment: no diacritics, nothing optional.
+		return c.t(f.ack+"_sms", data)
+	}
+	lines := []string{c.t(f.ack, data)}
+	if r.Urgent {
+		lines = append(lines, c.t("ack.urgent", data))
+	}
+	if c.offHours() {
+		lines = append(lines, c.t("ack.off_hours", data))
+	}
+	switch {
+	case c.in.Channel == "web":
+		lines = append(lines, c.t("ack.web", data))
+	case r.Kind == KindHelp && c.s.Answers["now_contact"] != "":
+		lines = append(lines, c.t("ack.contact_as_said", data))
+	case r.FollowUp:
+		lines = append(lines, c.t("ack.followup", data))
+	default:
+		lines = append(lines, c.t("ack.no_followup", data))
+	}
+	if c.s.Abroad != "" {
+		data["Line"] = c.e.opts.Hotlines.Lines[0].Number
+		lines = append(lines, c.t("ack.danger_abroad", data))
+	} else {
+		lines = append(lines, c.t("ack.danger", data))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// offHours reports whether nobody reads messages now.
+func (c *turn) offHours() bool {
+	from, to := c.e.opts.StaffedFrom, c.e.opts.StaffedTo
+	if from == to || c.in.Now.IsZero() {
+		return false
+	}
+	t := c.in.Now.In(vietnam)
+	m := t.Hour()*60 + t.Minute()
+	if from < to {
+		return m < from || m >= to
+	}
+	return m < from && m >= to // staffed across midnight
+}
+
+func clock(minutes int) string { return fmt.Sprintf("%d:%02d", minutes/60, minutes%60) }
+
+// emergency shows the numbers to call, once per turn: those that work from
+// where the person seems to be.
+func (c *turn) emergency() {
+	text := c.numbers()
+	for _, r := range c.replies {
+		if r.Text == text {
+			return
+		}
+	}
+	c.say(text)
+}
+
+// numbers lists the emergency numbers. Abroad, the first advice is Vietnam's
+// citizen-protection line and the embassy, never the local police: people
+// held in scam compounds are often guarded with local complicity.
+func (c *turn) numbers() string {
+	h := c.e.opts.Hotlines
+	if c.s.Abroad == "" {
+		return c.t("emergency.numbers", map[string]any{"Line": h.Lines[0].Number})
+	}
+	en := c.s.Lang == "en"
+	var b strings.Builder
+	line := func(name, number string, verified bool) {
+		fmt.Fprintf(&b, "\n• %s: %s", name, number)
+		if !verified {
+			b.WriteString(" " + c.t("emergency.unverified", nil))
+		}
+	}
+	if country, ok := h.Countries[c.s.Abroad]; ok && country.Number != "" {
+		name := country.EmbassyVI
+		if en && country.EmbassyEN != "" {
+			name = country.EmbassyEN
+		}
+		line(name, country.Number, country.Verified)
+	}
+	for _, l := range h.Lines {
+		name := l.NameVI
+		if en && l.NameEN != "" {
+			name = l.NameEN
+		}
+		line(name, l.Number, l.Verified)
+	}
+	return c.t("emergency.abroad", map[string]any{"Lines": strings.TrimPrefix(b.String(), "\n")})
+}
+
+// noteAbroad remembers a country named in what the person wrote, so the
+// numbers they are given work from there.
+func (c *turn) noteAbroad(text string) {
+	if code := c.e.opts.Hotlines.CountryIn(text); code != "" {
+		c.s.Abroad = code
+	}
+}
+
+// promptData fills the questions that depend on earlier answers.
+func (c *turn) promptData() map[string]any {
+	country := ""
+	if code := c.s.Answers["country"]; code != "" && code != "other" {
+		if ct, ok := c.e.opts.Hotlines.Countries[code]; ok {
+			country = ct.NameVI
+			if c.s.Lang == "en" && ct.NameEN != "" {
+				country = ct.NameEN
+			}
+		}
+	}
+	return map[string]any{"Country": country}
+}

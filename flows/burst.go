@@ -1,0 +1,151 @@
+package flows
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"tinbao/locales"
+)
+
+// People write the way people write: a story in three quick messages, a
+// second line sent before the next question arrived. What follows keeps
+// every word in the answer it belongs to.
+
+// nextWords, folded, close the story question like its Tiếp button.
+var nextWords = []string{"tiep", "xong", "het", "het roi", "xong roi", "vay thoi", "chi vay", "next", "done"}
+
+// burst reports whether this message was written before the person could
+// have read the reply to their previous one: the page says so for sure
+// (web); else the time they sent it, if the channel gives one and the clocks
+// agree, against when the previous answer was taken; else the join window.
+func (c *turn) burst() bool {
+	switch c.in.Seq {
+	case SeqBurst:
+		return true
+	case SeqAfterReply:
+		return false
+	}
+	if c.s.JoinAt == 0 || c.in.Now.IsZero() {
+		return false
+	}
+	answered := time.UnixMilli(c.s.JoinAt)
+	if sent := c.in.SentAt; !sent.IsZero() && c.in.Now.Sub(sent).Abs() < 10*time.Minute {
+		// Telegram's date has whole seconds: sent in the second the
+		// previous answer was taken or before, it was not an answer to
+		// what we asked next.
+		return !sent.After(answered.Truncate(time.Second))
+	}
+	return c.in.Now.Sub(answered) <= c.e.opts.Join
+}
+
+// joins adds a burst message to the free-text answer it continues, silently:
+// the question on screen is still the one to answer. It reports whether it
+// took the message.
+func (c *turn) joins(f *flow) bool {
+	if c.s.JoinStep == "" || c.in.Text == "" || c.in.Choice != "" || c.in.Location != nil ||
+		c.s.Editing || c.s.EditMenu || c.s.Confirm || !c.burst() {
+		return false
+	}
+	j := f.index(c.s.JoinStep)
+	if j < 0 || f.steps[j].input != inputText {
+		return false
+	}
+	if i := f.index(c.s.Step); i >= 0 && i != j && f.steps[i].input != inputText {
+		// A word that answers the question now asked ("có") is that answer.
+		if ch := c.chosen(f, &f.steps[i]); ch != "" {
+			return false
+		}
+	}
+	joined := c.s.Answers[c.s.JoinStep] + "\n" + c.in.Text
+	if utf8.RuneCountInString(joined) > MaxStoryRunes {
+		c.say(c.t("common.too_long", map[string]any{"Max": MaxStoryRunes}))
+		return true
+	}
+	c.s.Answers[c.s.JoinStep] = joined
+	c.s.JoinAt = c.in.Now.UnixMilli()
+	c.keepMedia()
+	return true
+}
+
+// answered notes a free-text answer, which a burst may continue.
+func (c *turn) answered(st *step) {
+	c.s.JoinStep, c.s.JoinAt = st.id, 0
+	if !c.in.Now.IsZero() {
+		c.s.JoinAt = c.in.Now.UnixMilli()
+	}
+}
+
+// story handles the story question while it is open for more: more words
+// are added, Tiếp moves on. It reports whether it took the input.
+func (c *turn) story(f *flow, i int) bool {
+	st := &f.steps[i]
+	if !st.story || !c.s.More {
+		return false
+	}
+	key := locales.Fold(c.in.Text)
+	if c.in.Choice == choiceNext || (c.in.Choice == "" && (slices.Contains(nextWords, key) ||
+		key == locales.Fold(c.t("button.next", nil)))) {
+		c.s.More, c.s.JoinStep = false, ""
+		c.advance(f, i, c.s.Answers[st.id])
+		return true
+	}
+	if c.in.Choice != "" || c.in.Location != nil {
+		c.more()
+		return true
+	}
+	text, ok := c.textAnswer()
+	if !ok {
+		return true
+	}
+	joined := c.s.Answers[st.id] + "\n" + text
+	if utf8.RuneCountInString(joined) > MaxStoryRunes {
+		c.say(c.t("common.too_long", map[string]any{"Max": MaxStoryRunes}))
+		return true
+	}
+	c.s.Answers[st.id] = joined
+	c.answered(st)
+	c.say(c.t("common.more_added", nil), c.choice(choiceNext, "button.next"))
+	return true
+}
+
+// openStory keeps the story question open after its first answer, where a
+// person can send more (not on SMS, where every reply costs a segment and
+// the join window serves).
+func (c *turn) openStory(st *step) bool {
+	if !st.story || c.s.Editing || c.in.Channel == "sms" {
+		return false
+	}
+	c.s.More = true
+	c.more()
+	return true
+}
+
+func (c *turn) more() {
+	c.say(c.t("common.more", nil), c.choice(choiceNext, "button.next"))
+}
+
+// keepMedia keeps the attachments of this message with the report.
+func (c *turn) keepMedia() {
+	if len(c.in.Media) == 0 {
+		return
+	}
+	room := max(MaxMedia-len(c.s.Media), 0)
+	c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+}
+
+// addToStory keeps words typed where a button was expected (more of the
+// story, sent after pressing Báo tin) with the person's own account rather
+// than dropping them. A word or two is a mistyped choice instead.
+func (c *turn) addToStory(f *flow) bool {
+	if f.story == "" || c.in.Choice != "" || len(strings.Fields(c.in.Text)) < 3 {
+		return false
+	}
+	joined := strings.TrimPrefix(c.s.Answers[f.story]+"\n"+c.in.Text, "\n")
+	if utf8.RuneCountInString(joined) > MaxStoryRunes {
+		return false
+	}
+	c.s.Answers[f.story] = joined
+	return true
+}

@@ -1,0 +1,40 @@
+package flows
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Every danger phrase has its line in the golden transcript, so a phrase
+// added to the list is read, in a conversation, by whoever reviews it.
+func TestEveryDangerPhraseHasATranscript(t *testing.T) {
+	raw, err := os.ReadFile("testdata/danger_phrases.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if p, ok := strings.CutPrefix(l, "> "); ok {
+			said[p] = true
+		}
+	}
+	for _, p := range dangerPhrases {
+		if !said[p] {
+			t.Errorf("danger phrase %q has no line in testdata/danger_phrases.txt", p)
+		}
+		if !inDanger(p) {
+			t.Errorf("danger phrase %q does not match itself", p)
+		}
+	}
+}
+
+// Words that only look alike once marks are gone do not raise the alarm:
+// "bạn tôi" (my friend) is not "bán tôi".
+func TestFriendIsNotSold(t *testing.T) {
+	for _, s := range []string{"bạn tôi đi làm ở xa", "bạn em rủ đi chơi", "bạn cho tôi hỏi", "tôi muốn báo tin"} {
+		if inDanger(s) {
+			t.Errorf("%q raised the alarm", s)
+		}
+	}
+}

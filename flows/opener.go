@@ -1,0 +1,93 @@
+package flows
+
+import (
+	"strings"
+
+	"tinbao/locales"
+)
+
+// A person often opens with what matters to them (their story, their need)
+// rather than a menu word. The opener is read for intent, and their words are
+// kept, so nobody has to type them twice.
+
+type intent int
+
+const (
+	intentNone  intent = iota // a greeting, a word: the menu
+	intentStory               // words about something: keep them, ask which door
+	intentHelp                // asks for help
+	intentReport              // wants to report
+)
+
+// helpWords and reportWords, folded, are matched as whole words anywhere in
+// the message, with and without marks or Telex residue, and in teen code
+// ("jup", "zup" for giúp; "e" for em).
+var (
+	helpWords = []string{
+		"can giup", "can giup do", "giup toi", "giup em", "giup e", "giup minh", "giup voi", "giup con",
+		"giup chau", "giup chung toi", "nho giup", "xin giup", "muon duoc giup", "can ho tro", "ho tro toi",
+		"ho tro em", "xin ho tro", "jup", "zup", "jup e", "zup e", "jup voi", "zup voi", "giup vs", "jup vs",
+		"need help", "i need help", "please help", "help us",
+	}
+	reportWords = []string{
+		"bao tin", "to giac", "muon bao", "toi muon bao", "em muon bao", "bao cao", "trinh bao", "tin bao",
+		"bao cong an", "report", "i want to report",
+	}
+)
+
+// storyWords is how many words make an opener a story rather than a greeting.
+const storyWords = 4
+
+// intentOf reads a first message.
+func intentOf(text string) intent {
+	keys := []string{" " + locales.Fold(text) + " ", " " + locales.FoldLoose(text) + " "}
+	has := func(words []string) bool {
+		for _, key := range keys {
+			for _, w := range words {
+				if strings.Contains(key, " "+w+" ") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case has(helpWords):
+		return intentHelp
+	case has(reportWords):
+		return intentReport
+	case len(strings.Fields(locales.Fold(text))) >= storyWords:
+		return intentStory
+	}
+	return intentNone
+}
+
+// opener answers a first message that is no command and no code.
+func (c *turn) opener() {
+	text := c.in.Text
+	if text == "" || c.in.Choice != "" {
+		c.menu()
+		return
+	}
+	long := len(strings.Fields(text)) >= storyWords
+	switch intentOf(text) {
+	case intentHelp:
+		c.startWith(c.e.flows[helpFlowName], keepIf(long, text))
+	case intentReport:
+		c.startWith(c.e.flows[reportFlowName], keepIf(long, text))
+	case intentStory:
+		c.reset()
+		c.s.Opener = text
+		c.ask(c.t("opener.which", nil), c.choice(choiceReport, "menu.report"), c.choice(choiceHelp, "menu.help"))
+		c.s.Step = menuStep
+	default:
+		c.menu()
+	}
+}
+
+func keepIf(ok bool, text string) string {
+	if ok {
+		return text
+	}
+	return ""
+}
