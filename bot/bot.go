@@ -37,6 +37,10 @@ type Message struct {
 	Location    *flows.Location // a shared location (Telegram)
 	Media       []flows.Media   // attachments, by the provider's file IDs
 	Unsupported bool            // a sticker… that the flows cannot read
+	// Seq and SentAt help tell a burst of messages from answers (see
+	// flows.Input): the web page's own word, or the provider's send time.
+	Seq    flows.Sequence
+	SentAt time.Time
 }
 
 // LogValue keeps message text and the handle out of every log line.
@@ -179,7 +183,7 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		return r.busy(sess), fmt.Errorf("handle: %w", err)
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
-		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported}
+		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported, Seq: m.Seq, SentAt: m.SentAt}
 	if sess.Flow == "" && m.Text != "" {
 		// Between flows, a free message may be a reply to an officer. A
 		// slow database must not hold up the conversation: give up soon

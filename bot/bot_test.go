@@ -150,7 +150,7 @@ func (f *fixture) say(t *testing.T, id, text, choice string) ([]flows.Reply, err
 // toSummary walks a report up to its summary.
 func (f *fixture) toSummary(t *testing.T) {
 	t.Helper()
-	steps := [][2]string{{"/baotin", ""}, {"", "skip"}, {"Có người bị giữ hộ chiếu", ""}}
+	steps := [][2]string{{"/baotin", ""}, {"", "skip"}, {"Có người bị giữ hộ chiếu", ""}, {"", "next"}}
 	for range 8 { // where, when, people, child, danger, media, contact, follow-up
 		steps = append(steps, [2]string{"", "skip"})
 	}
@@ -218,7 +218,7 @@ func TestAlreadyCommittedIsNotAnError(t *testing.T) {
 	if _, err := f.say(t, "send", "", "send"); err != nil {
 		t.Fatalf("a report committed before is done, not an error: %v", err)
 	}
-	if f.sessions.finished != 12 || f.sessions.sessions["pseudo"].Flow != "" {
+	if f.sessions.finished != 13 || f.sessions.sessions["pseudo"].Flow != "" {
 		t.Errorf("session not finished and cleared: %+v", f.sessions.sessions["pseudo"])
 	}
 }

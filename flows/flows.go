@@ -193,7 +193,8 @@ type Options struct {
 	// harmless answer. Empty: none.
 	PanicWord string
 	// Join is how soon after a free-text answer another message counts as
-	// more of it, when the channel cannot say (SMS); default 4 seconds.
+	// more of it, when the channel cannot say (SMS); default 4 seconds,
+	// negative: never.
 	Join time.Duration
 	// ResponseHours is how soon a person can expect a human to read a
 	// report, said in acknowledgements; default 24.
@@ -220,7 +221,7 @@ func New(cat *locales.Catalog, opts Options) *Engine {
 	if opts.Idle <= 0 {
 		opts.Idle = 30 * time.Minute
 	}
-	if opts.Join <= 0 {
+	if opts.Join == 0 {
 		opts.Join = 4 * time.Second
 	}
 	if opts.ResponseHours <= 0 {

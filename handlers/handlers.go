@@ -47,6 +47,7 @@ type Handlers struct {
 	deps     map[string]Pinger
 	log      *slog.Logger
 	chatTmpl *template.Template
+	privTmpl *template.Template
 }
 
 // New builds the handlers and parses their templates. telegram may be nil
@@ -56,7 +57,11 @@ func New(cfg Config, tg *telegram.Adapter, wa *web.Adapter, cat *locales.Catalog
 	if err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
-	return &Handlers{cfg: cfg, telegram: tg, web: wa, cat: cat, deps: deps, log: log, chatTmpl: tmpl}, nil
+	priv, err := template.ParseFS(templateFS, "templates/privacy.html")
+	if err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
+	return &Handlers{cfg: cfg, telegram: tg, web: wa, cat: cat, deps: deps, log: log, chatTmpl: tmpl, privTmpl: priv}, nil
 }
 
 type ctxKey int

@@ -12,6 +12,7 @@ func (h *Handlers) Public() http.Handler {
 	mux.HandleFunc("POST /chat/send", h.chatSend)
 	mux.HandleFunc("GET /chat/inbox", h.chatInbox)
 	mux.HandleFunc("POST /chat/exit", h.chatExit)
+	mux.HandleFunc("GET /privacy", h.privacyPage)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)

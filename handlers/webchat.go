@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"tinbao/bot/web"
+	"tinbao/flows"
 	"tinbao/locales"
 )
 
@@ -34,7 +36,8 @@ const (
 
 // chatPage holds the page's texts, in the browser's language.
 type chatPage struct {
-	Lang, Title, Note, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
+	Lang, Title, Note, Note2, Privacy, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
+	Sending, Retrying, Copy, Copied, Call                                              string
 	// Start says whether the page opens by asking the pending question
 	// again (the menu when nothing is pending): false after a wipe, when the
 	// page waits, blank, for the person to write.
@@ -72,7 +75,9 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := h.chatTmpl.Execute(w, chatPage{
-		Lang: lang, Title: t("web.title"), Note: t("web.note"), Placeholder: t("web.placeholder"),
+		Lang: lang, Title: t("web.title"), Note: t("web.note"), Note2: t("web.note2"), Privacy: t("web.privacy_link"),
+		Sending: t("web.sending"), Retrying: t("web.retrying"), Copy: t("web.copy"), Copied: t("web.copied"),
+		Call: t("web.call"), Placeholder: t("web.placeholder"),
 		Send: t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
 		ExitURL: exitURL, Start: chatStart(r),
 	})
@@ -124,6 +129,7 @@ type chatRequest struct {
 	Text   string `json:"text"`
 	Choice string `json:"choice"`
 	Lang   string `json:"lang"`
+	Queued bool   `json:"queued"`
 }
 
 type chatResponse struct {
@@ -163,7 +169,8 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 	sid := h.chatSession(w, r, true)
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	out, err := h.web.Handle(ctx, sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang})
+	out, err := h.web.Handle(ctx, sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang,
+		Queued: req.Queued})
 	switch {
 	case errors.Is(err, web.ErrBadInput):
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
@@ -178,10 +185,12 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 
 // chatInbox answers the page's poll. ?shown=N says the page displayed the
 // first N messages of the last answer: only those are dropped, so an answer
-// lost on the way is sent again.
+// lost on the way is sent again. With messages comes the menu, so that an
+// acknowledgement is never a dead end.
 func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
 	sid := h.chatSession(w, r, false)
 	msgs := []string{}
+	var menu []web.RenderItem
 	shown, _ := strconv.Atoi(r.URL.Query().Get("shown"))
 	if sid != "" && shown >= 0 && shown <= 1000 {
 		got, err := h.web.Collect(r.Context(), sid, shown)
@@ -191,8 +200,11 @@ func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		msgs = append(msgs, got...)
+		if len(msgs) > 0 {
+			menu = web.Replies([]flows.Reply{{Choices: h.web.Menu(h.chatLang(r))}})[0].Choices
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "menu": menu})
 }
 
 // chatExit forgets the session and ends the cookie: the quick exit and the
@@ -208,4 +220,28 @@ func (h *Handlers) chatExit(w http.ResponseWriter, r *http.Request) {
 		Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	noStore(w)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// privacyPage is the full privacy notice the first message links to, in
+// Vietnamese or (?lang=en) English.
+func (h *Handlers) privacyPage(w http.ResponseWriter, r *http.Request) {
+	lang := h.chatLang(r)
+	noStore(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var paras []string
+	for _, p := range strings.Split(h.cat.T(lang, "privacy.body", nil), "\n\n") {
+		if p = strings.TrimSpace(p); p != "" {
+			paras = append(paras, p)
+		}
+	}
+	other := "en"
+	if lang == "en" {
+		other = locales.Default
+	}
+	err := h.privTmpl.Execute(w, map[string]any{"Lang": lang, "Title": h.cat.T(lang, "privacy.title", nil),
+		"Paras": paras, "Other": other, "OtherName": h.cat.T(other, "language.name", nil),
+		"Back": h.cat.T(lang, "privacy.back", nil)})
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "render privacy", "request_id", requestID(r.Context()), "err", err)
+	}
 }

@@ -45,6 +45,9 @@ type Tip struct {
 	Category  string
 	Language  string
 	Details   map[string]string
+	// Distress is every message that raised a danger alert, word for word:
+	// shown to officers first.
+	Distress  []flows.Distress
 	CreatedAt time.Time
 }
 
@@ -86,7 +89,15 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	if r.Urgent {
 		urgency = "urgent"
 	}
-	details, err := json.Marshal(r.Details)
+	// The alarm messages travel inside details, as a list under "distress".
+	all := make(map[string]any, len(r.Details)+1)
+	for k, v := range r.Details {
+		all[k] = v
+	}
+	if len(r.Distress) > 0 {
+		all["distress"] = r.Distress
+	}
+	details, err := json.Marshal(all)
 	if err != nil {
 		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
 	}
@@ -120,14 +131,16 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	return c, nil
 }
 
-const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language, details, created_at
+const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
+	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at
 	FROM tips WHERE reference = $1`
 
 // TipByReference finds a tip by its canonical reference code.
 func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	var t Tip
 	err := db.pool.QueryRow(ctx, sqlTipByReference, ref).Scan(
-		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.CreatedAt)
+		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.Distress,
+		&t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tip{}, ErrNotFound
 	}
@@ -137,7 +150,8 @@ func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	return t, nil
 }
 
-const sqlOpenTips = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language, details, created_at
+const sqlOpenTips = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
+	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at
 	FROM tips WHERE status IN ('new', 'in_review', 'verifying')
 	ORDER BY urgency = 'urgent' DESC, created_at, id LIMIT $1`
 
@@ -149,7 +163,8 @@ func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {
 	}
 	tips, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tip, error) {
 		var t Tip
-		err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.CreatedAt)
+		err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details,
+			&t.Distress, &t.CreatedAt)
 		return t, err
 	})
 	if err != nil {

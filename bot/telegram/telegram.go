@@ -178,6 +178,9 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 		msg := u.Message
 		chat = msg.Chat
 		m.Text = msg.Text
+		if msg.Date > 0 {
+			m.SentAt = time.Unix(int64(msg.Date), 0)
+		}
 		if msg.From != nil {
 			m.LangHint = msg.From.LanguageCode
 		}

@@ -61,6 +61,9 @@ type Incoming struct {
 	Text   string
 	Choice string
 	Lang   string // the browser's language, for a new conversation
+	// Queued: typed while the previous message was still on its way, so
+	// before its reply was shown (a burst).
+	Queued bool
 }
 
 func (a *Adapter) sender(sessionID string) string {
@@ -80,7 +83,15 @@ func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bo
 		Text:      in.Text,
 		Choice:    in.Choice,
 		LangHint:  in.Lang,
+		Seq:       seq(in.Queued),
 	})
+}
+
+func seq(queued bool) flows.Sequence {
+	if queued {
+		return flows.SeqBurst
+	}
+	return flows.SeqAfterReply
 }
 
 // Collect returns the durable messages waiting for the page, after dropping
@@ -111,6 +122,9 @@ func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, er
 	}
 	return a.inbox.PushInbox(ctx, a.sender(handle), text)
 }
+
+// Menu is the menu's buttons in lang, offered after durable messages.
+func (a *Adapter) Menu(lang string) []flows.Choice { return a.runner.Engine().Menu(lang) }
 
 // Render is the JSON shape of a reply for the page.
 type Render struct {

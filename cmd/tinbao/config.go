@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"tinbao/flows"
 	"tinbao/identity"
+	"tinbao/locales"
 )
 
 // config is every setting of DESIGN.md's Environment table, read once here.
@@ -26,6 +29,14 @@ type config struct {
 	Keys        *identity.Keyring // TINBAO_SECRET (required)
 	SessionIdle time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
 	PanicWord   string            // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
+	// RESPONSE_HOURS, default 24: how soon a person can expect a human to
+	// read a report, said in acknowledgements.
+	ResponseHours int
+	// STAFFED_HOURS, default 07:00-22:00 (Vietnam time; "24h" for around the
+	// clock): outside them acknowledgements say when staff will read.
+	StaffedFrom, StaffedTo int
+	JoinWindow             time.Duration     // JOIN_WINDOW, default 4s: a message this soon after a free-text answer continues it (SMS)
+	Hotlines               *locales.Hotlines // HOTLINES_FILE: numbers for people abroad; default the embedded list
 
 	TelegramToken         string // TELEGRAM_BOT_TOKEN; empty = Telegram off
 	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
@@ -89,6 +100,27 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 	if err != nil || c.SessionIdle < time.Minute {
 		errs = append(errs, errors.New("SESSION_IDLE must be a duration of at least 1m, such as 30m"))
 	}
+	c.ResponseHours, err = strconv.Atoi(get("RESPONSE_HOURS", "24"))
+	if err != nil || c.ResponseHours < 1 || c.ResponseHours > 24*14 {
+		errs = append(errs, errors.New("RESPONSE_HOURS must be a whole number of hours between 1 and 336, such as 24"))
+	}
+	if c.StaffedFrom, c.StaffedTo, err = parseStaffed(get("STAFFED_HOURS", "07:00-22:00")); err != nil {
+		errs = append(errs, err)
+	}
+	c.JoinWindow, err = time.ParseDuration(get("JOIN_WINDOW", "4s"))
+	if err != nil || c.JoinWindow < 0 || c.JoinWindow > time.Minute {
+		errs = append(errs, errors.New("JOIN_WINDOW must be a duration between 0s and 1m, such as 4s"))
+	}
+	c.Hotlines = locales.DefaultHotlines()
+	if path := get("HOTLINES_FILE", ""); path != "" {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			c.Hotlines, err = locales.ParseHotlines(data)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("HOTLINES_FILE: %w", err))
+		}
+	}
 	if v := get("TELEGRAM_OFFICER_CHAT_ID", ""); v != "" {
 		c.TelegramOfficerChatID, err = strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -104,6 +136,45 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseStaffed reads STAFFED_HOURS: "07:00-22:00" (may run past midnight,
+// "22:00-06:00"), or "24h" for around the clock.
+func parseStaffed(v string) (from, to int, err error) {
+	if strings.EqualFold(v, "24h") || v == "00:00-24:00" {
+		return 0, 0, nil
+	}
+	bad := errors.New(`STAFFED_HOURS must look like 07:00-22:00 (Vietnam time), or be "24h"`)
+	a, b, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, 0, bad
+	}
+	minutes := func(s string) (int, bool) {
+		t, err := time.Parse("15:04", strings.TrimSpace(s))
+		if err != nil {
+			return 0, false
+		}
+		return t.Hour()*60 + t.Minute(), true
+	}
+	from, ok1 := minutes(a)
+	to, ok2 := minutes(b)
+	if !ok1 || !ok2 || from == to {
+		return 0, 0, bad
+	}
+	return from, to, nil
+}
+
+// flowOptions is the conversations' part of the configuration.
+func (c config) flowOptions() flows.Options {
+	o := flows.Options{Idle: c.SessionIdle, PanicWord: c.PanicWord, Join: c.JoinWindow,
+		ResponseHours: c.ResponseHours, StaffedFrom: c.StaffedFrom, StaffedTo: c.StaffedTo, Hotlines: c.Hotlines}
+	if c.JoinWindow == 0 {
+		o.Join = -1 // JOIN_WINDOW=0s: off
+	}
+	if c.PublicURL != nil {
+		o.PrivacyURL = c.PublicURL.String() + "/privacy"
+	}
+	return o
 }
 
 // telegramOn reports whether the Telegram channel is configured.

@@ -29,6 +29,8 @@ func TestUrgentReportAlertsOfficers(t *testing.T) {
 	c.press("yes") // safe enough to write
 	c.press("yes") // in danger
 	c.press("send_now")
+	c.press("skip") // where
+	c.press("skip") // how to reach them
 	alerts := tg.WaitSent(officersChat, 1, 10*time.Second)
 	if len(alerts) != 1 {
 		t.Fatalf("officers' group got %d messages, want 1\n%s", len(alerts), s.log)
@@ -114,6 +116,7 @@ func TestAcknowledgementSurvivesRestart(t *testing.T) {
 	c.say("/baotin")
 	c.press("skip")
 	c.say("Có người bị lừa sang Lào")
+	c.press("next")
 	for range 8 {
 		c.press("skip")
 	}

@@ -262,7 +262,8 @@ func reportTo(t *testing.T, c *tgChat, what string, followUp ...bool) string {
 	c.say("/baotin")
 	c.press("skip") // category
 	c.say(what)
-	for range 7 { // where, when, people, child, danger, media, contact
+	c.press("next") // the story is told
+	for range 7 {   // where, when, people, child, danger, media, contact
 		c.press("skip")
 	}
 	if len(followUp) > 0 && followUp[0] {
@@ -367,21 +368,29 @@ func TestTelegramReportEndToEnd(t *testing.T) {
 func TestTelegramHelpInDangerEndToEnd(t *testing.T) {
 	s, tg, secret := startTelegram(t)
 	c := s.telegramChat(t, tg, secret, 700001)
-	c.say("cuu toi, toi bi nhot khong cho ve") // no diacritics
+	const cry = "cuu toi, toi bi nhot khong cho ve" // no diacritics
+	c.say(cry)
 	sent := tg.SentTo(700001)
-	if len(sent) != 2 || !strings.Contains(sent[0].Text, "113") || !strings.Contains(sent[0].Text, "111") {
+	if len(sent) != 3 || !strings.Contains(sent[0].Text, "113") || !strings.Contains(sent[0].Text, "111") {
 		t.Fatalf("first answers = %+v, want the emergency numbers first", sent)
 	}
-	if !strings.Contains(sent[1].ReplyMarkup, `"callback_data":"yes"`) {
-		t.Errorf("then the safety question with buttons: %+v", sent[1])
+	if !strings.Contains(sent[2].ReplyMarkup, `"callback_data":"yes"`) {
+		t.Errorf("then the safety question with buttons: %+v", sent[2])
 	}
 	c.press("no")  // not safe to write
 	c.press("yes") // in danger
 	c.press("send_now")
+	c.say("Bavet")  // where, roughly
+	c.press("skip") // no safe way to reach them
 	ack := tg.WaitSent(700001, len(tg.SentTo(700001))+1, 10*time.Second)
 	tips, _ := s.db.OpenTips(context.Background(), 10)
-	if len(tips) != 1 || tips[0].Kind != "help" || tips[0].Urgency != "urgent" || tips[0].Details["safe"] != "no" {
+	if len(tips) != 1 || tips[0].Kind != "help" || tips[0].Urgency != "urgent" || tips[0].Details["safe"] != "no" ||
+		tips[0].Details["now_where"] != "Bavet" || tips[0].Details["story"] != cry {
 		t.Fatalf("tips = %+v", tips)
+	}
+	// The words that raised the alarm are kept with the report, as written.
+	if d := tips[0].Distress; len(d) != 1 || d[0].Text != cry || d[0].At.IsZero() {
+		t.Errorf("distress = %+v, want the cry for help", d)
 	}
 	if last := ack[len(ack)-1].Text; !strings.Contains(last, tips[0].Reference) || !strings.Contains(last, "111") {
 		t.Errorf("acknowledgement = %q", last)
@@ -593,8 +602,8 @@ func TestWebChatEndToEnd(t *testing.T) {
 	// A report, typed without diacritics.
 	w := newWebClient(t, s.url)
 	replies, _ := w.send("/start", "")
-	if len(replies) != 1 || len(replies[0].Choices) != 5 {
-		t.Fatalf("menu = %+v", replies)
+	if len(replies) != 2 || !strings.Contains(replies[0].Text, "/privacy") || len(replies[1].Choices) != 5 {
+		t.Fatalf("privacy notice and menu = %+v", replies)
 	}
 	u, _ := url.Parse(s.url + "/chat")
 	cookies := w.http.Jar.Cookies(u)
@@ -604,7 +613,8 @@ func TestWebChatEndToEnd(t *testing.T) {
 	replies, _ = w.send("", "m:report")
 	w.send("", "skip")
 	w.send("co nguoi bi giu o Campuchia, doi tien chuoc", "")
-	for range 7 { // where, when, people, child, danger, contact, follow-up (no media question on the web)
+	w.send("", "next")
+	for range 6 { // where, when, people, child, danger, contact (no media or follow-up question on the web)
 		w.send("", "skip")
 	}
 	replies, _ = w.send("gui", "")

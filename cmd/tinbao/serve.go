@@ -66,7 +66,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	// Sessions rest in Redis for a day; after SessionIdle without a message
 	// the flows ask whether to go on or start again.
 	sessions := storage.NewSessions(rdb, cfg.RedisPrefix, sessionKeep)
-	engine := flows.New(cat, flows.Options{Idle: cfg.SessionIdle, PanicWord: cfg.PanicWord})
+	engine := flows.New(cat, cfg.flowOptions())
 	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
 
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {

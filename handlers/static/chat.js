@@ -3,6 +3,13 @@
 // later (the acknowledgement) from /chat/inbox. No external assets, no
 // storage in the browser: the conversation lives on the server, tied to a
 // session cookie that ends with the browser session.
+//
+// Nothing typed is lost: messages typed while another is on its way wait in
+// a queue and go in order, each showing "đang gửi…" until it is through;
+// a lost connection keeps them and tries again (with the same ID, so the
+// server never takes one twice). A message typed while another was on its
+// way is marked queued: the person had not seen the next question yet, so
+// the server adds it to the answer before.
 (function () {
   "use strict";
   var log = document.getElementById("log");
@@ -10,7 +17,8 @@
   var text = document.getElementById("text");
   var body = document.body;
   var lang = document.documentElement.lang || "vi";
-  var busy = false;
+  var say = function (name) { return body.getAttribute("data-" + name) || ""; };
+  var queue = [], inflight = null, retryTimer = null, delay = 0;
 
   function newID() {
     var a = new Uint8Array(12);
@@ -18,18 +26,55 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // The emergency numbers become links a phone can call with one tap.
+  // Emergency and hotline numbers become buttons a phone can call with one
+  // tap; a reference code stays on one line, with a copy button.
+  var pattern = /(\+\d[\d .]{6,16}\d)|\b(11[1-5])\b|\b(TB-[0-9A-Z]{4}-[0-9A-Z]{4})\b/g;
   function fill(el, s) {
-    var re = /\b(113|111|115|114|112)\b/g, last = 0, m;
-    while ((m = re.exec(s)) !== null) {
+    var last = 0, m;
+    pattern.lastIndex = 0;
+    while ((m = pattern.exec(s)) !== null) {
       el.appendChild(document.createTextNode(s.slice(last, m.index)));
-      var a = document.createElement("a");
-      a.href = "tel:" + m[1];
-      a.textContent = m[1];
-      el.appendChild(a);
-      last = m.index + m[1].length;
+      if (m[3]) {
+        el.appendChild(code(m[3]));
+      } else {
+        var n = m[1] || m[2], a = document.createElement("a");
+        a.className = "tel";
+        a.href = "tel:" + n.replace(/[ .]/g, "");
+        a.textContent = n;
+        a.setAttribute("aria-label", say("call") + " " + n);
+        el.appendChild(a);
+      }
+      last = m.index + m[0].length;
     }
     el.appendChild(document.createTextNode(s.slice(last)));
+  }
+
+  function code(ref) {
+    var span = document.createElement("span");
+    span.className = "code";
+    var c = document.createElement("strong");
+    c.textContent = ref;
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = say("copy");
+    b.addEventListener("click", function () {
+      var done = function () { b.textContent = say("copied"); };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(ref).then(done, function () { select(c); });
+      } else { select(c); }
+    });
+    span.appendChild(c);
+    span.appendChild(b);
+    return span;
+  }
+
+  function select(el) {
+    var r = document.createRange();
+    r.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(r);
   }
 
   function bubble(cls, s) {
@@ -46,8 +91,10 @@
     for (var i = 0; i < old.length; i++) { old[i].disabled = true; }
   }
 
+  function choicesOpen() { return !!log.querySelector(".choices button:not([disabled])"); }
+
   function show(reply) {
-    bubble("bot", reply.text);
+    if (reply.text) { bubble("bot", reply.text); }
     if (!reply.choices || !reply.choices.length) { return; }
     var row = document.createElement("div");
     row.className = "choices";
@@ -64,6 +111,7 @@
 
   function exitNow() {
     log.textContent = "";
+    queue = [];
     try { navigator.sendBeacon("/chat/exit"); } catch (e) { /* leave anyway */ }
     location.replace(body.getAttribute("data-exit-url"));
   }
@@ -72,27 +120,59 @@
   // this site is until the person writes again.
   function wipe() {
     log.textContent = "";
+    queue = [];
     fetch("/chat/exit", { method: "POST", credentials: "same-origin" }).finally(function () {
       location.replace("/chat?start=none&lang=" + encodeURIComponent(lang));
     });
   }
 
+  function status(item, s) {
+    if (!item.el) { return; }
+    var st = item.el.querySelector(".status");
+    if (!s) { if (st) { st.remove(); } return; }
+    if (!st) {
+      st = document.createElement("span");
+      st.className = "status";
+      item.el.appendChild(st);
+    }
+    st.textContent = s;
+  }
+
+  // send shows the message at once and queues it.
   function send(msg, shown) {
-    if (busy) { return; }
-    busy = true;
-    disableChoices();
-    if (shown) { bubble("me", shown); }
     msg.id = newID();
     msg.lang = lang;
+    // Typed before the reply to the message still on its way was shown.
+    msg.queued = !!(msg.text && (inflight || queue.length));
+    var item = { msg: msg, el: shown ? bubble("me", shown) : null, tries: 0 };
+    disableChoices();
+    status(item, say("sending"));
+    queue.push(item);
+    pump();
+  }
+
+  function pump() {
+    if (inflight || !queue.length) { return; }
+    var item = inflight = queue.shift();
+    item.tries++;
     fetch("/chat/send", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-Tinbao": "1" },
-      body: JSON.stringify(msg)
+      body: JSON.stringify(item.msg)
     }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
+      return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, data: data }; });
     }).then(function (res) {
       var data = res.data;
+      if (res.status >= 500 || res.status === 429) { throw new Error("retry"); }
+      inflight = null;
+      delay = 0;
+      status(item, "");
+      if (res.status >= 400) {
+        bubble("sys", say("offline"));
+        pump();
+        return;
+      }
       if (data.wipe) { wipe(); return; }
       if (data.lang && data.lang !== lang) {
         // The page itself (the quick exit button first) follows the
@@ -100,15 +180,26 @@
         location.replace("/chat?start=again&lang=" + encodeURIComponent(data.lang));
         return;
       }
-      (data.replies || []).forEach(show);
-      if (!res.ok && !(data.replies || []).length) { bubble("sys", body.getAttribute("data-offline")); }
-    }).catch(function () {
-      bubble("sys", body.getAttribute("data-offline"));
-    }).finally(function () {
-      busy = false;
+      var replies = data.replies || [];
+      replies.forEach(show);
+      if (!replies.length && item.tries > 1 && !queue.length) {
+        // Taken the first time, its answer lost on the way: ask again.
+        send({ choice: "m:again" });
+      }
       setTimeout(collect, 700);
+      pump();
+    }).catch(function () {
+      // Not through: keep it first in line and try again, a little later
+      // each time, and at once when the phone is back online.
+      inflight = null;
+      status(item, say("retrying"));
+      queue.unshift(item);
+      delay = Math.min(delay ? delay * 2 : 1500, 15000);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(pump, delay);
     });
   }
+  window.addEventListener("online", function () { clearTimeout(retryTimer); delay = 0; pump(); });
 
   // shown counts the inbox messages of the last answer that are on the
   // page; the next poll tells the server, which only then forgets them.
@@ -116,13 +207,17 @@
   function collect() {
     if (collecting) { return; }
     collecting = true;
-    fetch("/chat/inbox?shown=" + shown, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    fetch("/chat/inbox?shown=" + shown + "&lang=" + encodeURIComponent(lang), { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       return r.ok ? r.json() : null;
     }).then(function (data) {
       if (!data) { return; }
       var msgs = data.messages || [];
       msgs.forEach(function (m) { show({ text: m }); });
       shown = msgs.length;
+      // An acknowledgement is no dead end: the menu, unless buttons wait.
+      if (msgs.length && data.menu && data.menu.length && !choicesOpen() && !inflight && !queue.length) {
+        show({ choices: data.menu });
+      }
     }).catch(function () { /* the same messages come again next time */ }).finally(function () {
       collecting = false;
     });
