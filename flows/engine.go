@@ -47,8 +47,8 @@ type step struct {
 	// dangerYes: words of danger ("họ nhốt tôi") answer "yes" here.
 	dangerYes bool
 	// story: the question stays open for more messages until Tiếp.
-	story bool
-	options   []option // for inputPick and inputMulti
+	story   bool
+	options []option // for inputPick and inputMulti
 	// when says whether the step applies; nil: always.
 	when func(c *turn) bool
 	// after runs once the step is answered; it may say things (the

@@ -13,10 +13,10 @@ import (
 type intent int
 
 const (
-	intentNone  intent = iota // a greeting, a word: the menu
-	intentStory               // words about something: keep them, ask which door
-	intentHelp                // asks for help
-	intentReport              // wants to report
+	intentNone   intent = iota // a greeting, a word: the menu
+	intentStory                // words about something: keep them, ask which door
+	intentHelp                 // asks for help
+	intentReport               // wants to report
 )
 
 // helpWords and reportWords, folded, are matched as whole words anywhere in

@@ -37,7 +37,7 @@ const (
 // chatPage holds the page's texts, in the browser's language.
 type chatPage struct {
 	Lang, Title, Note, Note2, Privacy, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
-	Sending, Retrying, Copy, Copied, Call                                              string
+	Sending, Retrying, Copy, Copied, Call                                                  string
 	// Start says whether the page opens by asking the pending question
 	// again (the menu when nothing is pending): false after a wipe, when the
 	// page waits, blank, for the person to write.
