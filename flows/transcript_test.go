@@ -41,7 +41,7 @@ func TestTranscripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := flows.New(cat, flows.Options{PanicWord: "thời tiết hôm nay"})
+	e := flows.New(cat, flows.Options{PanicWord: "thời tiết hôm nay", PrivacyURL: "https://tinbao.example/privacy"})
 	paths, _ := filepath.Glob("testdata/*.txt")
 	if len(paths) == 0 {
 		t.Fatal("no transcripts in testdata/")
