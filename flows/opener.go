@@ -65,6 +65,9 @@ func intentOf(text string) intent {
 // opener answers a first message that is no command and no code.
 func (c *turn) opener() {
 	text := c.in.Text
+	if c.s.Touched == 0 {
+		c.privacy() // first contact: who reads this, what is kept
+	}
 	if text == "" || c.in.Choice != "" {
 		c.menu()
 		return
