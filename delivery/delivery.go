@@ -25,6 +25,12 @@ type Sender interface {
 	SendText(ctx context.Context, handle, text string) (string, error)
 }
 
+// MenuSender is a Sender that can offer the menu again below a message to a
+// reporter, so that an acknowledgement or a status notice is no dead end.
+type MenuSender interface {
+	SendWithMenu(ctx context.Context, handle, text, lang string) (string, error)
+}
+
 // Limiter paces sends across every replica (Redis).
 type Limiter interface {
 	// Reserve asks for the next slot under key, one per interval: how long
@@ -206,7 +212,12 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 	if !d.pace(ctx, log, m) {
 		return
 	}
-	providerID, err := sender.SendText(ctx, handle, m.Body)
+	var providerID string
+	if ms, ok := sender.(MenuSender); ok && (m.Kind == "ack" || m.Kind == "status") {
+		providerID, err = ms.SendWithMenu(ctx, handle, m.Body, m.Language)
+	} else {
+		providerID, err = sender.SendText(ctx, handle, m.Body)
+	}
 	// Record what happened even if the send used up its time: an
 	// unrecorded send is sent again when the lease runs out.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -280,11 +280,26 @@ func (a *Adapter) send(ctx context.Context, chatID int64, r flows.Reply) (int, e
 // SendText sends one durable message from the outbox to a handle (a chat ID)
 // and returns Telegram's message ID.
 func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, error) {
+	return a.sendDurable(ctx, handle, flows.Reply{Text: text})
+}
+
+// SendWithMenu sends a durable message to a reporter with the menu's
+// buttons below it (in lang), so that nothing ends at a dead end.
+func (a *Adapter) SendWithMenu(ctx context.Context, handle, text, lang string) (string, error) {
+	r := flows.Reply{Text: text}
+	if a.runner != nil {
+		r.Choices, r.Menu = a.runner.Engine().Menu(lang), true
+	}
+	return a.sendDurable(ctx, handle, r)
+}
+
+func (a *Adapter) sendDurable(ctx context.Context, handle string, r flows.Reply) (string, error) {
+	text := r.Text
 	chatID, err := strconv.ParseInt(handle, 10, 64)
 	if err != nil {
 		return "", fmt.Errorf("telegram: bad handle")
 	}
-	id, err := a.send(ctx, chatID, flows.Reply{Text: text})
+	id, err := a.send(ctx, chatID, r)
 	var moved *tgbot.MigrateError
 	if errors.As(err, &moved) && moved.MigrateToChatID != 0 {
 		// A group (the officers') became a supergroup: its ID changed.

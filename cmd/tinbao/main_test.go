@@ -282,6 +282,9 @@ func reportTo(t *testing.T, c *tgChat, what string, followUp ...bool) string {
 		t.Fatalf("no acknowledgement:\n%s", c.s.log)
 	}
 	ack := sent[before].Text
+	if !strings.Contains(sent[before].ReplyMarkup, `"callback_data":"m:report"`) {
+		t.Errorf("the acknowledgement ends at a dead end, with no menu: %+v", sent[before])
+	}
 	i := strings.Index(ack, "TB-")
 	if i < 0 {
 		t.Fatalf("acknowledgement without a reference: %q", ack)
