@@ -238,8 +238,8 @@ func TestBusySenderWaits(t *testing.T) {
 	f := newFixture(t)
 	f.sessions.busy = 3
 	replies, err := f.say(t, "1", "/baotin", "")
-	if err != nil || len(replies) != 1 {
-		t.Fatalf("after waiting: %+v, %v", replies, err)
+	if err != nil || len(replies) != 2 || !strings.Contains(replies[1].Text, "việc gì") {
+		t.Fatalf("after waiting: %+v, %v (the privacy notice, then the first question)", replies, err)
 	}
 }
 
@@ -268,14 +268,14 @@ func TestLookupIsForTheSenderOnlyAndRateLimited(t *testing.T) {
 	}
 	ref := string(f.tips.committed[0].Report.Reference)
 	replies, err := f.say(t, "l1", "tra cuu "+strings.ToLower(ref), "")
-	if err != nil || len(replies) != 1 || !strings.Contains(replies[0].Text, "đã được chuyển") {
+	if err != nil || len(replies) != 1 || !strings.Contains(replies[0].Text, "đã chuyển") {
 		t.Fatalf("owner's lookup = %+v, %v", replies, err)
 	}
 	// Someone else with the same code is told what an unknown code gets.
 	other, err := f.runner.Handle(context.Background(), Message{Channel: ChannelTelegram, Sender: "other", Handle: "1",
 		MessageID: "l2", Text: ref})
 	unknown, _ := f.say(t, "l3", "TB-0000-0000", "")
-	if err != nil || len(other.Replies) != 1 || !strings.Contains(other.Replies[0].Text, "không tìm thấy") ||
+	if err != nil || len(other.Replies) != 1 || !strings.Contains(other.Replies[0].Text, "Không tìm thấy") ||
 		strings.ReplaceAll(other.Replies[0].Text, ref, "X") != strings.ReplaceAll(unknown[0].Text, "TB-0000-0000", "X") {
 		t.Fatalf("someone else's lookup = %+v, %v; unknown = %+v", other.Replies, err, unknown)
 	}

@@ -23,19 +23,26 @@ func (c *turn) ack(f *flow, r *Report) string {
 	lines := []string{c.t(f.ack, data)}
 	if r.Urgent {
 		lines = append(lines, c.t("ack.urgent", data))
+	} else {
+		lines = append(lines, c.t("ack.hours", data))
 	}
 	if c.offHours() {
 		lines = append(lines, c.t("ack.off_hours", data))
 	}
+	contact := c.s.Answers["now_contact"] != "" || c.s.Answers["contact_how"] != ""
+	data["When"] = c.s.Answers["followup_when"] != "" || c.s.Answers["contact_when"] != ""
 	switch {
+	case contact:
+		lines = append(lines, c.t("ack.contact_as_said", data))
 	case c.in.Channel == "web":
 		lines = append(lines, c.t("ack.web", data))
-	case r.Kind == KindHelp && c.s.Answers["now_contact"] != "":
-		lines = append(lines, c.t("ack.contact_as_said", data))
 	case r.FollowUp:
 		lines = append(lines, c.t("ack.followup", data))
 	default:
 		lines = append(lines, c.t("ack.no_followup", data))
+	}
+	if contact && c.in.Channel == "web" {
+		lines = append(lines, c.t("ack.web", data))
 	}
 	if c.s.Abroad != "" {
 		data["Line"] = c.e.opts.Hotlines.Lines[0].Number

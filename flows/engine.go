@@ -25,6 +25,8 @@ type flow struct {
 	// story is the step that keeps a person's own account (and the words
 	// of a first message that told it).
 	story string
+	// finish, if set, completes the details of a finished report.
+	finish func(c *turn, details map[string]string)
 }
 
 type inputKind int
@@ -95,28 +97,42 @@ func (c *turn) startWith(f *flow, keep string) {
 	if keep == "" {
 		keep = c.s.Opener
 	}
+	// Someone who changes their mind mid-way (a report, then "I need
+	// help") keeps what they told and the alarm they raised.
+	var carried []Distress
+	urgent := c.danger
+	if old, ok := c.e.flows[c.s.Flow]; ok && old != f && !c.idle() {
+		if keep == "" && old.story != "" {
+			keep = c.s.Answers[old.story]
+		}
+		carried, urgent = c.s.Distress, urgent || c.s.Urgent
+	}
 	// Danger words in this very message make the new report urgent; an
 	// earlier, abandoned conversation's urgency does not carry over.
-	c.s = Session{Lang: c.s.Lang, Abroad: c.s.Abroad, Flow: f.name, Answers: map[string]string{}, Urgent: c.danger}
-	if c.alarm != nil {
+	c.s = Session{Lang: c.s.Lang, Abroad: c.s.Abroad, Flow: f.name, Answers: map[string]string{}, Urgent: urgent,
+		Distress: carried}
+	if c.alarm != nil && len(carried) == 0 {
 		c.s.Distress = []Distress{*c.alarm}
+	}
+	if urgent {
+		c.s.Answers["danger"] = "yes" // said in words: not asked again
 	}
 	if keep != "" && f.story != "" {
 		c.s.Answers[f.story] = keep
 		if joinNow {
 			c.answered(&f.steps[f.index(f.story)])
+			c.say(c.t("opener.kept", nil)) // (a kept opener was thanked for already)
 		}
-		c.say(c.t("opener.kept", nil))
 	}
 	c.goTo(f, 0)
 }
 
 // goTo asks the first step from i on that applies and is not answered yet
-// (a story kept from the first message).
+// (a story kept from the first message, danger already said in words).
 func (c *turn) goTo(f *flow, i int) {
 	for ; i < len(f.steps); i++ {
 		st := &f.steps[i]
-		if !st.applies(c) || (st.input == inputText && c.s.Answers[st.id] != "" && !c.s.Editing) {
+		if !st.applies(c) || (st.input != inputSummary && c.s.Answers[st.id] != "" && !c.s.Editing) {
 			continue
 		}
 		c.s.Step = st.id
@@ -133,13 +149,18 @@ func (c *turn) offered(f *flow, st *step) []Choice {
 	selected := strings.Split(c.s.Answers[st.id], ",")
 	for _, o := range st.options {
 		ch := c.choice(o.id, o.label)
-		if st.input == inputMulti && slices.Contains(selected, o.id) {
+		if st.input == inputMulti && slices.Contains(selected, o.id) && c.in.Channel != "sms" {
 			ch.Label = "✓ " + ch.Label
 		}
 		out = append(out, ch)
 	}
 	switch st.input {
-	case inputMulti, inputMedia:
+	case inputMulti:
+		if c.in.Channel == "sms" {
+			return out // numbers only; 0 finishes (a list that costs one segment)
+		}
+		out = append(out, c.choice(choiceDone, "button.done"))
+	case inputMedia:
 		out = append(out, c.choice(choiceDone, "button.done"))
 	case inputSummary:
 		out = append(out, c.choice(choiceSend, "button.send"), c.choice(choiceEdit, "button.edit"),
@@ -179,7 +200,11 @@ func (c *turn) prompt(f *flow, st *step) {
 	if st.input == inputMedia {
 		choices = append(choices, c.choice(choiceSkip, "button.skip"))
 	}
-	c.replies = append(c.replies, Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia})
+	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia}
+	if st.input == inputText && st.optional {
+		r.Hint = c.t("common.skip_hint", nil) // SMS: "0 = bỏ qua"
+	}
+	c.replies = append(c.replies, r)
 }
 
 // summary reads the answers back so the person can check them once.
@@ -191,9 +216,28 @@ func (c *turn) summary(f *flow) string {
 		if st.input == inputSummary || st.label == "" || !st.applies(c) {
 			continue
 		}
-		fmt.Fprintf(&b, "\n• %s: %s", c.t(st.label, nil), c.answerText(st))
+		answer := c.answerText(st)
+		if c.in.Channel == "sms" {
+			// One segment if it can be: only what was given, each cut
+			// short, one after another; they wrote it, they know it.
+			v, given := c.s.Answers[st.id]
+			if !given && !(st.input == inputMedia && len(c.s.Media) > 0) || slices.Contains(quietAnswers, v) || st.id == "safe" {
+				continue
+			}
+			if st.input == inputMulti {
+				answer = c.chosenNumbers(st) // the numbers they just sent
+			}
+			if r := []rune(strings.ReplaceAll(answer, "\n", " ")); len(r) > 16 {
+				answer = string(r[:14]) + "…"
+			}
+			fmt.Fprintf(&b, " %s: %s;", c.t(st.label, nil), answer)
+			continue
+		}
+		fmt.Fprintf(&b, "\n• %s: %s", c.t(st.label, nil), answer)
 	}
-	b.WriteString("\n" + c.t("common.summary_footer", nil))
+	if footer := c.t("common.summary_footer", nil); c.in.Channel != "sms" {
+		b.WriteString("\n" + footer)
+	}
 	return b.String()
 }
 
@@ -249,6 +293,9 @@ func (c *turn) chosen(f *flow, st *step) string {
 		return ""
 	}
 	pick := st.input != inputText && st.input != inputMedia
+	if text == "0" && st.input == inputMulti && c.in.Channel == "sms" {
+		return choiceDone
+	}
 	if n, err := strconv.Atoi(strings.TrimSpace(text)); err == nil && pick {
 		if n >= 1 && n <= len(offered) {
 			return offered[n-1].ID
@@ -303,6 +350,9 @@ func (c *turn) handle(f *flow) {
 	choice := c.chosen(f, st)
 	if choice == "" && st.dangerYes && inDanger(c.in.Text) {
 		choice = "yes"
+	}
+	if c.in.Channel == "sms" && c.in.Text == "0" && st.optional && st.input == inputText {
+		choice = choiceSkip // "0 = bỏ qua", as the SMS says
 	}
 	if choice == choiceKeep && c.s.Editing {
 		c.s.Editing = false
@@ -361,6 +411,30 @@ func (c *turn) handleMulti(f *flow, i int, choice string) {
 		c.advance(f, i, c.s.Answers[st.id])
 		return
 	}
+	if c.in.Channel == "sms" {
+		// On SMS the numbers sent are the whole answer ("2 4"; 0 for
+		// none): no list sent again for each number.
+		picks := c.picks(f, st)
+		if choice != "" && choice != choiceDone && len(picks) == 0 {
+			picks = []string{choice}
+		}
+		if len(picks) > 0 || choice == choiceDone {
+			delete(c.s.Answers, st.id)
+			for _, p := range picks {
+				c.toggle(st, p)
+			}
+			c.multiAnswered(f, st)
+			c.advance(f, i, c.s.Answers[st.id])
+			return
+		}
+	}
+	if picks := c.picks(f, st); choice == "" && len(picks) > 1 {
+		for _, p := range picks {
+			c.toggle(st, p)
+		}
+		c.multiAnswered(f, st)
+		return
+	}
 	if choice == "" {
 		// Words that are no option: keep them as a note beside the choices.
 		text, ok := c.textAnswer()
@@ -371,6 +445,13 @@ func (c *turn) handleMulti(f *flow, i int, choice string) {
 		c.prompt(f, st)
 		return
 	}
+	c.toggle(st, choice)
+	c.multiAnswered(f, st)
+}
+
+// toggle selects or unselects one option of a multi-select step, keeping
+// the options' order whatever the order of the presses.
+func (c *turn) toggle(st *step, choice string) {
 	var selected []string
 	if v := c.s.Answers[st.id]; v != "" {
 		selected = strings.Split(v, ",")
@@ -380,7 +461,6 @@ func (c *turn) handleMulti(f *flow, i int, choice string) {
 	} else {
 		selected = append(selected, choice)
 	}
-	// Keep the options' order, whatever the order of the presses.
 	var ordered []string
 	for _, o := range st.options {
 		if slices.Contains(selected, o.id) {
@@ -392,7 +472,53 @@ func (c *turn) handleMulti(f *flow, i int, choice string) {
 	} else {
 		c.s.Answers[st.id] = strings.Join(ordered, ",")
 	}
-	c.prompt(f, st)
+}
+
+// multiAnswered shows what is selected: the list again with its ticks, or
+// on SMS one short line ("đã chọn 1, 3; gửi số khác hoặc 0 để xong") rather
+// than the whole list for every number.
+func (c *turn) multiAnswered(f *flow, st *step) {
+	if c.in.Channel != "sms" {
+		c.prompt(f, st)
+		return
+	}
+	if nums := c.chosenNumbers(st); nums != "" {
+		c.say(c.t("common.multi_chosen", map[string]any{"Chosen": nums}))
+	}
+}
+
+// quietAnswers are left out of the SMS summary: they add nothing to check,
+// and every character costs.
+var quietAnswers = []string{"no", "unknown", "none", "anonymous"}
+
+// chosenNumbers lists a multi-select answer as the numbers of its options.
+func (c *turn) chosenNumbers(st *step) string {
+	var nums []string
+	selected := strings.Split(c.s.Answers[st.id], ",")
+	for i, o := range st.options {
+		if slices.Contains(selected, o.id) {
+			nums = append(nums, strconv.Itoa(i+1))
+		}
+	}
+	return strings.Join(nums, ", ")
+}
+
+// picks reads several option numbers typed at once ("1 3", "1,3").
+func (c *turn) picks(f *flow, st *step) []string {
+	if c.in.Choice != "" {
+		return nil
+	}
+	fields := strings.FieldsFunc(c.in.Text, func(r rune) bool { return r == ' ' || r == ',' || r == ';' || r == '.' || r == '+' })
+	offered := c.offered(f, st)
+	var ids []string
+	for _, f := range fields {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > len(st.options) || n > len(offered) {
+			return nil
+		}
+		ids = append(ids, st.options[n-1].id)
+	}
+	return ids
 }
 
 func (c *turn) handleMedia(f *flow, i int, choice string) {
@@ -546,6 +672,9 @@ func (c *turn) submit(f *flow) {
 			delete(details, st.id)
 			delete(details, st.id+"_note")
 		}
+	}
+	if f.finish != nil {
+		f.finish(c, details)
 	}
 	r := &Report{
 		Kind:      f.kind,

@@ -250,7 +250,11 @@ func (e *Engine) Step(s Session, in Input) Result {
 	}
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
+	first := s.Touched == 0
 	c.run()
+	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil {
+		c.withPrivacy() // first contact: who reads this, what is kept
+	}
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}
@@ -272,7 +276,14 @@ type turn struct {
 	alarm   *Distress       // this message, kept because it raised the alarm
 }
 
-func (c *turn) t(id string, data map[string]any) string { return c.e.cat.T(c.s.Lang, id, data) }
+// t says message id in the conversation's language; on SMS its short,
+// numbered form (id_sms) where there is one.
+func (c *turn) t(id string, data map[string]any) string {
+	if c.in.Channel == "sms" && c.e.cat.Has(id+"_sms") {
+		id += "_sms"
+	}
+	return c.e.cat.T(c.s.Lang, id, data)
+}
 
 func (c *turn) say(text string, choices ...Choice) {
 	c.replies = append(c.replies, Reply{Text: text, Choices: choices})

@@ -5,11 +5,16 @@ package flows
 // once), then only what is needed to help, and separate consents, none
 // chosen in advance. Every question can be skipped.
 
+import (
+	"slices"
+	"strings"
+)
+
 const helpFlowName = "help"
 
 func helpFlow() *flow {
 	consent := func(id, prompt, label string) step {
-		return step{id: id, prompt: prompt, label: label, input: inputPick, optional: true,
+		return step{id: id, prompt: prompt, label: label, input: inputPick, optional: true, when: notSMS,
 			options: []option{
 				{id: "yes", label: "consent.yes", aliases: yes.aliases},
 				{id: "no", label: "consent.no", aliases: no.aliases},
@@ -47,8 +52,8 @@ func helpFlow() *flow {
 			{id: "go_on", prompt: "help.go_on", input: inputPick,
 				when: func(c *turn) bool { return c.s.Answers["danger"] == "yes" },
 				options: []option{
-					{id: "continue", label: "help.continue", aliases: []string{"tiep tuc", "tiep"}},
 					{id: "send_now", label: "help.send_now", aliases: []string{"gui ngay", "gui"}},
+					{id: "continue", label: "help.continue", aliases: []string{"tiep tuc", "tiep"}},
 				},
 				after: func(c *turn, answer string) string {
 					if answer == "send_now" {
@@ -98,13 +103,36 @@ func helpFlow() *flow {
 			consent("consent_police", "help.consent_police", "help.label.consent_police"),
 			consent("consent_support", "help.consent_support", "help.label.consent_support"),
 			consent("consent_followup", "help.consent_followup", "help.label.consent_followup"),
+			// On SMS the three consents come in one text, each its own
+			// number, none chosen in advance: only the numbers sent count.
+			{id: "consents", prompt: "help.consents", label: "help.label.consents", input: inputMulti, optional: true,
+				when: func(c *turn) bool { return c.in.Channel == "sms" },
+				options: []option{
+					{id: "police", label: "help.label.consent_police"},
+					{id: "support", label: "help.label.consent_support"},
+					{id: "followup", label: "help.label.consent_followup"},
+				}},
 			{id: "summary", input: inputSummary},
+		},
+		// Consents given on SMS read as the three separate answers.
+		finish: func(c *turn, details map[string]string) {
+			v, ok := details["consents"]
+			if !ok {
+				return
+			}
+			for _, k := range []string{"police", "support", "followup"} {
+				details["consent_"+k] = "no"
+				if slices.Contains(strings.Split(v, ","), k) {
+					details["consent_"+k] = "yes"
+				}
+			}
 		},
 		// Only a person who said we may write first is written to first,
 		// or who, sending in danger, told us how to reach them.
 		followUp: func(c *turn) bool {
-			return (c.s.Answers["contact_first"] == "yes" && c.s.Answers["consent_followup"] == "yes") ||
-				c.s.Answers["now_contact"] != ""
+			consented := c.s.Answers["consent_followup"] == "yes" ||
+				slices.Contains(strings.Split(c.s.Answers["consents"], ","), "followup")
+			return (c.s.Answers["contact_first"] == "yes" && consented) || c.s.Answers["now_contact"] != ""
 		},
 	}
 }

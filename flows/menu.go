@@ -34,9 +34,17 @@ func (c *turn) run() {
 	danger := cmd == cmdNone && inDanger(c.in.Text)
 	c.danger = danger
 	if danger {
+		f, running := c.e.flows[c.s.Flow]
+		if running && c.s.Answers != nil && c.s.Answers["danger"] == "" && f.index("danger") >= 0 && c.s.Step != "danger" {
+			c.s.Answers["danger"] = "yes" // said in words: not asked again
+		}
+		heard := running && !c.s.Urgent
 		c.s.Urgent = true
 		c.keepAlarm()
 		c.emergency()
+		if heard {
+			c.say(c.t("common.marked_urgent", nil)) // heard, not only answered with numbers
+		}
 		if c.s.Paused || c.idle() {
 			// Back into the conversation at once, without the question
 			// whether to go on.
@@ -60,12 +68,12 @@ func (c *turn) run() {
 	c.s.Paused = false
 	switch cmd {
 	case cmdMenu:
-		first := c.s.Touched == 0
+		start := strings.HasPrefix(locales.Fold(c.in.Text), "/start")
 		c.reset()
-		if first || strings.HasPrefix(locales.Fold(c.in.Text), "/start") {
-			c.privacy()
-		}
 		c.menu()
+		if start {
+			c.withPrivacy()
+		}
 		return
 	case cmdCancel:
 		if c.in.Choice == choiceCancel && c.s.Step == "summary" {
@@ -75,7 +83,11 @@ func (c *turn) run() {
 			return
 		}
 		_, running := c.e.flows[c.s.Flow]
+		urgent := c.s.Urgent
 		c.reset()
+		if urgent {
+			c.emergency() // someone who cried for help leaves with the numbers
+		}
 		if running {
 			c.ended(c.t("common.cancelled", nil))
 		} else {
@@ -211,10 +223,23 @@ func (c *turn) ended(text string) {
 	c.replies = append(c.replies, c.endReply(text))
 }
 
-// privacy says, before anything else, who reads the messages and what is
-// kept.
-func (c *turn) privacy() {
-	c.say(c.t("menu.privacy", map[string]any{"URL": c.e.opts.PrivacyURL}))
+// withPrivacy says who reads the messages and what is kept, up front: in the
+// menu's greeting when the turn starts with it, else as the first message.
+func (c *turn) withPrivacy() {
+	if c.in.Channel == "sms" {
+		return // the SMS greeting says it, within its one segment
+	}
+	text := c.t("menu.privacy", map[string]any{"URL": c.e.opts.PrivacyURL})
+	for _, r := range c.replies {
+		if strings.Contains(r.Text, text) {
+			return
+		}
+	}
+	if len(c.replies) > 0 && c.replies[0].Text == c.t("menu.greeting", nil) {
+		c.replies[0].Text += "\n" + text
+		return
+	}
+	c.replies = append([]Reply{{Text: text}}, c.replies...)
 }
 
 func (c *turn) confirmCancel() { c.ask(c.t("common.cancel_confirm", nil), c.confirmChoices()...) }

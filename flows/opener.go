@@ -65,19 +65,15 @@ func intentOf(text string) intent {
 // opener answers a first message that is no command and no code.
 func (c *turn) opener() {
 	text := c.in.Text
-	if c.s.Touched == 0 {
-		c.privacy() // first contact: who reads this, what is kept
-	}
 	if text == "" || c.in.Choice != "" {
 		c.menu()
 		return
 	}
-	long := len(strings.Fields(text)) >= storyWords
 	switch intentOf(text) {
 	case intentHelp:
-		c.startWith(c.e.flows[helpFlowName], keepIf(long, text))
+		c.startWith(c.e.flows[helpFlowName], keepIf(tells(text, helpWords), text))
 	case intentReport:
-		c.startWith(c.e.flows[reportFlowName], keepIf(long, text))
+		c.startWith(c.e.flows[reportFlowName], keepIf(tells(text, reportWords), text))
 	case intentStory:
 		c.reset()
 		c.s.Opener = text
@@ -86,6 +82,17 @@ func (c *turn) opener() {
 	default:
 		c.menu()
 	}
+}
+
+// tells reports whether a message says more than its intent ("tôi muốn báo
+// tin" says nothing to keep; "tôi muốn báo tin, có người rủ em tôi đi Lào"
+// does).
+func tells(text string, intentWords []string) bool {
+	key := " " + locales.Fold(text) + " "
+	for _, w := range intentWords {
+		key = strings.ReplaceAll(key, " "+w+" ", " ")
+	}
+	return len(strings.Fields(key)) >= 3
 }
 
 func keepIf(ok bool, text string) string {

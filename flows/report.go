@@ -5,6 +5,8 @@ package flows
 
 const reportFlowName = "report"
 
+func notSMS(c *turn) bool { return c.in.Channel != "sms" }
+
 // abroadSomewhere marks a person abroad in a country the hotlines file does
 // not list.
 const abroadSomewhere = "xx"
@@ -25,6 +27,7 @@ func reportFlow() *flow {
 					{id: "sexual", label: "category.sexual"},
 					{id: "labour", label: "category.labour"},
 					{id: "child", label: "category.child"},
+					{id: "scam", label: "category.scam"},
 					{id: "organ", label: "category.organ"},
 					{id: "other", label: "category.others"},
 				},
@@ -50,8 +53,10 @@ func reportFlow() *flow {
 				}},
 			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText, story: true},
 			{id: "where", prompt: "report.where", label: "report.label.where", input: inputText, optional: true, place: true},
-			{id: "when", prompt: "report.when", label: "report.label.when", input: inputText, optional: true},
-			{id: "people", prompt: "report.people", label: "report.label.people", input: inputText, optional: true},
+			// On SMS the story's question asks when and how many, and these
+			// two are not asked: each question costs the person a text.
+			{id: "when", prompt: "report.when", label: "report.label.when", input: inputText, optional: true, when: notSMS},
+			{id: "people", prompt: "report.people", label: "report.label.people", input: inputText, optional: true, when: notSMS},
 			{id: "child", prompt: "report.child", label: "report.label.child", input: inputPick, optional: true,
 				options: []option{
 					{id: "under16", label: "child.under16"},

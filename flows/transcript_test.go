@@ -67,6 +67,15 @@ func TestTranscripts(t *testing.T) {
 }
 
 func replay(t *testing.T, e *flows.Engine, script string) string {
+	out, _ := replaySMS(t, e, script, false)
+	return out
+}
+
+// replaySMS replays a transcript and also returns each SMS it sends (one per
+// turn, as the SMS adapter composes it, and the acknowledgement), with or
+// without Vietnamese marks.
+func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (string, []string) {
+	var sent []string
 	var out strings.Builder
 	var s flows.Session
 	var last []flows.Choice
@@ -137,9 +146,14 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 		if len(r.Replies) > 0 { // no answer: the buttons on screen stay
 			last = nil
 		}
+		if channel == "sms" && len(r.Replies) > 0 {
+			text := sms.Compose(r.Replies, keepMarks)
+			sent = append(sent, text)
+			out.WriteString(prefixLines("< ", text))
+		}
 		for _, rep := range r.Replies {
 			if channel == "sms" {
-				out.WriteString(prefixLines("< ", sms.Render(rep)))
+				last = rep.Choices
 			} else {
 				out.WriteString(prefixLines("< ", rep.Text))
 				if len(rep.Choices) > 0 {
@@ -155,11 +169,21 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 		if r.Report != nil {
 			committed[r.Report.Reference] = true
 			out.WriteString(describe(r.Report))
+			if channel == "sms" {
+				sent = append(sent, sms.Compose([]flows.Reply{{Text: r.Report.Ack}}, keepMarks))
+			}
 		}
 		if r.Lookup != "" {
 			found := committed[r.Lookup]
 			fmt.Fprintf(&out, "= tra cứu %s (có: %t)\n", r.Lookup, found)
-			out.WriteString(prefixLines("< ", e.Status(s.Lang, r.Lookup, "new", found, false).Text))
+			answer := e.Status(s.Lang, r.Lookup, "new", found, false)
+			if channel == "sms" {
+				text := sms.Compose([]flows.Reply{answer}, keepMarks)
+				sent = append(sent, text)
+				out.WriteString(prefixLines("< ", text))
+			} else {
+				out.WriteString(prefixLines("< ", answer.Text))
+			}
 		}
 		if r.Reply != nil {
 			fmt.Fprintf(&out, "= gửi người phụ trách %s: %s\n", r.Reply.Reference, r.Reply.Text)
@@ -175,7 +199,7 @@ func replay(t *testing.T, e *flows.Engine, script string) string {
 		}
 		now = now.Add(time.Minute)
 	}
-	return out.String()
+	return out.String(), sent
 }
 
 func prefixLines(prefix, text string) string {

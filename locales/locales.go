@@ -86,6 +86,13 @@ func (c *Catalog) Match(hint string) string {
 	return ""
 }
 
+// Has reports whether message id exists (in Vietnamese, whatever lang: the
+// other languages have every Vietnamese ID).
+func (c *Catalog) Has(id string) bool {
+	i := sort.SearchStrings(c.ids, id)
+	return i < len(c.ids) && c.ids[i] == id
+}
+
 // T returns message id in lang, with data filled into its template. A message
 // missing in lang falls back to Vietnamese; a message missing everywhere
 // returns its ID, which the locales tests forbid.

@@ -28,10 +28,32 @@ func Render(r flows.Reply) string {
 		}
 		return b.String()
 	}
+	if r.Hint != "" {
+		b.WriteString("\n" + r.Hint) // how to answer without buttons ("0 = bỏ qua")
+		return b.String()
+	}
 	labels := make([]string, len(r.Choices))
 	for i, c := range r.Choices {
 		labels[i] = c.Label
 	}
 	b.WriteString("\n» " + strings.Join(labels, " | "))
 	return b.String()
+}
+
+// Compose is the one SMS that carries a turn's replies, in order: one text
+// rather than several, so that a phone shows them together and the parts
+// are counted once. Unless keepMarks, it is written without Vietnamese
+// marks (GSM-7: 160 characters a segment instead of 70).
+func Compose(replies []flows.Reply, keepMarks bool) string {
+	texts := make([]string, 0, len(replies))
+	for _, r := range replies {
+		if t := Render(r); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	text := strings.Join(texts, "\n")
+	if !keepMarks {
+		text = Strip(text)
+	}
+	return text
 }
