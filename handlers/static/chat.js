@@ -96,6 +96,7 @@
   function show(reply) {
     if (reply.text) { bubble("bot", reply.text); }
     if (!reply.choices || !reply.choices.length) { return; }
+    disableChoices(); // only the newest question's buttons answer it
     var row = document.createElement("div");
     row.className = "choices";
     reply.choices.forEach(function (c) {
@@ -145,7 +146,9 @@
     // Typed before the reply to the message still on its way was shown.
     msg.queued = !!(msg.text && (inflight || queue.length));
     var item = { msg: msg, el: shown ? bubble("me", shown) : null, tries: 0 };
-    disableChoices();
+    // A press answers the question: its buttons are spent. Typed words may
+    // only add to an answer (a burst), so the buttons on screen stay.
+    if (msg.choice) { disableChoices(); }
     status(item, say("sending"));
     queue.push(item);
     pump();
