@@ -266,24 +266,64 @@ func TestDeadlineAlertsOncePerTip(t *testing.T) {
 
 // A receipt that arrives before the send is recorded still counts when the
 // provider sends it again.
-func TestEarlyReceiptAppliedOnRepeat(t *testing.T) {
+// A receipt that beats the provider's answer to the send (Twilio's callback
+// racing its create response) is kept, and applied the moment the message's
+// provider ID is recorded; a repeat of it changes nothing.
+func TestEarlyReceiptAppliedWhenTheIDAppears(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := storagetest.DB(t)
 	if _, err := db.CommitTip(ctx, newTip("TB-7K3M-Q9XJ", "1")); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := db.RecordReceipt(ctx, "SM9", "undelivered", "30003"); err != nil || changed {
-		t.Fatalf("early receipt: changed=%t %v", changed, err)
+	for _, r := range []string{"sent", "undelivered"} { // out of order, before the ID is known
+		if changed, err := db.RecordReceipt(ctx, "SM9", r, "30003"); err != nil || changed {
+			t.Fatalf("early receipt %s: changed=%t %v", r, changed, err)
+		}
 	}
 	m, _ := db.ClaimOutbox(ctx, 1, time.Minute)
 	if err := db.MarkSent(ctx, m[0].ID, m[0].Attempts, "SM9"); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := db.RecordReceipt(ctx, "SM9", "undelivered", "30003"); err != nil || !changed {
-		t.Fatalf("repeated receipt: changed=%t %v", changed, err)
-	}
 	if st := statusOf(t, db, m[0].ID); st != "undelivered" {
-		t.Errorf("status = %s, want undelivered", st)
+		t.Errorf("status = %s, want undelivered (the early receipt)", st)
+	}
+	if changed, err := db.RecordReceipt(ctx, "SM9", "undelivered", "30003"); err != nil || changed {
+		t.Errorf("repeated receipt: changed=%t %v, want no change", changed, err)
+	}
+	// Without an early receipt, a send is just sent.
+	if _, err := db.CommitTip(ctx, newTip("TB-7K3M-Q9XK", "2")); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = db.ClaimOutbox(ctx, 1, time.Minute)
+	if err := db.MarkSent(ctx, m[0].ID, m[0].Attempts, "SM10"); err != nil || statusOf(t, db, m[0].ID) != "sent" {
+		t.Errorf("plain send: %v, status %s", err, statusOf(t, db, m[0].ID))
+	}
+}
+
+// SMS replies are queued like any durable message; a number that wrote STOP
+// is remembered by pseudonym until it writes START.
+func TestRepliesAndOptOuts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	id, err := db.QueueReply(ctx, "sms", "pseudo-1", []byte{1, 2}, "vi", "Ban nhan tin co an toan khong?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := db.ClaimOutbox(ctx, 5, time.Minute)
+	if len(m) != 1 || m[0].ID != id || m[0].Kind != "reply" || m[0].TipID != 0 || m[0].Channel != "sms" {
+		t.Fatalf("claimed %+v", m)
+	}
+	for _, step := range []struct {
+		out  bool
+		want bool
+	}{{true, true}, {true, true}, {false, false}, {false, false}} {
+		if err := db.SetOptOut(ctx, "pseudo-1", step.out, storage.OptOutStop); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.OptedOut(ctx, "pseudo-1"); err != nil || got != step.want {
+			t.Errorf("after SetOptOut(%t): opted out = %t, %v", step.out, got, err)
+		}
 	}
 }

@@ -72,9 +72,21 @@ func (db *DB) ClaimOutbox(ctx context.Context, limit int, lease time.Duration) (
 // is still being sent; a stale claim's mark changes nothing and returns
 // ErrConflict.
 
-const sqlMarkSent = `UPDATE outbox SET status = 'sent', provider_message_id = $3, sent_at = now(),
-	lease_until = NULL, last_error = NULL
-WHERE id = $1 AND attempts = $2 AND status = 'sending'`
+// A receipt may beat the provider's answer to the send (Twilio's status
+// callback racing its create response): it is logged with the provider's ID,
+// and applied here, when the ID becomes known.
+const sqlMarkSent = `WITH early AS (
+	SELECT status, error_code FROM delivery_receipts WHERE provider_message_id = $3
+	ORDER BY outbox_status_rank(status) DESC, id LIMIT 1
+)
+UPDATE outbox SET
+	status = CASE WHEN early.status IS NOT NULL AND outbox_status_rank(early.status) > 2 THEN early.status ELSE 'sent' END,
+	provider_message_id = $3, sent_at = now(), lease_until = NULL,
+	delivered_at = CASE WHEN early.status = 'delivered' THEN now() END,
+	failed_at = CASE WHEN early.status IN ('failed', 'undelivered') THEN now() END,
+	last_error = CASE WHEN early.error_code IS NOT NULL THEN 'provider error ' || early.error_code END
+FROM (SELECT 1) one LEFT JOIN early ON true
+WHERE id = $1 AND attempts = $2 AND outbox.status = 'sending'`
 
 // MarkSent records that the provider accepted the message.
 func (db *DB) MarkSent(ctx context.Context, id int64, attempt int, providerID string) error {
