@@ -114,6 +114,27 @@ type Tips interface {
 	AppendReply(ctx context.Context, ref flows.Reference, sender, channel, sourceID, text string) error
 }
 
+// ReplyQueue makes conversational replies durable, for a channel where every
+// message we send must be tracked to delivery (SMS).
+type ReplyQueue interface {
+	QueueReply(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error
+}
+
+type durable struct {
+	queue   ReplyQueue
+	compose func([]flows.Reply) string
+}
+
+// DeliverDurably sends the replies on channel through queue, each turn's
+// replies composed into one message, before the message counts as handled.
+// Call it before handling messages.
+func (r *Runner) DeliverDurably(channel string, queue ReplyQueue, compose func([]flows.Reply) string) {
+	if r.durable == nil {
+		r.durable = map[string]durable{}
+	}
+	r.durable[channel] = durable{queue: queue, compose: compose}
+}
+
 // Outcome is what handling one message produced for its channel.
 type Outcome struct {
 	Replies []flows.Reply
@@ -139,7 +160,8 @@ type Runner struct {
 	log      *slog.Logger
 	now      func() time.Time
 	busyWait time.Duration
-	officers *officerGroup // nil: no alerts
+	officers *officerGroup       // nil: no alerts
+	durable  map[string]durable // channels whose replies go through the outbox
 }
 
 type officerGroup struct {
@@ -241,6 +263,20 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 			return r.busy(sess), fmt.Errorf("handle: %w", err)
 		}
 	}
+	if d, ok := r.durable[m.Channel]; ok && len(res.Replies) > 0 {
+		// Queued before the message counts as handled: if this fails, the
+		// provider's retry runs the message again.
+		if err := r.queueReplies(ctx, d, m, res.Session.Lang, res.Replies); err != nil {
+			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
+				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
+			}
+			if res.Report != nil {
+				return Outcome{}, fmt.Errorf("handle: after commit: %w", err)
+			}
+			return r.busy(sess), fmt.Errorf("handle: %w", err)
+		}
+		res.Replies = nil
+	}
 	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session); err != nil {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
@@ -253,6 +289,14 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		r.log.InfoContext(ctx, "conversation wiped", "message", m)
 	}
 	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, nil
+}
+
+func (r *Runner) queueReplies(ctx context.Context, d durable, m Message, lang string, replies []flows.Reply) error {
+	sealed, err := r.keys.Seal(m.Channel, m.Sender, m.Handle)
+	if err != nil {
+		return err
+	}
+	return d.queue.QueueReply(ctx, m.Channel, m.Sender, sealed, lang, d.compose(replies))
 }
 
 // lookup answers "how is my report going": rate-limited per sender, and the

@@ -25,6 +25,12 @@ type Sender interface {
 	SendText(ctx context.Context, handle, text string) (string, error)
 }
 
+// KeyedSender is a Sender that takes a key, the same on every retry of one
+// message, so that a provider that knows keys (the SMS gateway) sends it once.
+type KeyedSender interface {
+	SendKeyed(ctx context.Context, handle, text, key string) (string, error)
+}
+
 // MenuSender is a Sender that can offer the menu again below a message to a
 // reporter, so that an acknowledgement or a status notice is no dead end.
 type MenuSender interface {
@@ -49,6 +55,11 @@ type Pace struct {
 	PerGroup     time.Duration // between two messages to the officers' group
 	Overall      time.Duration // between any two messages of the channel
 }
+
+// SMSPace keeps an SMS gateway phone and its SIM within what carriers
+// accept, and one person's texts in order: one a second to one
+// number, five a second in all.
+var SMSPace = Pace{PerRecipient: time.Second, Overall: time.Second / 5}
 
 // TelegramPace follows the Bot API's limits: about one message a second per
 // chat, twenty a minute per group, thirty a second in all.
@@ -215,6 +226,8 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 	var providerID string
 	if ms, ok := sender.(MenuSender); ok && (m.Kind == "ack" || m.Kind == "status") {
 		providerID, err = ms.SendWithMenu(ctx, handle, m.Body, m.Language)
+	} else if ks, ok := sender.(KeyedSender); ok {
+		providerID, err = ks.SendKeyed(ctx, handle, m.Body, fmt.Sprintf("tinbao-%d", m.ID))
 	} else {
 		providerID, err = sender.SendText(ctx, handle, m.Body)
 	}

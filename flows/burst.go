@@ -45,7 +45,7 @@ func (c *turn) burst() bool {
 // took the message.
 func (c *turn) joins(f *flow) bool {
 	if c.s.JoinStep == "" || c.in.Text == "" || c.in.Choice != "" || c.in.Location != nil ||
-		c.s.Editing || c.s.EditMenu || c.s.Confirm || !c.burst() {
+		c.s.Editing || c.s.EditMenu || c.s.Confirm || onlyNumbers(c.in.Text) || !c.burst() {
 		return false
 	}
 	j := f.index(c.s.JoinStep)
@@ -148,4 +148,10 @@ func (c *turn) addToStory(f *flow) bool {
 	}
 	c.s.Answers[f.story] = joined
 	return true
+}
+
+// onlyNumbers reports whether text is numbers alone ("2", "1 3"): choices
+// or a count, an answer to the question asked, never more of a story.
+func onlyNumbers(text string) bool {
+	return strings.Trim(text, "0123456789 ,;.") == "" && strings.ContainsAny(text, "0123456789")
 }

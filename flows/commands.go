@@ -54,7 +54,8 @@ var commandWords = []struct {
 	words string
 	cmd   command
 }{
-	{"/start", cmdMenu}, {"/menu", cmdMenu}, {"menu", cmdMenu}, {"bat dau", cmdMenu}, {"bao viec khac", cmdMenu},
+	{"/start", cmdMenu}, {"/menu", cmdMenu}, {"menu", cmdMenu}, {"bat dau", cmdMenu}, {"start", cmdMenu},
+	{"bao viec khac", cmdMenu},
 	{"/baotin", cmdReport}, {"bao tin", cmdReport}, {"to giac", cmdReport},
 	{"/giup", cmdHelp}, {"giup", cmdHelp}, {"cuu", cmdHelp}, {"help", cmdHelp}, {"giup do", cmdHelp},
 	{"can giup do", cmdHelp}, {"can giup", cmdHelp},

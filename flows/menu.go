@@ -101,6 +101,9 @@ func (c *turn) run() {
 		c.start(c.e.flows[reportFlowName])
 		return
 	case cmdHelp:
+		if c.in.Channel == "sms" && c.in.Choice == "" {
+			c.say(c.t("help.intro_sms", nil)) // HELP by SMS: what this is, and the numbers
+		}
 		c.start(c.e.flows[helpFlowName])
 		return
 	case cmdStatus:

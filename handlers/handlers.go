@@ -36,6 +36,7 @@ type Pinger interface {
 type Config struct {
 	TelegramWebhookSecret string // empty: the Telegram webhook route answers 404
 	SecureCookies         bool   // PUBLIC_URL is https: cookies are Secure
+	SMS                   *SMS   // nil: the SMS webhooks answer 404
 }
 
 // Handlers serves tinbao's HTTP endpoints.

@@ -7,6 +7,9 @@ import "net/http"
 func (h *Handlers) Public() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/telegram", h.telegramWebhook)
+	mux.HandleFunc("POST /webhooks/twilio/sms", h.twilioSMS)
+	mux.HandleFunc("POST /webhooks/twilio/status", h.twilioStatus)
+	mux.HandleFunc("POST /webhooks/smsgate", h.smsgateWebhook)
 	mux.HandleFunc("GET /chat", h.chatPage)
 	mux.Handle("GET /chat/static/", h.chatStatic())
 	mux.HandleFunc("POST /chat/send", h.chatSend)

@@ -47,6 +47,12 @@ type config struct {
 	TwilioAuthToken  string // TWILIO_AUTH_TOKEN
 	TwilioFrom       string // TWILIO_FROM
 	TwilioAPIURL     string // TWILIO_API_URL, default https://api.twilio.com
+
+	SMSGateURL        string // SMSGATE_URL: the gateway's send endpoint; empty = off
+	SMSGateUsername   string // SMSGATE_USERNAME
+	SMSGatePassword   string // SMSGATE_PASSWORD
+	SMSGateSigningKey string // SMSGATE_SIGNING_KEY: required with SMSGATE_URL
+	SMSKeepMarks      bool   // SMS_DIACRITICS: "strip" (default, GSM-7) or "keep" (UCS-2)
 }
 
 var webhookSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
@@ -75,6 +81,10 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		TwilioFrom:            get("TWILIO_FROM", ""),
 		TwilioAPIURL:          strings.TrimRight(get("TWILIO_API_URL", "https://api.twilio.com"), "/"),
 		PanicWord:             get("PANIC_WORD", ""),
+		SMSGateURL:            get("SMSGATE_URL", ""),
+		SMSGateUsername:       get("SMSGATE_USERNAME", ""),
+		SMSGatePassword:       get("SMSGATE_PASSWORD", ""),
+		SMSGateSigningKey:     get("SMSGATE_SIGNING_KEY", ""),
 	}
 	for _, name := range need {
 		if get(name, "") == "" {
@@ -99,6 +109,21 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 	c.SessionIdle, err = time.ParseDuration(get("SESSION_IDLE", "30m"))
 	if err != nil || c.SessionIdle < time.Minute {
 		errs = append(errs, errors.New("SESSION_IDLE must be a duration of at least 1m, such as 30m"))
+	}
+	switch get("SMS_DIACRITICS", "strip") {
+	case "strip":
+	case "keep":
+		c.SMSKeepMarks = true
+	default:
+		errs = append(errs, errors.New(`SMS_DIACRITICS must be "strip" (GSM-7, 160 characters a segment) or "keep" (UCS-2, 70)`))
+	}
+	if c.SMSGateURL != "" {
+		if u, err := url.Parse(c.SMSGateURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("SMSGATE_URL must be the gateway's send endpoint, such as http://192.0.2.10:8080/message"))
+		}
+		if c.SMSGateSigningKey == "" {
+			errs = append(errs, errors.New("SMSGATE_SIGNING_KEY is required with SMSGATE_URL: set it to the app's Webhooks signing key"))
+		}
 	}
 	c.ResponseHours, err = strconv.Atoi(get("RESPONSE_HOURS", "24"))
 	if err != nil || c.ResponseHours < 1 || c.ResponseHours > 24*14 {
@@ -180,10 +205,13 @@ func (c config) flowOptions() flows.Options {
 // telegramOn reports whether the Telegram channel is configured.
 func (c config) telegramOn() bool { return c.TelegramToken != "" }
 
-// twilioOn reports whether the SMS channel is configured.
+// twilioOn reports whether Twilio is configured.
 func (c config) twilioOn() bool {
 	return c.TwilioAccountSID != "" && c.TwilioAuthToken != "" && c.TwilioFrom != ""
 }
+
+// smsgateOn reports whether the SMS gateway is configured.
+func (c config) smsgateOn() bool { return c.SMSGateURL != "" }
 
 // LogValue says which settings are present, never their secret values.
 func (c config) LogValue() slog.Value {
@@ -195,7 +223,9 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("telegram", c.telegramOn()),
 		slog.Bool("telegram_webhook", set(c.TelegramWebhookSecret)),
 		slog.Bool("telegram_officer_alerts", c.TelegramOfficerChatID != 0),
-		slog.Bool("sms", c.twilioOn()),
+		slog.Bool("sms_twilio", c.twilioOn()),
+		slog.Bool("sms_gateway", c.smsgateOn()),
+		slog.Bool("sms_keep_marks", c.SMSKeepMarks),
 		slog.Duration("session_idle", c.SessionIdle),
 	)
 }

@@ -12,19 +12,24 @@ import (
 // when a new import breaks the picture, or when a package appears that the
 // picture does not place.
 var allowedDeps = map[string][]string{
-	"tinbao/locales":      {},
-	"tinbao/identity":     {},
-	"tinbao/flows":        {"tinbao/locales"},
-	"tinbao/storage":      {"tinbao/flows", "tinbao/locales"},
-	"tinbao/bot":          {"tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/bot/telegram": {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/bot/web":      {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/bot/sms":      {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/delivery":     {"tinbao/storage", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
-	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/bot/web", "tinbao/bot/sms", "tinbao/flows",
+	"tinbao/locales":         {},
+	"tinbao/identity":        {},
+	"tinbao/flows":           {"tinbao/locales"},
+	"tinbao/storage":         {"tinbao/flows", "tinbao/locales"},
+	"tinbao/bot":             {"tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/telegram":    {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/web":         {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/sms":         {"tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/sms/twilio":  {"tinbao/bot/sms", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/bot/sms/smsgate": {"tinbao/bot/sms", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/delivery":        {"tinbao/storage", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/bot/web", "tinbao/bot/sms", "tinbao/bot/sms/twilio",
+		"tinbao/bot/sms/smsgate", "tinbao/flows",
 		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
 	// Test fakes: imported by tests only, never by product code.
 	"tinbao/bot/telegram/telegramtest":              {},
+	"tinbao/bot/sms/smstest":                        {},
+	"tinbao/bot/sms/smstest/fakesms":                {"tinbao/bot/sms/smstest"}, // dev tool
 	"tinbao/storage/storagetest":                    {"tinbao/storage", "tinbao/flows", "tinbao/locales"},
 	"tinbao/bot/telegram/telegramtest/faketelegram": {"tinbao/bot/telegram/telegramtest"}, // dev tool
 	"tinbao/cmd/tinbao":                             nil,                                  // may import everything but test fakes

@@ -15,6 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tinbao/bot"
+	"tinbao/bot/sms"
+	"tinbao/bot/sms/smsgate"
+	"tinbao/bot/sms/twilio"
 	"tinbao/bot/telegram"
 	"tinbao/bot/web"
 	"tinbao/delivery"
@@ -86,13 +89,15 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	} else {
 		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
 	}
-	if !cfg.twilioOn() {
-		log.Info("sms is off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN or TWILIO_FROM is empty")
+	smsHooks, err := wireSMS(cfg, runner, engine, db, senders, log)
+	if err != nil {
+		return err
 	}
 
 	h, err := handlers.New(handlers.Config{
 		TelegramWebhookSecret: cfg.TelegramWebhookSecret,
 		SecureCookies:         cfg.PublicURL.Scheme == "https",
+		SMS:                   smsHooks,
 	}, tg, webChat, cat, map[string]handlers.Pinger{"postgres": db, "redis": redisPinger{rdb}}, log)
 	if err != nil {
 		return err
@@ -122,7 +127,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	})
 	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{
 		Limiter: sessions,
-		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace},
+		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace, bot.ChannelSMS: delivery.SMSPace},
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
@@ -163,6 +168,37 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	default:
 		return nil
 	}
+}
+
+// wireSMS builds the SMS channel from the providers that are configured
+// (none: the channel is off and its webhooks answer 404).
+func wireSMS(cfg config, runner *bot.Runner, engine *flows.Engine, db *storage.DB, senders map[string]delivery.Sender,
+	log *slog.Logger) (*handlers.SMS, error) {
+	if !cfg.twilioOn() && !cfg.smsgateOn() {
+		log.Info("sms is off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM, or SMSGATE_URL")
+		return nil, nil
+	}
+	adapter := sms.New(runner, cfg.Keys, db, cfg.SMSKeepMarks, log)
+	hooks := &handlers.SMS{Adapter: adapter, Receipts: db, PublicURL: cfg.PublicURL.String(),
+		Busy: adapter.Compose([]flows.Reply{{Text: engine.Text(locales.Default, "common.busy_sms")}})}
+	if cfg.twilioOn() {
+		tw, err := twilio.New(twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			From: cfg.TwilioFrom, APIURL: cfg.TwilioAPIURL, StatusCallback: cfg.PublicURL.String() + "/webhooks/twilio/status"})
+		if err != nil {
+			return nil, err
+		}
+		adapter.AddProvider(twilio.Name, tw)
+		hooks.TwilioToken = cfg.TwilioAuthToken
+	}
+	if cfg.smsgateOn() {
+		adapter.AddProvider(smsgate.Name, smsgate.New(smsgate.Config{URL: cfg.SMSGateURL,
+			Username: cfg.SMSGateUsername, Password: cfg.SMSGatePassword}))
+		hooks.GatewayKey = cfg.SMSGateSigningKey
+	}
+	runner.DeliverDurably(bot.ChannelSMS, replyQueue{db}, adapter.Compose)
+	senders[bot.ChannelSMS] = adapter
+	log.Info("sms is on", "twilio", cfg.twilioOn(), "gateway", cfg.smsgateOn())
+	return hooks, nil
 }
 
 // setWebhook tells Telegram where to deliver updates, retrying until it

@@ -92,3 +92,11 @@ func (a tipStore) AppendReply(ctx context.Context, ref flows.Reference, sender, 
 	}
 	return err
 }
+
+// replyQueue fits storage to bot.ReplyQueue.
+type replyQueue struct{ db *storage.DB }
+
+func (q replyQueue) QueueReply(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error {
+	_, err := q.db.QueueReply(ctx, channel, pseudonym, sealed, lang, body)
+	return err
+}

@@ -1,0 +1,193 @@
+// Package sms is the SMS adapter: one adapter, several providers (Twilio,
+// and a two-way SMS gateway on an Android phone inside Vietnam). A received
+// SMS becomes a bot.Message; every SMS we send goes through the outbox, so
+// each has a delivery state. Numbers are normalised to E.164, pseudonymised
+// and sealed; they never reach a log or a column in clear.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"tinbao/bot"
+	"tinbao/flows"
+	"tinbao/identity"
+	"tinbao/locales"
+)
+
+// Provider sends SMS through one gateway. key is the same on every retry of
+// one message, so a provider that knows keys sends it once.
+type Provider interface {
+	Send(ctx context.Context, to, text, key string) (providerID string, err error)
+}
+
+// ErrOptedOut is a provider's word that the number unsubscribed (Twilio
+// 21610): nothing more is sent to it.
+var ErrOptedOut = errors.New("sms: the number has opted out")
+
+// OptOuts remembers numbers (by pseudonym) that wrote STOP.
+type OptOuts interface {
+	SetOptOut(ctx context.Context, pseudonym string, out bool, reason string) error
+	OptedOut(ctx context.Context, pseudonym string) (bool, error)
+}
+
+// Opt-out reasons, as storage keeps them.
+const (
+	reasonStop     = "stop"
+	reasonProvider = "provider"
+)
+
+// Inbound is one SMS a provider received.
+type Inbound struct {
+	Provider string // the provider's name, which is also the route back
+	ID       string // the provider's ID for this delivery: dedupe key
+	From     string // the sender's number as the provider gave it
+	Text     string
+}
+
+// Adapter connects SMS providers to the bot runner.
+type Adapter struct {
+	runner    *bot.Runner
+	keys      *identity.Keyring
+	optouts   OptOuts
+	providers map[string]Provider
+	keepMarks bool
+	log       *slog.Logger
+}
+
+// New builds the adapter. keepMarks sends Vietnamese as written (UCS-2, 70
+// characters a segment); otherwise without marks (GSM-7, 160).
+func New(runner *bot.Runner, keys *identity.Keyring, optouts OptOuts, keepMarks bool, log *slog.Logger) *Adapter {
+	return &Adapter{runner: runner, keys: keys, optouts: optouts, providers: map[string]Provider{}, keepMarks: keepMarks, log: log}
+}
+
+// AddProvider makes a provider available under name ("twilio", "smsgate").
+// A person writing to a provider's number is answered through it.
+func (a *Adapter) AddProvider(name string, p Provider) { a.providers[name] = p }
+
+// Compose renders a turn's replies as the one SMS that carries them.
+func (a *Adapter) Compose(replies []flows.Reply) string { return Compose(replies, a.keepMarks) }
+
+// Normalize writes a number in E.164 (Vietnamese numbers without the
+// country code are read as such); what is no valid number is kept as sent,
+// without spaces, so that a reply still finds its way.
+func Normalize(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if n, err := phonenumbers.Parse(raw, "VN"); err == nil && phonenumbers.IsValidNumber(n) {
+		return phonenumbers.Format(n, phonenumbers.E164)
+	}
+	return strings.Join(strings.Fields(raw), "")
+}
+
+// handle is the sealed address of a sender: the provider to answer through
+// and the number. Each provider is its own channel for sessions and replies.
+func handle(provider, number string) string { return provider + ":" + number }
+
+func (a *Adapter) pseudonym(h string) string { return a.keys.Pseudonym(bot.ChannelSMS, h) }
+
+// Receive handles one received SMS: the opt-out keywords here, everything
+// else through the runner, whose replies are queued in the outbox. An error
+// means nothing durable happened: answer so that the provider retries.
+func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
+	if _, ok := a.providers[in.Provider]; !ok {
+		return fmt.Errorf("sms: unknown provider %q", in.Provider)
+	}
+	h := handle(in.Provider, Normalize(in.From))
+	sender := a.pseudonym(h)
+	switch keyword(in.Text) {
+	case kwStop:
+		// No answer: the phone may be watched, and the person asked for
+		// silence.
+		if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
+			return err
+		}
+		a.log.InfoContext(ctx, "sms opt-out", "sender", sender)
+		return nil
+	case kwStart:
+		if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+			return err
+		}
+		a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
+	}
+	_, err := a.runner.Handle(ctx, bot.Message{
+		Channel:   bot.ChannelSMS,
+		Sender:    sender,
+		Handle:    h,
+		MessageID: in.Provider + ":" + in.ID,
+		Text:      in.Text,
+	})
+	return err
+}
+
+type kw int
+
+const (
+	kwNone kw = iota
+	kwStop
+	kwStart
+)
+
+// keyword finds the opt-out words of the contract. "DUNG" stops only typed
+// without marks: "đúng" (right) is an answer.
+func keyword(text string) kw {
+	raw := strings.ToLower(strings.TrimSpace(text))
+	switch locales.Fold(text) {
+	case "stop", "huy dang ky", "unsubscribe":
+		return kwStop
+	case "dung":
+		if raw == "dung" {
+			return kwStop
+		}
+	case "start", "bat dau":
+		return kwStart
+	}
+	return kwNone
+}
+
+// SendText sends a durable message to a handle; see SendKeyed.
+func (a *Adapter) SendText(ctx context.Context, h, text string) (string, error) {
+	return a.SendKeyed(ctx, h, text, "")
+}
+
+// SendKeyed sends one durable message (from the outbox) to a handle through
+// the provider the person wrote to, never to a number that opted out.
+func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, error) {
+	name, number, ok := strings.Cut(h, ":")
+	p, known := a.providers[name]
+	if !ok || number == "" {
+		return "", fmt.Errorf("%w: malformed sms handle", bot.ErrUndeliverable)
+	}
+	if !known {
+		return "", fmt.Errorf("sms: provider %s is not configured", name) // retried: it may come back
+	}
+	sender := a.pseudonym(h)
+	out, err := a.optouts.OptedOut(ctx, sender)
+	if err != nil {
+		return "", err
+	}
+	if out {
+		return "", fmt.Errorf("%w: the number opted out (STOP)", bot.ErrUndeliverable)
+	}
+	if !a.keepMarks {
+		text = Strip(text) // an officer's follow-up, written with marks
+	}
+	id, err := p.Send(ctx, number, text, key)
+	if errors.Is(err, ErrOptedOut) {
+		if serr := a.optouts.SetOptOut(ctx, sender, true, reasonProvider); serr != nil {
+			a.log.WarnContext(ctx, "sms opt-out", "sender", sender, "err", serr)
+		}
+		return "", fmt.Errorf("%w: %w", bot.ErrUndeliverable, err)
+	}
+	return id, err
+}
+
+// OptOutNumber records that a provider reported a number as unsubscribed
+// (a status callback with Twilio's 21610).
+func (a *Adapter) OptOutNumber(ctx context.Context, provider, number string) error {
+	return a.optouts.SetOptOut(ctx, a.pseudonym(handle(provider, Normalize(number))), true, reasonProvider)
+}

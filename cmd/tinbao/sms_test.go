@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tinbao/bot/sms"
+	"tinbao/bot/sms/smstest"
+)
+
+// A made-up number (never a real one in the repo), as a person's phone
+// sends it, and as tinbao normalises it.
+const (
+	victimLocal = "0900 000 001"
+	victimE164  = "+84900000001"
+	gatewayKey  = "gateway-signing-key"
+)
+
+// smsPhone is a person with a basic phone writing to the SMS gateway.
+type smsPhone struct {
+	t    *testing.T
+	s    *service
+	g    *smstest.Gateway
+	from string
+}
+
+// say sends an SMS and waits for tinbao's answer (one SMS), which it returns.
+func (p *smsPhone) say(text string) string {
+	p.t.Helper()
+	before := len(p.g.SentTo(victimE164))
+	p.post(text, http.StatusOK)
+	got := p.g.WaitSent(victimE164, before+1, 10*time.Second)
+	if len(got) <= before {
+		p.t.Fatalf("no answer to %q\n%s", text, p.s.log)
+	}
+	return got[len(got)-1].Body
+}
+
+func (p *smsPhone) post(text string, want int) string {
+	p.t.Helper()
+	id, resp, err := smstest.Event(p.s.url+"/webhooks/smsgate", gatewayKey, "sms:received", smstest.Received(p.from, text), time.Now())
+	if err != nil || resp.StatusCode != want {
+		p.t.Fatalf("post %q: %v %v, want %d", text, resp, err, want)
+	}
+	resp.Body.Close()
+	return id
+}
+
+// A victim with only a basic phone asks for help by SMS through the gateway
+// on a Vietnamese SIM: signed webhooks in, the real client out to the fake;
+// every text GSM-7 in one segment; the acknowledgement tracked to delivery,
+// receipts out of order ending at the highest state; a replayed event, a
+// forged one and a stale one change nothing; STOP is honoured; no phone
+// number reaches the logs.
+func TestSMSHelpThroughTheGateway(t *testing.T) {
+	g := smstest.NewGateway("gw-user", "gw-pass")
+	defer g.Close()
+	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
+		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey,
+		"JOIN_WINDOW": "200ms"}) // this person answers within a second of each reply; no burst
+
+	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+
+	first := p.say("GIUP")
+	if !strings.Contains(first, "111") || !strings.Contains(first, "an toan") {
+		t.Errorf("first answer = %q, want what this is, the numbers and the safety question", first)
+	}
+	for _, step := range []struct{ say, wantIn string }{
+		{"1", "nguy hiem"},      // safe to write
+		{"2", "Ai can giup"},    // not in danger
+		{"1", "dang o dau"},     // myself
+		{"Tay Ninh", "1 3"},     // where; the needs list
+		{"2 4", "nhan cho ban"}, // two needs in one SMS
+		{"2", "dong y"},         // do not write first; the consents
+		{"1 3", "Ban xem lai"},  // police and follow-up, not support
+		{"1", "TRA CUU"},        // send: the acknowledgement
+	} {
+		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
+	}
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 || tips[0].Channel != "sms" || tips[0].Kind != "help" || tips[0].Details["needs"] != "shelter,home" ||
+		tips[0].Details["consent_police"] != "yes" || tips[0].Details["consent_support"] != "no" {
+		t.Fatalf("tips = %+v", tips)
+	}
+	sent := g.SentTo(victimE164)
+	for _, m := range sent {
+		if enc, n := sms.Count(m.Body); enc != sms.GSM7 || n != 1 {
+			t.Errorf("SMS in %s, %d segments: %q", enc, n, m.Body)
+		}
+	}
+	if len(sent) > 10 {
+		t.Errorf("a help request cost %d SMS, want at most 10", len(sent))
+	}
+
+	// Receipts for the acknowledgement, out of order and twice: delivered.
+	ack := sent[len(sent)-1]
+	for _, ev := range []string{"sms:delivered", "sms:sent", "sms:delivered"} {
+		_, resp, err := smstest.Event(s.url+"/webhooks/smsgate", gatewayKey, ev, smstest.Report(ack, ev), time.Now())
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %v %v", ev, resp, err)
+		}
+	}
+	msgs, _ := s.db.OutboxForTip(context.Background(), tips[0].ID)
+	if len(msgs) != 1 || msgs[0].Status != "delivered" || msgs[0].ProviderMessageID != ack.ID {
+		t.Errorf("acknowledgement = %+v, want delivered", msgs)
+	}
+
+	// A status lookup: one SMS, one segment.
+	if got := p.say("TRA CUU " + strings.ToLower(tips[0].Reference)); !strings.Contains(got, tips[0].Reference) {
+		t.Errorf("lookup = %q", got)
+	}
+
+	// The gateway retries an event it thinks failed: same ID, no new effect.
+	before := len(g.Messages())
+	id, resp, _ := smstest.Event(s.url+"/webhooks/smsgate", gatewayKey, "sms:received", smstest.Received(p.from, "BAO TIN"), time.Now())
+	resp.Body.Close()
+	g.WaitSent(victimE164, before+1, 5*time.Second)
+	resp, _ = smstest.EventWithID(s.url+"/webhooks/smsgate", gatewayKey, id, "sms:received", smstest.Received(p.from, "BAO TIN"), time.Now())
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("replayed event: %d, want 200", resp.StatusCode)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(g.Messages()); n != before+1 {
+		t.Errorf("a replayed event sent %d more SMS, want 1 in all", n-before)
+	}
+
+	// Forged or stale: 401, and nothing happens.
+	var rows int
+	count := func() int {
+		s.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&rows)
+		return rows
+	}
+	outbox := count()
+	_, resp, _ = smstest.Event(s.url+"/webhooks/smsgate", "wrong-key", "sms:received", smstest.Received(p.from, "GIUP"), time.Now())
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("forged event: %d, want 401", resp.StatusCode)
+	}
+	_, resp, _ = smstest.Event(s.url+"/webhooks/smsgate", gatewayKey, "sms:received", smstest.Received(p.from, "GIUP"), time.Now().Add(-10*time.Minute))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("stale event: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/webhooks/smsgate", strings.NewReader(strings.Repeat("x", 2<<20)))
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("huge body: %v %v, want 413", r, err)
+	}
+	if n := count(); n != outbox {
+		t.Errorf("refused events queued %d messages", n-outbox)
+	}
+
+	// STOP: silence, and nothing more to this number until START.
+	p.post("STOP", http.StatusOK)
+	before = len(g.SentTo(victimE164))
+	p.post("GIUP", http.StatusOK)
+	time.Sleep(2 * time.Second)
+	if got := g.SentTo(victimE164); len(got) != before {
+		t.Errorf("after STOP, %d more SMS were sent: %q", len(got)-before, got[len(got)-1].Body)
+	}
+	if got := p.say("START"); !strings.Contains(got, "1 Bao tin") {
+		t.Errorf("after START: %q, want the menu", got)
+	}
+
+	for _, number := range []string{"900000001", "0900 000 001", victimE164} {
+		if strings.Contains(s.log.String(), number) {
+			t.Errorf("the phone number %q is in the log", number)
+		}
+	}
+}
+
+// twilioPhone is a person writing to a Twilio number.
+type twilioPhone struct {
+	t   *testing.T
+	s   *service
+	tw  *smstest.Twilio
+	n   int
+	sid string
+}
+
+func (p *twilioPhone) post(text string) *http.Response {
+	p.t.Helper()
+	p.n++
+	p.sid = "SM" + strings.Repeat("0", 30) + string(rune('a'+p.n/10)) + string(rune('a'+p.n%10))
+	resp, err := p.tw.PostSigned(p.s.url+"/webhooks/twilio/sms", p.s.env["PUBLIC_URL"]+"/webhooks/twilio/sms",
+		p.tw.InboundForm(p.sid, victimE164, "+15005550006", text))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp
+}
+
+func (p *twilioPhone) say(text string) string {
+	p.t.Helper()
+	before := len(p.tw.SentTo(victimE164))
+	resp := p.post(text)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Response/>") {
+		p.t.Fatalf("%q: %d %s, want empty TwiML", text, resp.StatusCode, body)
+	}
+	got := p.tw.WaitSent(victimE164, before+1, 10*time.Second)
+	if len(got) <= before {
+		p.t.Fatalf("no answer to %q\n%s", text, p.s.log)
+	}
+	return got[len(got)-1].Body
+}
+
+// A report by SMS through Twilio: signed webhooks checked against
+// PUBLIC_URL, empty TwiML, replies through the API with a status callback,
+// callbacks in any order, a 429 retried, 21610 honoured as an opt-out.
+func TestSMSReportThroughTwilio(t *testing.T) {
+	tw := smstest.NewTwilio("ACtest", "authtoken0123456789abcdef")
+	defer tw.Close()
+	s := startService(t, map[string]string{"TWILIO_ACCOUNT_SID": "ACtest", "TWILIO_AUTH_TOKEN": "authtoken0123456789abcdef",
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": tw.URL, "JOIN_WINDOW": "200ms"})
+	p := &twilioPhone{t: t, s: s, tw: tw}
+
+	tw.FailNext(1, http.StatusTooManyRequests, 20429) // the first send is throttled, then retried
+	if got := p.say("BAO TIN"); !strings.Contains(got, "1 Viec nhe luong cao") {
+		t.Fatalf("menu of kinds = %q", got)
+	}
+	for _, step := range []struct{ say, wantIn string }{
+		{"1", "Ke chuyen"},
+		{"co nguoi tren facebook ru con gai toi di lam nha hang o Trung Quoc", "o dau"},
+		{"Dong Thap", "tre em"},
+		{"4", "nguy hiem"},
+		{"2", "An danh"},
+		{"1", "nhan vao so nay"},
+		{"2", "Ban xem lai"},
+		{"1", "TRA CUU"},
+	} {
+		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
+	}
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 || tips[0].Channel != "sms" || tips[0].Kind != "tip" || tips[0].Category != "lured" {
+		t.Fatalf("tips = %+v", tips)
+	}
+	sent := tw.SentTo(victimE164)
+	ack := sent[len(sent)-1]
+	if ack.StatusCallback != s.env["PUBLIC_URL"]+"/webhooks/twilio/status" || ack.From != "+15005550006" {
+		t.Errorf("sent with callback %q from %q", ack.StatusCallback, ack.From)
+	}
+	if len(sent) > 10 {
+		t.Errorf("a report cost %d SMS, want at most 10", len(sent))
+	}
+	// Callbacks out of order and twice: delivered, never back.
+	for _, st := range []string{"sent", "delivered", "sent", "queued", "delivered"} {
+		resp, err := tw.Callback(ack, st, "")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("callback %s: %v %v", st, resp, err)
+		}
+	}
+	msgs, _ := s.db.OutboxForTip(context.Background(), tips[0].ID)
+	if len(msgs) != 1 || msgs[0].Status != "delivered" {
+		t.Errorf("acknowledgement = %+v, want delivered", msgs)
+	}
+
+	// Forged: 403, nothing stored; signed over another URL (the Host
+	// header is never trusted): 403; a signed form without MessageSid: 400.
+	form := tw.InboundForm("SMforged", victimE164, "+15005550006", "GIUP")
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/webhooks/twilio/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
+	if r, _ := http.DefaultClient.Do(req); r.StatusCode != http.StatusForbidden {
+		t.Errorf("forged: %d, want 403", r.StatusCode)
+	}
+	if r, _ := tw.PostSigned(s.url+"/webhooks/twilio/sms", "https://elsewhere.example/webhooks/twilio/sms", form); r.StatusCode != http.StatusForbidden {
+		t.Errorf("signed for another URL: %d, want 403", r.StatusCode)
+	}
+	bad := url.Values{"From": {victimE164}, "Body": {"GIUP"}}
+	if r, _ := tw.PostSigned(s.url+"/webhooks/twilio/sms", s.env["PUBLIC_URL"]+"/webhooks/twilio/sms", bad); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("no MessageSid: %d, want 400", r.StatusCode)
+	}
+
+	// A replayed MessageSid: 200, nothing new.
+	before := len(tw.Messages())
+	resp, _ := tw.PostSigned(s.url+"/webhooks/twilio/sms", s.env["PUBLIC_URL"]+"/webhooks/twilio/sms",
+		tw.InboundForm(p.sid, victimE164, "+15005550006", "1"))
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("replay: %d", resp.StatusCode)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(tw.Messages()); n != before {
+		t.Errorf("a replayed MessageSid sent %d SMS", n-before)
+	}
+
+	// Twilio says the number unsubscribed (21610): undeliverable, and
+	// nothing more is sent to it.
+	tw.FailNext(1, http.StatusBadRequest, 21610)
+	resp = p.post("GIUP")
+	resp.Body.Close()
+	var status string
+	waitFor(t, func() bool {
+		s.db.Pool().QueryRow(context.Background(), `SELECT status FROM outbox ORDER BY id DESC LIMIT 1`).Scan(&status)
+		return status == "undeliverable"
+	})
+	before = len(tw.Messages())
+	resp = p.post("1")
+	resp.Body.Close()
+	time.Sleep(2 * time.Second)
+	if n := len(tw.Messages()); n != before {
+		t.Errorf("%d SMS sent to a number that unsubscribed", n-before)
+	}
+	if strings.Contains(s.log.String(), "900000001") {
+		t.Error("the phone number is in the log")
+	}
+}
