@@ -160,7 +160,7 @@ type Runner struct {
 	log      *slog.Logger
 	now      func() time.Time
 	busyWait time.Duration
-	officers *officerGroup       // nil: no alerts
+	officers *officerGroup      // nil: no alerts
 	durable  map[string]durable // channels whose replies go through the outbox
 }
 
