@@ -26,7 +26,7 @@ import (
 
 // The fakes' made-up credentials and the phone they play: never real ones.
 const (
-	gwUser, gwPass, gwKey = "fake-user", "fake-pass", "fake-signing-key"
+	gwUser, gwPass, gwKey  = "fake-user", "fake-pass", "fake-signing-key"
 	twSID, twToken, twFrom = "ACfake00000000000000000000000000", "faketoken0123456789", "+15005550006"
 	phone                  = "+84900000001"
 )
