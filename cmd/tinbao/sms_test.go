@@ -66,24 +66,7 @@ func TestSMSHelpThroughTheGateway(t *testing.T) {
 
 	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
 
-	first := p.say("GIUP")
-	if !strings.Contains(first, "111") || !strings.Contains(first, "an toan") {
-		t.Errorf("first answer = %q, want what this is, the numbers and the safety question", first)
-	}
-	for _, step := range []struct{ say, wantIn string }{
-		{"1", "nguy hiem"},      // safe to write
-		{"2", "Ai can giup"},    // not in danger
-		{"1", "dang o dau"},     // myself
-		{"Tay Ninh", "1 3"},     // where; the needs list
-		{"2 4", "nhan cho ban"}, // two needs in one SMS
-		{"2", "dong y"},         // do not write first; the consents
-		{"1 3", "Ban xem lai"},  // police and follow-up, not support
-		{"1", "TRA CUU"},        // send: the acknowledgement
-	} {
-		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
-			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
-		}
-	}
+	helpBySMS(t, p.say)
 	tips, _ := s.db.OpenTips(context.Background(), 10)
 	if len(tips) != 1 || tips[0].Channel != "sms" || tips[0].Kind != "help" || tips[0].Details["needs"] != "shelter,home" ||
 		tips[0].Details["consent_police"] != "yes" || tips[0].Details["consent_support"] != "no" {
@@ -165,6 +148,11 @@ func TestSMSHelpThroughTheGateway(t *testing.T) {
 	if got := p.say("START"); !strings.Contains(got, "1 Bao tin") {
 		t.Errorf("after START: %q, want the menu", got)
 	}
+	// And a report, through the same gateway.
+	reportBySMS(t, p.say)
+	if tips, _ := s.db.OpenTips(context.Background(), 10); len(tips) != 2 || tips[1].Kind != "tip" || tips[1].Channel != "sms" {
+		t.Errorf("tips after a report = %+v", tips)
+	}
 
 	for _, number := range []string{"900000001", "0900 000 001", victimE164} {
 		if strings.Contains(s.log.String(), number) {
@@ -221,23 +209,7 @@ func TestSMSReportThroughTwilio(t *testing.T) {
 	p := &twilioPhone{t: t, s: s, tw: tw}
 
 	tw.FailNext(1, http.StatusTooManyRequests, 20429) // the first send is throttled, then retried
-	if got := p.say("BAO TIN"); !strings.Contains(got, "1 Viec nhe luong cao") {
-		t.Fatalf("menu of kinds = %q", got)
-	}
-	for _, step := range []struct{ say, wantIn string }{
-		{"1", "Ke chuyen"},
-		{"co nguoi tren facebook ru con gai toi di lam nha hang o Trung Quoc", "o dau"},
-		{"Dong Thap", "tre em"},
-		{"4", "nguy hiem"},
-		{"2", "An danh"},
-		{"1", "nhan vao so nay"},
-		{"2", "Ban xem lai"},
-		{"1", "TRA CUU"},
-	} {
-		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
-			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
-		}
-	}
+	reportBySMS(t, p.say)
 	tips, _ := s.db.OpenTips(context.Background(), 10)
 	if len(tips) != 1 || tips[0].Channel != "sms" || tips[0].Kind != "tip" || tips[0].Category != "lured" {
 		t.Fatalf("tips = %+v", tips)
@@ -262,6 +234,18 @@ func TestSMSReportThroughTwilio(t *testing.T) {
 		t.Errorf("acknowledgement = %+v, want delivered", msgs)
 	}
 
+	// A help request and a lookup through the same Twilio number.
+	helpBySMS(t, p.say)
+	tips, _ = s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 2 || tips[1].Kind != "help" {
+		t.Fatalf("tips after a help request = %+v", tips)
+	}
+	if got := p.say("TRA CUU " + tips[1].Reference); !strings.Contains(got, tips[1].Reference) {
+		t.Errorf("lookup = %q", got)
+	}
+	var outbox int
+	s.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&outbox)
+
 	// Forged: 403, nothing stored; signed over another URL (the Host
 	// header is never trusted): 403; a signed form without MessageSid: 400.
 	form := tw.InboundForm("SMforged", victimE164, "+15005550006", "GIUP")
@@ -277,6 +261,11 @@ func TestSMSReportThroughTwilio(t *testing.T) {
 	bad := url.Values{"From": {victimE164}, "Body": {"GIUP"}}
 	if r, _ := tw.PostSigned(s.url+"/webhooks/twilio/sms", s.env["PUBLIC_URL"]+"/webhooks/twilio/sms", bad); r.StatusCode != http.StatusBadRequest {
 		t.Errorf("no MessageSid: %d, want 400", r.StatusCode)
+	}
+
+	var after int
+	if s.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&after); after != outbox {
+		t.Errorf("refused webhooks queued %d messages", after-outbox)
 	}
 
 	// A replayed MessageSid: 200, nothing new.
@@ -310,5 +299,50 @@ func TestSMSReportThroughTwilio(t *testing.T) {
 	}
 	if strings.Contains(s.log.String(), "900000001") {
 		t.Error("the phone number is in the log")
+	}
+}
+
+// helpBySMS asks for help by SMS, answering as a person with a basic phone:
+// numbers, several at once, 0 to skip. say sends one SMS and returns the answer.
+func helpBySMS(t *testing.T, say func(string) string) {
+	t.Helper()
+	if first := say("GIUP"); !strings.Contains(first, "111") || !strings.Contains(first, "an toan") {
+		t.Errorf("first answer = %q, want what this is, the numbers and the safety question", first)
+	}
+	for _, step := range []struct{ say, wantIn string }{
+		{"1", "nguy hiem"},      // safe to write
+		{"2", "Ai can giup"},    // not in danger
+		{"1", "dang o dau"},     // myself
+		{"Tay Ninh", "1 3"},     // where; the needs list
+		{"2 4", "nhan cho ban"}, // two needs in one SMS
+		{"2", "dong y"},         // do not write first; the consents
+		{"1 3", "Ban xem lai"},  // police and follow-up, not support
+		{"1", "TRA CUU"},        // send: the acknowledgement
+	} {
+		if got := say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
+	}
+}
+
+// reportBySMS reports by SMS, typed without marks.
+func reportBySMS(t *testing.T, say func(string) string) {
+	t.Helper()
+	if got := say("BAO TIN"); !strings.Contains(got, "1 Viec nhe luong cao") {
+		t.Fatalf("menu of kinds = %q", got)
+	}
+	for _, step := range []struct{ say, wantIn string }{
+		{"1", "Ke chuyen"},
+		{"co nguoi tren facebook ru con gai toi di lam nha hang o Trung Quoc", "o dau"},
+		{"0", "tre em"}, // 0 skips "where"
+		{"4", "nguy hiem"},
+		{"2", "An danh"},
+		{"1", "nhan vao so nay"},
+		{"2", "Ban xem lai"},
+		{"1", "TRA CUU"},
+	} {
+		if got := say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
 	}
 }
