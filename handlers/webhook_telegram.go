@@ -3,8 +3,6 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
-	"io"
 	"net/http"
 
 	"tinbao/bot/telegram"
@@ -24,14 +22,8 @@ func (h *Handlers) telegramWebhook(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, http.StatusUnauthorized, "wrong or missing secret token")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			fail(w, r, http.StatusRequestEntityTooLarge, "body too large")
-			return
-		}
-		fail(w, r, http.StatusBadRequest, "could not read body")
+	body, ok := readWebhook(w, r)
+	if !ok {
 		return
 	}
 	u, err := telegram.ParseUpdate(body)
