@@ -90,6 +90,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Logged wraps another listener's handler (the console) in the same
+// request log and panic guard.
+func (h *Handlers) Logged(next http.Handler) http.Handler { return h.logged(next) }
+
 // logged gives each request an ID (echoed in X-Request-ID) and logs one line:
 // method, path, status, duration. Never the query string or the body.
 func (h *Handlers) logged(next http.Handler) http.Handler {

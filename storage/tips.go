@@ -49,6 +49,10 @@ type Tip struct {
 	// shown to officers first.
 	Distress  []flows.Distress
 	CreatedAt time.Time
+	// Read by TipByReference only:
+	ClaimedBy string        // the officer who took it, if anyone
+	FollowUp  bool          // the reporter allowed messages
+	Media     []flows.Media // attachments, by the provider's file IDs
 }
 
 // CommittedTip is what CommitTip returns.
@@ -132,7 +136,7 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 }
 
 const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
-	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at
+	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at, COALESCE(claimed_by, ''), follow_up, media
 	FROM tips WHERE reference = $1`
 
 // TipByReference finds a tip by its canonical reference code.
@@ -140,7 +144,7 @@ func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	var t Tip
 	err := db.pool.QueryRow(ctx, sqlTipByReference, ref).Scan(
 		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.Distress,
-		&t.CreatedAt)
+		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tip{}, ErrNotFound
 	}

@@ -27,6 +27,7 @@ var allowedDeps = map[string][]string{
 		"tinbao/bot/sms/smsgate", "tinbao/flows",
 		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
 	// Test fakes: imported by tests only, never by product code.
+	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales"},
 	"tinbao/bot/telegram/telegramtest":              {},
 	"tinbao/bot/sms/smstest":                        {},
 	"tinbao/bot/sms/smstest/fakesms":                {"tinbao/bot/sms/smstest"}, // dev tool

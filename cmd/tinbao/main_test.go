@@ -50,13 +50,14 @@ func freeAddr(t testing.TB) string {
 
 // service is tinbao started through run(), as the binary starts it.
 type service struct {
-	url    string
-	env    map[string]string
-	log    *syncBuffer
-	stdout *syncBuffer
-	done   chan error
-	stop   func() // as SIGTERM would
-	db     *storage.DB
+	url     string
+	console string // the officers' console
+	env     map[string]string
+	log     *syncBuffer
+	stdout  *syncBuffer
+	done    chan error
+	stop    func() // as SIGTERM would
+	db      *storage.DB
 }
 
 const testSecret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -72,8 +73,9 @@ func startService(t testing.TB, extra map[string]string) *service {
 func startServiceOn(t testing.TB, dbURL, prefix string, extra map[string]string) *service {
 	t.Helper()
 	redisURL := storagetest.Need(t, "TEST_REDIS_URL")
-	addr := freeAddr(t)
+	addr, consoleAddr := freeAddr(t), freeAddr(t)
 	env := map[string]string{
+		"CONSOLE_ADDR":     consoleAddr,
 		"DATABASE_URL":     dbURL,
 		"REDIS_URL":        redisURL,
 		"REDIS_KEY_PREFIX": prefix,
@@ -84,7 +86,7 @@ func startServiceOn(t testing.TB, dbURL, prefix string, extra map[string]string)
 	for k, v := range extra {
 		env[k] = v
 	}
-	s := &service{url: "http://" + addr, env: env, log: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1)}
+	s := &service{url: "http://" + addr, console: "http://" + env["CONSOLE_ADDR"], env: env, log: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		s.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), s.stdout, s.log)

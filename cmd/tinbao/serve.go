@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"tinbao/delivery"
 	"tinbao/flows"
 	"tinbao/handlers"
+	"tinbao/handlers/console"
 	"tinbao/locales"
 	"tinbao/storage"
 )
@@ -114,6 +116,23 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	con, err := console.New(console.Config{SecureCookies: strings.HasPrefix(cfg.ConsoleURL, "https://")}, db, engine, cat, sessions, log)
+	if err != nil {
+		return err
+	}
+	consoleSrv := &http.Server{
+		Handler:           h.Logged(con.Handler()),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	cln, err := net.Listen("tcp", cfg.ConsoleAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("CONSOLE_ADDR: %w", err)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -122,6 +141,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	wg.Go(func() {
 		if err := public.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	})
+	wg.Go(func() {
+		if err := consoleSrv.Serve(cln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("console: %w", err)
 			cancel()
 		}
 	})
@@ -151,8 +176,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			wg.Go(func() { tg.Poll(ctx) })
 		}
 	}
-	fmt.Fprintf(stdout, "tinbao is listening on http://%s (web chat: /chat; health: /healthz, /readyz)\n", ln.Addr())
-	log.Info("listening", "http_addr", ln.Addr().String())
+	fmt.Fprintf(stdout, "tinbao is listening on http://%s (web chat: /chat; health: /healthz, /readyz); officers' console on http://%s\n",
+		ln.Addr(), cln.Addr())
+	log.Info("listening", "http_addr", ln.Addr().String(), "console_addr", cln.Addr().String())
 
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -160,6 +186,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	defer scancel()
 	if err := public.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	if err := consoleSrv.Shutdown(sctx); err != nil {
+		log.Warn("console shutdown", "err", err)
 	}
 	wg.Wait()
 	select {

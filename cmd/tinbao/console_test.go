@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"tinbao/flows"
+	"tinbao/storage"
+)
+
+// officerClient is an officer's browser: a cookie jar, no redirects
+// followed, and the page's CSRF token.
+type officerClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func newOfficer(t *testing.T, base string) *officerClient {
+	jar, _ := cookiejar.New(nil)
+	return &officerClient{t: t, base: base, http: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// get fetches a page and remembers its CSRF token.
+func (o *officerClient) get(path string) (int, string) {
+	o.t.Helper()
+	resp, err := o.http.Get(o.base + path)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(b); m != nil {
+		o.csrf = html.UnescapeString(string(m[1]))
+	}
+	return resp.StatusCode, string(b)
+}
+
+// post submits a form with the CSRF token (unless the form sets its own).
+func (o *officerClient) post(path string, form url.Values) (*http.Response, string) {
+	o.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, set := form["csrf"]; !set {
+		form.Set("csrf", o.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, o.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := o.http.Do(req)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (o *officerClient) login(user, password string) *http.Response {
+	o.t.Helper()
+	o.get("/login")
+	resp, _ := o.post("/login", url.Values{"username": {user}, "password": {password}})
+	return resp
+}
+
+// commitReport puts a report in the queue as the bot would.
+func commitReport(t *testing.T, s *service, ref string, urgent, followUp bool, distress string) storage.CommittedTip {
+	t.Helper()
+	r := flows.Report{Kind: flows.KindTip, Reference: flows.Reference(ref), Urgent: urgent, Lang: "vi", FollowUp: followUp,
+		Details: map[string]string{"what": "Có người rủ em tôi sang Campuchia", "where": "Bavet"}, Ack: "Cảm ơn bạn. " + ref}
+	if distress != "" {
+		r.Distress = []flows.Distress{{At: time.Now().UTC(), Text: distress}}
+	}
+	c, err := s.db.CommitTip(context.Background(), storage.NewTip{Report: r, Channel: "web", SenderPseudonym: "p-" + ref,
+		SourceMessageID: ref, SealedHandle: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// An officer signs in and works a report: the queue lists urgent first,
+// "take the next one" gives the most pressing, the report page shows the
+// cry for help first, a colleague cannot take it (409), the status moves
+// along the allowed path, the reporter gets a message only where allowed;
+// every view and change is in the append-only audit log. Sign-in is
+// throttled, state changes need the CSRF token, and the pages carry strict
+// security headers.
+func TestConsoleWorksAReport(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	for _, a := range []struct{ user, role string }{{"duty", "officer"}, {"colleague", "officer"}, {"chief", "supervisor"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, "", "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rA, rB := string(flows.NewReference([]byte{10, 10, 10, 10, 1, 2, 3})), string(flows.NewReference([]byte{11, 11, 11, 11, 4, 5, 6}))
+	commitReport(t, s, rA, false, false, "")
+	urgent := commitReport(t, s, rB, true, true, "cứu tôi, họ không cho về")
+
+	o := newOfficer(t, s.console)
+	if code, _ := o.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("queue without signing in: %d, want a redirect to /login", code)
+	}
+	code, page := o.get("/login")
+	if code != http.StatusOK || !strings.Contains(page, `name="username"`) || !strings.Contains(page, `name="password"`) || o.csrf == "" {
+		t.Fatalf("login page: %d %s", code, page)
+	}
+	resp, _ := o.http.Get(s.console + "/login")
+	for h, want := range map[string]string{"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer",
+		"Cache-Control": "no-store"} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Errorf("%s = %q, want %q", h, resp.Header.Get(h), want)
+		}
+	}
+	if strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src") {
+		t.Error("the console allows scripts")
+	}
+	if r, _ := o.post("/login", url.Values{"username": {"duty"}, "password": {"wrong"}}); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d, want 401", r.StatusCode)
+	}
+	if r, _ := o.post("/login", url.Values{"username": {"duty"}, "password": {"correct horse battery staple"}, "csrf": {"forged"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("login without the CSRF token: %d, want 403", r.StatusCode)
+	}
+	if r := o.login("duty", "correct horse battery staple"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/queue" {
+		t.Fatalf("login: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	code, page = o.get("/queue")
+	if code != http.StatusOK || strings.Index(page, rB) < 0 || strings.Index(page, rB) > strings.Index(page, rA) {
+		t.Fatalf("queue (%d) does not list the urgent report first:\n%s", code, page)
+	}
+	// Take the next one: the urgent report.
+	r, _ := o.post("/queue/next", nil)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/tips/"+rB {
+		t.Fatalf("next: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	code, page = o.get("/tips/" + strings.ToLower(rB))
+	if code != http.StatusOK || !strings.Contains(page, "cứu tôi, họ không cho về") ||
+		strings.Index(page, "cứu tôi") > strings.Index(page, "Bavet") {
+		t.Fatalf("report page (%d) does not show the cry for help first:\n%s", code, page)
+	}
+	// A colleague cannot take it.
+	c := newOfficer(t, s.console)
+	c.login("colleague", "correct horse battery staple")
+	c.get("/tips/" + rB)
+	if r, page := c.post("/tips/"+rB+"/claim", nil); r.StatusCode != http.StatusConflict || !strings.Contains(page, "đồng nghiệp") {
+		t.Errorf("colleague's claim: %d, want 409 and a clear message", r.StatusCode)
+	}
+	// Statuses along the allowed path only.
+	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"new"}}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("in review → new: %d, want 400", r.StatusCode)
+	}
+	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("in review → forwarded: %d", r.StatusCode)
+	}
+	// A message to the reporter, who allowed it; none to the other.
+	if r, _ := o.post("/tips/"+rB+"/reply", url.Values{"body": {"Bạn có an toàn không?"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("reply: %d", r.StatusCode)
+	}
+	o.get("/tips/" + rA)
+	if r, _ := o.post("/tips/"+rA+"/reply", url.Values{"body": {"Xin chào"}}); r.StatusCode != http.StatusConflict {
+		t.Errorf("reply to a reporter who did not allow it: %d, want 409", r.StatusCode)
+	}
+	msgs, _ := s.db.OutboxForTip(ctx, urgent.TipID)
+	kinds := map[string]int{}
+	for _, m := range msgs {
+		kinds[m.Kind]++
+	}
+	if kinds["ack"] != 1 || kinds["status"] != 1 || kinds["followup"] != 1 {
+		t.Errorf("outbox of the report = %v, want its acknowledgement, a status notice and the follow-up", kinds)
+	}
+	// Without the CSRF token, or from another site: refused.
+	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"resolved"}, "csrf": {"x"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("status change without the token: %d, want 403", r.StatusCode)
+	}
+	// Every view and change is audited.
+	events, _ := s.db.TipEvents(ctx, urgent.TipID)
+	seen := map[string]bool{}
+	for _, e := range events {
+		seen[e.Actor+" "+e.Action] = true
+	}
+	for _, want := range []string{"duty tip.claimed", "duty tip.viewed", "colleague tip.viewed", "duty tip.status_changed", "duty tip.followup_sent"} {
+		if !seen[want] {
+			t.Errorf("audit lacks %q: %v", want, seen)
+		}
+	}
+	// Sign-in is throttled per account.
+	x := newOfficer(t, s.console)
+	var last int
+	for range 6 {
+		last = x.login("chief", "guess").StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("sixth wrong password: %d, want 429", last)
+	}
+	// Log out everywhere ends the other sessions too.
+	o2 := newOfficer(t, s.console)
+	o2.login("duty", "correct horse battery staple")
+	o.get("/queue")
+	o.post("/logout/everywhere", nil)
+	if code, _ := o2.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("another session after logging out everywhere: %d, want a redirect to /login", code)
+	}
+}

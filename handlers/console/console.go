@@ -1,0 +1,266 @@
+// Package console is the officers' console, on its own listener
+// (CONSOLE_ADDR): sign in, the queue ordered by urgency and age, taking a
+// report (never two officers on the same one), its page with the words that
+// raised an alarm first and the whole timeline, status changes and messages
+// to the reporter, who stays unknown. Server-rendered Vietnamese, no script,
+// every view and change audited.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+
+	"tinbao/flows"
+	"tinbao/locales"
+	"tinbao/storage"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Limiter counts events in a window (Redis), for login throttling.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+}
+
+// Config tunes the console.
+type Config struct {
+	SecureCookies bool          // the console is served over https
+	IdleTimeout   time.Duration // default 30 minutes
+	Lifetime      time.Duration // absolute; default 12 hours
+}
+
+// Console serves the officers' pages.
+type Console struct {
+	db      *storage.DB
+	engine  *flows.Engine
+	cat     *locales.Catalog
+	limiter Limiter
+	log     *slog.Logger
+	sm      *scs.SessionManager
+	pages   map[string]*template.Template
+}
+
+// New builds the console and parses its pages; sessions live in Postgres.
+func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog, limiter Limiter, log *slog.Logger) (*Console, error) {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = 12 * time.Hour
+	}
+	sm := scs.New()
+	sm.Store = pgxstore.NewWithCleanupInterval(db.Pool(), 0)
+	sm.IdleTimeout, sm.Lifetime = cfg.IdleTimeout, cfg.Lifetime
+	sm.Cookie.Name = "tinbao_console"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteStrictMode
+	sm.Cookie.Secure = cfg.SecureCookies
+	sm.Cookie.Persist = false
+	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"t":     func(id string) string { return cat.T(locales.Default, id, nil) },
+		"label": c.fieldLabel,
+		"when":  func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
+		"age":   c.age,
+		"has":   func(m map[string]int, k string) int { return m[k] },
+		"list":  func(s ...string) []string { return s },
+	}
+	for _, page := range []string{"login", "queue", "tip", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: %s page: %w", page, err)
+		}
+		c.pages[page] = t
+	}
+	return c, nil
+}
+
+// vietnam is the time officers read: UTC+7 all year.
+var vietnam = time.FixedZone("ICT", 7*60*60)
+
+// Handler is every route of the console.
+func (c *Console) Handler() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /login", c.loginPage)
+	mux.HandleFunc("POST /login", c.login)
+	mux.Handle("POST /logout", c.auth(c.logout))
+	mux.Handle("POST /logout/everywhere", c.auth(c.logoutEverywhere))
+	mux.Handle("GET /{$}", http.RedirectHandler("/queue", http.StatusSeeOther))
+	mux.Handle("GET /queue", c.auth(c.queue))
+	mux.Handle("POST /queue/next", c.auth(c.claimNext))
+	mux.Handle("GET /tips/{code}", c.auth(c.tip))
+	mux.Handle("POST /tips/{code}/claim", c.auth(c.claim))
+	mux.Handle("POST /tips/{code}/release", c.auth(c.release))
+	mux.Handle("POST /tips/{code}/status", c.auth(c.changeStatus))
+	mux.Handle("POST /tips/{code}/reply", c.auth(c.reply))
+	return secured(c.sm.LoadAndSave(c.csrf(mux)))
+}
+
+// secured sets the headers every page carries: no script at all, no frames,
+// no referrer, nothing cached (a report page on a shared computer).
+func secured(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrf refuses a state-changing request that does not carry the session's
+// token, or that another site made the browser send (Origin, Sec-Fetch-Site).
+func (c *Console) csrf(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+				c.fail(w, r, http.StatusForbidden, "console.err.csrf")
+				return
+			}
+			if o := r.Header.Get("Origin"); o != "" {
+				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+					c.fail(w, r, http.StatusForbidden, "console.err.csrf")
+					return
+				}
+			}
+			want := c.sm.GetString(r.Context(), "csrf")
+			if want == "" || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(want)) != 1 {
+				c.fail(w, r, http.StatusForbidden, "console.err.csrf")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrfToken returns the session's token, making one if needed.
+func (c *Console) csrfToken(ctx context.Context) string {
+	if t := c.sm.GetString(ctx, "csrf"); t != "" {
+		return t
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	t := base64.RawURLEncoding.EncodeToString(b)
+	c.sm.Put(ctx, "csrf", t)
+	return t
+}
+
+type ctxKey int
+
+const officerKey ctxKey = iota
+
+// auth lets signed-in officers through; a disabled account or a session
+// from before "log out everywhere" is signed out.
+func (c *Console) auth(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := c.sm.GetString(r.Context(), "officer")
+		if name == "" {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		o, err := c.db.OfficerByName(r.Context(), name)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && (o.Disabled || o.Generation != c.sm.GetInt(r.Context(), "gen"))) {
+			c.sm.Destroy(r.Context())
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), officerKey, o)))
+	})
+}
+
+func officer(r *http.Request) storage.Officer {
+	o, _ := r.Context().Value(officerKey).(storage.Officer)
+	return o
+}
+
+// page is what every template gets.
+type page struct {
+	Officer storage.Officer
+	CSRF    string
+	Flash   string
+	Data    any
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	p := page{Officer: officer(r), CSRF: c.csrfToken(r.Context()), Flash: c.sm.PopString(r.Context(), "flash"), Data: data}
+	var b strings.Builder
+	if err := c.pages[name].Execute(&b, p); err != nil {
+		c.log.ErrorContext(r.Context(), "console render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, b.String())
+}
+
+// fail shows a plain page with a localised reason and a way back.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msgID string) {
+	c.render(w, r, status, "error", c.cat.T(locales.Default, msgID, nil))
+}
+
+// flash says something on the next page.
+func (c *Console) flash(r *http.Request, msgID string, data map[string]any) {
+	c.sm.Put(r.Context(), "flash", c.cat.T(locales.Default, msgID, data))
+}
+
+// clientIP is the connection's address (the console is not behind a proxy).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// fieldLabel names a report's field as the reporter was asked it.
+func (c *Console) fieldLabel(kind, key string) string {
+	for _, id := range []string{kind + ".label." + key, "report.label." + key, "help.label." + key} {
+		if c.cat.Has(id) {
+			return c.cat.T(locales.Default, id, nil)
+		}
+	}
+	return key
+}
+
+// age says how long ago, roughly: "12 phút", "3 giờ", "2 ngày".
+func (c *Console) age(t time.Time) string {
+	d := time.Since(t)
+	id, n := "alert.age_days", int(d.Hours()/24)
+	switch {
+	case d < time.Hour:
+		id, n = "alert.age_minutes", int(d.Minutes())
+	case d < 48*time.Hour:
+		id, n = "alert.age_hours", int(d.Hours())
+	}
+	return c.cat.T(locales.Default, id, map[string]any{"Count": n})
+}

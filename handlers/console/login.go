@@ -1,0 +1,97 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"tinbao/storage"
+)
+
+// Login throttling: per account and per address, in Redis shared by every
+// replica; refusals are audited.
+const (
+	loginPerAccount = 5
+	loginPerAddress = 20
+	loginWindow     = 15 * time.Minute
+)
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "login", nil)
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := strings.ToLower(strings.TrimSpace(r.PostFormValue("username")))
+	password := r.PostFormValue("password")
+	ip := clientIP(r)
+	for _, k := range []struct {
+		key   string
+		limit int
+	}{{"console-login:user:" + name, loginPerAccount}, {"console-login:ip:" + ip, loginPerAddress}} {
+		ok, err := c.limiter.Allow(ctx, k.key, k.limit, loginWindow)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		if !ok {
+			c.audit(r, name, "login.throttled", 0, map[string]string{"from": ip})
+			c.render(w, r, http.StatusTooManyRequests, "login", c.cat.T("vi", "console.login.throttled", nil))
+			return
+		}
+	}
+	o, err := c.db.OfficerByName(ctx, name)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	// Check a password even for an unknown name, so timing does not tell
+	// which accounts exist.
+	hash := o.PasswordHash
+	if hash == "" {
+		hash = dummyHash
+	}
+	if !storage.CheckPassword(hash, password) || o.Username == "" || o.Disabled {
+		c.audit(r, name, "login.failed", 0, map[string]string{"from": ip})
+		c.render(w, r, http.StatusUnauthorized, "login", c.cat.T("vi", "console.login.wrong", nil))
+		return
+	}
+	if err := c.sm.RenewToken(ctx); err != nil { // a new session ID at sign-in
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.sm.Put(ctx, "officer", o.Username)
+	c.sm.Put(ctx, "gen", o.Generation)
+	c.sm.Remove(ctx, "csrf") // a fresh token for the signed-in session
+	c.audit(r, o.Username, "login.ok", 0, map[string]string{"from": ip})
+	http.Redirect(w, r, "/queue", http.StatusSeeOther)
+}
+
+// dummyHash is checked when no account matches (a hash of nothing useful).
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3e0aEfB7tUwP9h0oUo0nQ8ZqW3o1wV6yKkq5b0cG6QY"
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	c.audit(r, officer(r).Username, "logout", 0, nil)
+	c.sm.Destroy(r.Context())
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the officer, on every device.
+func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	o := officer(r)
+	if err := c.db.EndSessions(r.Context(), o.Username); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.audit(r, o.Username, "logout.everywhere", 0, nil)
+	c.sm.Destroy(r.Context())
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// audit records an event; a failure is logged, never shown.
+func (c *Console) audit(r *http.Request, actor, action string, tipID int64, details map[string]string) {
+	if err := c.db.Audit(r.Context(), actor, action, tipID, details); err != nil {
+		c.log.ErrorContext(r.Context(), "audit", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,83 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"tinbao/flows"
+	"tinbao/storage"
+)
+
+type queueData struct {
+	Items  []storage.QueueItem
+	Counts map[string]int
+	Filter storage.QueueFilter
+	Open   int
+}
+
+// queue lists reports: urgent first, then oldest; filters by status, kind,
+// channel, and the officer's own.
+func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := storage.QueueFilter{Status: pick(q.Get("status"), storage.Statuses), Kind: pick(q.Get("kind"), []string{"tip", "help"}),
+		Channel: pick(q.Get("channel"), []string{"telegram", "sms", "web"})}
+	if q.Get("mine") != "" {
+		f.Mine = officer(r).Username
+	}
+	items, err := c.db.Queue(r.Context(), f)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "queue", "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	counts, err := c.db.QueueCounts(r.Context())
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.render(w, r, http.StatusOK, "queue", queueData{Items: items, Counts: counts, Filter: f,
+		Open: counts["new"] + counts["in_review"] + counts["verifying"]})
+}
+
+// pick keeps a filter value only if it is one of the allowed.
+func pick(v string, allowed []string) string {
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	return ""
+}
+
+// claimNext gives the officer the most pressing report nobody has.
+func (c *Console) claimNext(w http.ResponseWriter, r *http.Request) {
+	_, ref, err := c.db.ClaimNext(r.Context(), officer(r).Username)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		c.flash(r, "console.queue.empty", nil)
+		http.Redirect(w, r, "/queue", http.StatusSeeOther)
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+	default:
+		http.Redirect(w, r, "/tips/"+ref, http.StatusSeeOther)
+	}
+}
+
+// tipFor finds the report a path names, answering 404 itself.
+func (c *Console) tipFor(w http.ResponseWriter, r *http.Request) (storage.Tip, bool) {
+	ref, err := flows.ParseReference(r.PathValue("code"))
+	if err != nil {
+		c.fail(w, r, http.StatusNotFound, "console.err.no_tip")
+		return storage.Tip{}, false
+	}
+	t, err := c.db.TipByReference(r.Context(), string(ref))
+	if errors.Is(err, storage.ErrNotFound) {
+		c.fail(w, r, http.StatusNotFound, "console.err.no_tip")
+		return storage.Tip{}, false
+	}
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return storage.Tip{}, false
+	}
+	return t, true
+}

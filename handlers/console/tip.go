@@ -1,0 +1,172 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"tinbao/flows"
+	"tinbao/storage"
+)
+
+func flowsRef(ref string) flows.Reference { return flows.Reference(ref) }
+
+// transitions are the statuses an officer may move a report to; only a
+// supervisor reopens a closed one.
+var transitions = map[string][]string{
+	"new":       {"in_review"},
+	"in_review": {"verifying", "forwarded", "resolved", "unfounded", "duplicate"},
+	"verifying": {"forwarded", "resolved", "unfounded", "duplicate"},
+	"forwarded": {"resolved", "unfounded", "duplicate"},
+	"resolved":  {},
+	"unfounded": {},
+	"duplicate": {},
+}
+
+func closed(status string) bool { return len(transitions[status]) == 0 }
+
+func (c *Console) allowed(o storage.Officer, from string) []string {
+	next := transitions[from]
+	if closed(from) && (o.Role == "supervisor" || o.Role == "admin") {
+		next = []string{"in_review"} // reopen
+	}
+	return next
+}
+
+type field struct{ Key, Value string }
+
+type tipData struct {
+	Tip      storage.Tip
+	Fields   []field
+	Events   []storage.Event
+	Outbox   []storage.OutboxMessage
+	Thread   []storage.TipMessage
+	Next     []string
+	Mine     bool
+	Taken    bool // by a colleague
+	CanReply bool
+}
+
+// tip shows a report: the words that raised an alarm first, every field the
+// reporter gave, the timeline and what can be done. Viewing is audited.
+func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	ctx := r.Context()
+	c.audit(r, o.Username, "tip.viewed", t.ID, map[string]string{"from": clientIP(r)})
+	events, err := c.db.TipEvents(ctx, t.ID)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	outbox, err := c.db.OutboxForTip(ctx, t.ID)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	thread, err := c.db.TipMessages(ctx, t.ID)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
+		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp}
+	keys := make([]string, 0, len(t.Details))
+	for k := range t.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.Fields = append(d.Fields, field{Key: k, Value: t.Details[k]})
+	}
+	c.render(w, r, http.StatusOK, "tip", d)
+}
+
+func (c *Console) claim(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	err := c.db.Claim(r.Context(), t.ID, officer(r).Username)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		c.fail(w, r, http.StatusConflict, "console.err.taken")
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+func (c *Console) release(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	if err := c.db.Release(r.Context(), t.ID, officer(r).Username); err != nil {
+		c.fail(w, r, http.StatusConflict, "console.err.not_yours")
+		return
+	}
+	http.Redirect(w, r, "/queue", http.StatusSeeOther)
+}
+
+// changeStatus moves a report on, along the allowed transitions; a reporter
+// who allowed messages is told when it is forwarded or closed.
+func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	to := r.PostFormValue("status")
+	if !slices.Contains(c.allowed(o, t.Status), to) {
+		c.fail(w, r, http.StatusBadRequest, "console.err.transition")
+		return
+	}
+	if t.ClaimedBy != o.Username && o.Role == "officer" {
+		c.fail(w, r, http.StatusConflict, "console.err.not_yours")
+		return
+	}
+	notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), to)
+	if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.flash(r, "console.tip.status_changed", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// maxReply caps an officer's message: a few SMS at most.
+const maxReply = 1000
+
+// reply writes to the reporter through the outbox, on the channel they
+// used, only where they allowed it; the officer never learns who they are.
+func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	body := strings.TrimSpace(r.PostFormValue("body"))
+	if body == "" || utf8.RuneCountInString(body) > maxReply {
+		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
+		return
+	}
+	_, err := c.db.QueueFollowUp(r.Context(), t.ID, officer(r).Username, body)
+	switch {
+	case errors.Is(err, storage.ErrNoFollowUp):
+		c.fail(w, r, http.StatusConflict, "console.err.no_followup")
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.flash(r, "console.tip.reply_queued", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}

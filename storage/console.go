@@ -1,0 +1,237 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Officer is an account of the console.
+type Officer struct {
+	ID           int64
+	Username     string
+	Role         string // officer, supervisor, admin
+	Unit         string
+	PasswordHash string
+	Disabled     bool
+	Generation   int // sessions made in an older generation are ended
+}
+
+const sqlOfficerByName = `SELECT id, username, role, COALESCE(unit, ''), password_hash, disabled, session_generation
+	FROM officers WHERE username = $1`
+
+// OfficerByName finds an account, or ErrNotFound.
+func (db *DB) OfficerByName(ctx context.Context, username string) (Officer, error) {
+	var o Officer
+	err := db.pool.QueryRow(ctx, sqlOfficerByName, username).Scan(&o.ID, &o.Username, &o.Role, &o.Unit, &o.PasswordHash,
+		&o.Disabled, &o.Generation)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Officer{}, ErrNotFound
+	}
+	if err != nil {
+		return Officer{}, fmt.Errorf("officer: %w", err)
+	}
+	return o, nil
+}
+
+// EndSessions ends every session of an officer (log out everywhere).
+func (db *DB) EndSessions(ctx context.Context, username string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE officers SET session_generation = session_generation + 1 WHERE username = $1`, username)
+	if err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}
+
+// Audit records who did or saw what, from where. details must hold no
+// personal data: IDs, codes, statuses.
+func (db *DB) Audit(ctx context.Context, actor, action string, tipID int64, details map[string]string) error {
+	if details == nil {
+		details = map[string]string{}
+	}
+	raw, _ := json.Marshal(details)
+	_, err := db.pool.Exec(ctx, `INSERT INTO audit_log (actor, action, tip_id, details) VALUES ($1, $2, NULLIF($3, 0), $4)`,
+		actor, action, tipID, raw)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// QueueFilter narrows the queue; empty fields do not filter.
+type QueueFilter struct {
+	Status, Kind, Channel string
+	Mine                  string // only reports taken by this officer
+	Limit                 int
+}
+
+// QueueItem is one row of the queue.
+type QueueItem struct {
+	ID        int64
+	Reference string
+	Kind      string
+	Channel   string
+	Status    string
+	Urgency   string
+	Category  string
+	ClaimedBy string
+	CreatedAt time.Time
+	Distress  bool // words that raised an alarm are kept with it
+}
+
+// Open statuses: what still waits for someone.
+var openStatuses = []string{"new", "in_review", "verifying"}
+
+const sqlQueue = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
+	created_at, details ? 'distress'
+FROM tips
+WHERE ($1 = '' AND status = ANY($6) OR status = $1)
+  AND ($2 = '' OR kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
+ORDER BY urgency = 'urgent' DESC, created_at, id
+LIMIT $5`
+
+// Queue lists reports for triage: urgent first, then oldest; by default the
+// open ones.
+func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 200
+	}
+	rows, err := db.pool.Query(ctx, sqlQueue, f.Status, f.Kind, f.Channel, f.Mine, f.Limit, openStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueItem, error) {
+		var q QueueItem
+		err := r.Scan(&q.ID, &q.Reference, &q.Kind, &q.Channel, &q.Status, &q.Urgency, &q.Category, &q.ClaimedBy,
+			&q.CreatedAt, &q.Distress)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return items, nil
+}
+
+// QueueCounts counts reports by status.
+func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT status, count(*) FROM tips GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("queue counts: %w", err)
+	}
+	counts := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("queue counts: %w", err)
+		}
+		counts[s] = n
+	}
+	return counts, rows.Err()
+}
+
+// sqlClaimNext takes the most pressing open report nobody has: urgent
+// first, then oldest. SKIP LOCKED: two officers never get the same one.
+const sqlClaimNext = `WITH next AS (
+	SELECT id FROM tips WHERE status = ANY($2) AND claimed_by IS NULL
+	ORDER BY urgency = 'urgent' DESC, created_at, id
+	FOR UPDATE SKIP LOCKED LIMIT 1
+), t AS (
+	UPDATE tips SET claimed_by = $1, claimed_at = now(),
+		status = CASE WHEN status = 'new' THEN 'in_review' ELSE status END, updated_at = now()
+	FROM next WHERE tips.id = next.id
+	RETURNING tips.id, tips.reference
+), a AS (
+	INSERT INTO audit_log (actor, action, tip_id) SELECT $1, 'tip.claimed', id FROM t
+)
+SELECT id, reference FROM t`
+
+// ClaimNext gives an officer the next report, or ErrNotFound when none waits.
+func (db *DB) ClaimNext(ctx context.Context, officer string) (int64, string, error) {
+	var id int64
+	var ref string
+	err := db.pool.QueryRow(ctx, sqlClaimNext, officer, openStatuses).Scan(&id, &ref)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", ErrNotFound
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("claim next: %w", err)
+	}
+	return id, ref, nil
+}
+
+const sqlClaim = `WITH t AS (
+	UPDATE tips SET claimed_by = $2, claimed_at = now(),
+		status = CASE WHEN status = 'new' THEN 'in_review' ELSE status END, updated_at = now()
+	WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2)
+	RETURNING id
+), a AS (
+	INSERT INTO audit_log (actor, action, tip_id) SELECT $2, 'tip.claimed', id FROM t
+)
+SELECT (SELECT count(*) FROM t), (SELECT COALESCE(claimed_by, '') FROM tips WHERE id = $1)`
+
+// Claim gives one report to an officer: ErrConflict if a colleague has it,
+// ErrNotFound if there is no such report.
+func (db *DB) Claim(ctx context.Context, tipID int64, officer string) error {
+	var took int
+	var holder *string
+	if err := db.pool.QueryRow(ctx, sqlClaim, tipID, officer).Scan(&took, &holder); err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
+	switch {
+	case holder == nil:
+		return ErrNotFound
+	case took == 0:
+		return ErrConflict
+	}
+	return nil
+}
+
+// Release gives a report back to the queue (only its holder can).
+func (db *DB) Release(ctx context.Context, tipID int64, officer string) error {
+	tag, err := db.pool.Exec(ctx, `WITH t AS (
+		UPDATE tips SET claimed_by = NULL, claimed_at = NULL, updated_at = now() WHERE id = $1 AND claimed_by = $2 RETURNING id
+	) INSERT INTO audit_log (actor, action, tip_id) SELECT $2, 'tip.released', id FROM t`, tipID, officer)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// Event is one line of a report's timeline.
+type Event struct {
+	At      time.Time
+	Actor   string
+	Action  string
+	Details map[string]string
+}
+
+// TipEvents lists a report's audit trail, oldest first.
+func (db *DB) TipEvents(ctx context.Context, tipID int64) ([]Event, error) {
+	rows, err := db.pool.Query(ctx, `SELECT at, actor, action, details FROM audit_log WHERE tip_id = $1 ORDER BY at, id`, tipID)
+	if err != nil {
+		return nil, fmt.Errorf("tip events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		var raw []byte
+		if err := r.Scan(&e.At, &e.Actor, &e.Action, &raw); err != nil {
+			return e, err
+		}
+		e.Details = map[string]string{}
+		var any map[string]any
+		if json.Unmarshal(raw, &any) == nil {
+			for k, v := range any {
+				e.Details[k] = fmt.Sprint(v)
+			}
+		}
+		return e, nil
+	})
+}

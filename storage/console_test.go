@@ -1,0 +1,87 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"tinbao/storage"
+	"tinbao/storage/storagetest"
+)
+
+// Fifty officers press "take the next one" at the same moment over twenty
+// reports: each report goes to exactly one of them, the rest hear that none
+// is left.
+func TestClaimRaceNeverGivesOneReportTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	for i := range 20 {
+		if _, err := db.CommitTip(ctx, newTip(fmt.Sprintf("TB-7K3M-%04d", i), fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	got := map[int64]string{}
+	none := 0
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			name := fmt.Sprintf("officer%02d", i)
+			id, _, err := db.ClaimNext(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				none++
+			case err != nil:
+				t.Error(err)
+			default:
+				if prev, dup := got[id]; dup {
+					t.Errorf("report %d given to %s and %s", id, prev, name)
+				}
+				got[id] = name
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != 20 || none != 30 {
+		t.Errorf("%d reports claimed, %d officers told none is left; want 20 and 30", len(got), none)
+	}
+	// A colleague's report cannot be taken; its holder can give it back.
+	var id int64
+	var holder string
+	for id, holder = range got {
+		break
+	}
+	if err := db.Claim(ctx, id, "someone-else"); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("taking a colleague's report: %v, want ErrConflict", err)
+	}
+	if err := db.Release(ctx, id, "someone-else"); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("giving back a colleague's report: %v, want ErrConflict", err)
+	}
+	if err := db.Release(ctx, id, holder); err != nil {
+		t.Errorf("release: %v", err)
+	}
+	if err := db.Claim(ctx, id, "someone-else"); err != nil {
+		t.Errorf("taking a released report: %v", err)
+	}
+}
+
+// The audit log is append-only: the database itself refuses changes.
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	if err := db.Audit(ctx, "duty", "tip.viewed", 0, map[string]string{"from": "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().Exec(ctx, `UPDATE audit_log SET actor = 'nobody'`); err == nil {
+		t.Error("an audit row was changed")
+	}
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM audit_log`); err == nil {
+		t.Error("an audit row was deleted")
+	}
+}
