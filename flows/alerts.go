@@ -1,6 +1,9 @@
 package flows
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // AlertInfo is what an alert to the officers' group may say about a report:
 // its code, kind, category, urgency and age, and a link to the console.
@@ -66,4 +69,58 @@ func (c *turn) age(d time.Duration) string {
 		return c.t("alert.age_hours", map[string]any{"Count": int(d.Hours())})
 	}
 	return c.t("alert.age_days", map[string]any{"Count": int(d.Hours() / 24)})
+}
+
+// Field is one answer of a finished report, as an officer reads it.
+type Field struct{ Key, Label, Value string }
+
+// Describe lists a report's answers in the order they were asked, each with
+// its question's name and, for choices, the words of the options chosen
+// (Vietnamese: officers read Vietnamese). Keys no question knows come last,
+// as they are.
+func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
+	c := &turn{e: e, s: Session{Lang: "vi", Answers: details}}
+	f := e.flows[reportFlowName]
+	if kind == KindHelp {
+		f = e.flows[helpFlowName]
+	}
+	done := map[string]bool{}
+	var out []Field
+	add := func(key, label, value string) {
+		if value != "" && !done[key] {
+			out = append(out, Field{Key: key, Label: label, Value: value})
+		}
+		done[key] = true
+	}
+	for i := range f.steps {
+		st := &f.steps[i]
+		v, ok := details[st.id]
+		if !ok || st.input == inputSummary {
+			continue
+		}
+		label := st.id
+		switch {
+		case st.label != "":
+			label = c.t(st.label, nil)
+		case st.prompt != "":
+			label = c.t(st.prompt, nil)
+		}
+		value := v
+		if st.input == inputPick || st.input == inputMulti {
+			value = c.answerText(st)
+		}
+		add(st.id, label, value)
+		if note := details[st.id+"_note"]; note != "" {
+			add(st.id+"_note", label, note)
+		}
+	}
+	keys := make([]string, 0, len(details))
+	for k := range details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add(k, k, details[k])
+	}
+	return out
 }

@@ -46,6 +46,7 @@ telegram="off (set TELEGRAM_BOT_TOKEN; see README: try it with the fake Bot API)
 cat <<INFO
 
   web chat  $http/chat        <- try tinbao here
+  console   $(url "${CONSOLE_ADDR:-127.0.0.1:8081}")/login  (officer: demo, password in .dev/officer)
   health    $http/healthz  and  $http/readyz
   telegram  $telegram
   data      .dev/ (kept between runs; remove it for a fresh start)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,4 +242,95 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 			os.WriteFile(os.Getenv("SCREENSHOTS")+"/webchat-phone.png", shot, 0o644)
 		}
 	}
+}
+
+// An officer works the queue in a real browser: a report from the fake
+// Telegram (which allowed messages) and one from the web chat come in; she
+// signs in, sees both with the urgent one first, takes the next one, reads
+// the cry for help first, moves it on, writes to the reporter and the
+// message is delivered by the fake Bot API; the page never shows who the
+// reporter is. Screenshots at desktop and phone sizes go to SCREENSHOTS.
+func TestConsoleInBrowser(t *testing.T) {
+	ctx := browser(t)
+	s, tg, secret := startTelegram(t)
+	if _, err := s.db.AddOfficer(context.Background(), "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	const chat = 700501
+	c := s.telegramChat(t, tg, secret, chat)
+	ref := reportTo(t, c, "cứu em, họ giữ hộ chiếu ở Bavet", true) // danger words: urgent, kept word for word
+	w := newWebClient(t, s.url)
+	w.send("", "m:report")
+	w.send("", "skip")
+	w.send("co nguoi ru di lam o Lao", "")
+	w.send("", "next")
+	for range 6 {
+		w.send("", "skip")
+	}
+	w.send("", "send")
+
+	shot := func(name string) {
+		if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+			if b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				os.WriteFile(dir+"/"+name+".png", b, 0o644)
+			}
+		}
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.console+"/queue"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "duty"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"+kb.Enter),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `!!document.querySelector('table.queue')`)
+	waitJS(t, ctx, `document.querySelectorAll('table.queue tbody tr').length === 2 &&
+		document.querySelector('table.queue tbody tr').textContent.includes('`+ref+`')`)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+	shot("console-queue")
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Nhận tin tiếp theo"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section.distress`)),
+	)
+	if err != nil {
+		t.Fatalf("take the next one: %v", err)
+	}
+	waitJS(t, ctx, `location.pathname === '/tips/`+ref+`' && document.querySelector('section.distress').textContent.includes('cứu em, họ giữ hộ chiếu')`)
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
+		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Cập nhật"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
+		chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
+		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
+	)
+	if err != nil {
+		t.Fatalf("status and reply: %v\n%s", err, s.log)
+	}
+	got := tg.WaitSent(chat, 1, 10*time.Second)
+	waitFor(t, func() bool {
+		for _, m := range tg.SentTo(chat) {
+			if strings.Contains(m.Text, "Bạn có an toàn không?") {
+				return true
+			}
+		}
+		return false
+	})
+	_ = got
+	page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	for _, secretish := range []string{fmt.Sprint(chat), firstName, username} {
+		if strings.Contains(page, secretish) {
+			t.Errorf("the report page shows %q", secretish)
+		}
+	}
+	shot("console-report")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`))); err != nil {
+		t.Fatal(err)
+	}
+	shot("console-queue-phone")
 }

@@ -79,7 +79,6 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"t":     func(id string) string { return cat.T(locales.Default, id, nil) },
-		"label": c.fieldLabel,
 		"when":  func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
 		"age":   c.age,
 		"has":   func(m map[string]int, k string) int { return m[k] },
@@ -142,7 +141,9 @@ func (c *Console) csrf(next http.Handler) http.Handler {
 				c.fail(w, r, http.StatusForbidden, "console.err.csrf")
 				return
 			}
-			if o := r.Header.Get("Origin"); o != "" {
+			// With Referrer-Policy: no-referrer a browser sends "Origin: null"
+			// on its own forms; Sec-Fetch-Site and the token decide then.
+			if o := r.Header.Get("Origin"); o != "" && o != "null" {
 				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
 					c.fail(w, r, http.StatusForbidden, "console.err.csrf")
 					return
@@ -240,16 +241,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// fieldLabel names a report's field as the reporter was asked it.
-func (c *Console) fieldLabel(kind, key string) string {
-	for _, id := range []string{kind + ".label." + key, "report.label." + key, "help.label." + key} {
-		if c.cat.Has(id) {
-			return c.cat.T(locales.Default, id, nil)
-		}
-	}
-	return key
 }
 
 // age says how long ago, roughly: "12 phút", "3 giờ", "2 ngày".

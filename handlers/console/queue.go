@@ -3,16 +3,24 @@ package console
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"tinbao/flows"
 	"tinbao/storage"
 )
 
+type queueRow struct {
+	storage.QueueItem
+	Deadline Deadline
+}
+
 type queueData struct {
-	Items  []storage.QueueItem
-	Counts map[string]int
-	Filter storage.QueueFilter
-	Open   int
+	Items   []queueRow
+	Counts  map[string]int
+	Filter  storage.QueueFilter
+	Late    bool // only overdue or due soon
+	Open    int
+	Overdue int
 }
 
 // queue lists reports: urgent first, then oldest; filters by status, kind,
@@ -35,8 +43,20 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
-	c.render(w, r, http.StatusOK, "queue", queueData{Items: items, Counts: counts, Filter: f,
-		Open: counts["new"] + counts["in_review"] + counts["verifying"]})
+	d := queueData{Counts: counts, Filter: f, Late: q.Get("late") != "",
+		Open: counts["new"] + counts["in_review"] + counts["verifying"]}
+	now := time.Now()
+	for _, it := range items {
+		row := queueRow{QueueItem: it, Deadline: c.deadlineOf(it.CreatedAt, it.Urgency, it.Status, now)}
+		if row.Deadline.State == "overdue" {
+			d.Overdue++
+		}
+		if d.Late && row.Deadline.State != "overdue" && row.Deadline.State != "soon" {
+			continue
+		}
+		d.Items = append(d.Items, row)
+	}
+	c.render(w, r, http.StatusOK, "queue", d)
 }
 
 // pick keeps a filter value only if it is one of the allowed.

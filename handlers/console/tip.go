@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"tinbao/flows"
@@ -36,11 +36,9 @@ func (c *Console) allowed(o storage.Officer, from string) []string {
 	return next
 }
 
-type field struct{ Key, Value string }
-
 type tipData struct {
 	Tip      storage.Tip
-	Fields   []field
+	Fields   []flows.Field
 	Events   []storage.Event
 	Outbox   []storage.OutboxMessage
 	Thread   []storage.TipMessage
@@ -48,6 +46,7 @@ type tipData struct {
 	Mine     bool
 	Taken    bool // by a colleague
 	CanReply bool
+	Deadline Deadline
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -76,15 +75,9 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
-		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp}
-	keys := make([]string, 0, len(t.Details))
-	for k := range t.Details {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		d.Fields = append(d.Fields, field{Key: k, Value: t.Details[k]})
-	}
+		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
+		Deadline: c.deadlineOf(t.CreatedAt, t.Urgency, t.Status, time.Now())}
+	d.Fields = c.engine.Describe(flows.Kind(t.Kind), t.Details)
 	c.render(w, r, http.StatusOK, "tip", d)
 }
 

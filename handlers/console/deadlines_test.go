@@ -1,0 +1,38 @@
+package console
+
+import (
+	"testing"
+	"time"
+
+	"tinbao/locales"
+)
+
+func TestDeadlines(t *testing.T) {
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{cat: cat}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		age             time.Duration
+		urgency, status string
+		state           string
+		due             time.Duration // after creation
+	}{
+		{10 * time.Minute, "urgent", "new", "ok", time.Hour},
+		{50 * time.Minute, "urgent", "in_review", "soon", time.Hour},
+		{2 * time.Hour, "urgent", "verifying", "overdue", time.Hour},
+		{2 * time.Hour, "normal", "new", "ok", 24 * time.Hour},
+		{25 * time.Hour, "normal", "in_review", "overdue", 24 * time.Hour},
+		{25 * time.Hour, "normal", "forwarded", "ok", 20 * 24 * time.Hour}, // handed on: now the decision clock
+		{21 * 24 * time.Hour, "urgent", "forwarded", "overdue", 20 * 24 * time.Hour},
+		{30 * 24 * time.Hour, "urgent", "resolved", "", 0}, // decided: no clock
+	} {
+		created := now.Add(-tc.age)
+		d := c.deadlineOf(created, tc.urgency, tc.status, now)
+		if d.State != tc.state || (tc.state != "" && !d.Due.Equal(created.Add(tc.due))) {
+			t.Errorf("%s %s %s old: %+v, want %q due %s after", tc.urgency, tc.status, tc.age, d, tc.state, tc.due)
+		}
+	}
+}
