@@ -78,11 +78,11 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	sm.Cookie.Persist = false
 	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
-		"t":     func(id string) string { return cat.T(locales.Default, id, nil) },
-		"when":  func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
-		"age":   c.age,
-		"has":   func(m map[string]int, k string) int { return m[k] },
-		"list":  func(s ...string) []string { return s },
+		"t":    func(id string) string { return cat.T(locales.Default, id, nil) },
+		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
+		"age":  c.age,
+		"has":  func(m map[string]int, k string) int { return m[k] },
+		"list": func(s ...string) []string { return s },
 	}
 	for _, page := range []string{"login", "queue", "tip", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
