@@ -38,6 +38,42 @@ func (db *DB) OfficerByName(ctx context.Context, username string) (Officer, erro
 	return o, nil
 }
 
+// SetOfficerDisabled disables or enables an account; either way its
+// sessions end. Audited.
+func (db *DB) SetOfficerDisabled(ctx context.Context, username string, disabled bool) error {
+	action := "officer.enabled"
+	if disabled {
+		action = "officer.disabled"
+	}
+	return db.officerChange(ctx, username, action, `UPDATE officers SET disabled = $2, session_generation = session_generation + 1
+		WHERE username = $1`, disabled)
+}
+
+// SetOfficerPassword sets a new password and ends every session. Audited.
+func (db *DB) SetOfficerPassword(ctx context.Context, username, password string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return db.officerChange(ctx, username, "officer.password_reset", `UPDATE officers SET password_hash = $2,
+		session_generation = session_generation + 1 WHERE username = $1`, hash)
+}
+
+func (db *DB) officerChange(ctx context.Context, username, action, sql string, arg any) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, username, arg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", action, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO audit_log (actor, action, details) VALUES ('system', $1, jsonb_build_object('username', $2::text))`,
+			action, username)
+		return err
+	})
+}
+
 // EndSessions ends every session of an officer (log out everywhere).
 func (db *DB) EndSessions(ctx context.Context, username string) error {
 	_, err := db.pool.Exec(ctx, `UPDATE officers SET session_generation = session_generation + 1 WHERE username = $1`, username)

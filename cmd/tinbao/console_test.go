@@ -213,4 +213,23 @@ func TestConsoleWorksAReport(t *testing.T) {
 	if code, _ := o2.get("/queue"); code != http.StatusSeeOther {
 		t.Errorf("another session after logging out everywhere: %d, want a redirect to /login", code)
 	}
+	// An administrator disables the colleague's account: signed out at once.
+	var out, errb strings.Builder
+	env := func(k string) string { return s.env[k] }
+	if err := run(ctx, []string{"officer", "disable", "colleague"}, env, strings.NewReader(""), &out, &errb); err != nil {
+		t.Fatalf("officer disable: %v %s", err, errb.String())
+	}
+	if code, _ := c.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("a disabled officer's session: %d, want a redirect to /login", code)
+	}
+	// A new password, generated and printed once, ends the old sessions.
+	out.Reset()
+	if err := run(ctx, []string{"officer", "reset-password", "duty"}, env, strings.NewReader(""), &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "password: ") {
+		t.Fatalf("officer reset-password: %v %q", err, out.String())
+	}
+	fresh := strings.TrimSpace(out.String()[strings.Index(out.String(), "password: ")+len("password: "):])
+	if r := newOfficer(t, s.console).login("duty", fresh); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign in with the new password: %d", r.StatusCode)
+	}
 }

@@ -15,10 +15,20 @@ import (
 	"tinbao/storage"
 )
 
-// officer manages console accounts: `officer add USERNAME --role R [--unit U]`.
+const officerUsage = "officer add USERNAME --role officer|supervisor|admin [--unit UNIT] | officer disable USERNAME | " +
+	"officer enable USERNAME | officer reset-password USERNAME"
+
+// officer manages console accounts: add, disable, enable, reset-password.
 func officer(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "add" {
-		return fmt.Errorf("%w: officer add USERNAME --role officer|supervisor|admin [--unit UNIT]", errUsage)
+	if len(args) < 2 {
+		return fmt.Errorf("%w: %s", errUsage, officerUsage)
+	}
+	switch args[0] {
+	case "add":
+	case "disable", "enable", "reset-password":
+		return changeOfficer(ctx, args[0], strings.ToLower(args[1]), getenv, stdin, stdout, stderr)
+	default:
+		return fmt.Errorf("%w: %s", errUsage, officerUsage)
 	}
 	username := strings.ToLower(args[1])
 	fs := flag.NewFlagSet("officer add", flag.ContinueOnError)
@@ -86,3 +96,45 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, bool, error) {
 
 // generatePassword makes 26 random base32 characters (130 bits).
 func generatePassword() string { return rand.Text() }
+
+// changeOfficer disables or enables an account (every session ends), or
+// sets a new password (read from stdin, or generated and printed once; every
+// session ends too).
+func changeOfficer(ctx context.Context, what, username string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, "DATABASE_URL")
+	if err != nil {
+		return err
+	}
+	var password string
+	var generated bool
+	if what == "reset-password" {
+		if password, generated, err = readPassword(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckMigrated(ctx); err != nil {
+		return err
+	}
+	switch what {
+	case "reset-password":
+		err = db.SetOfficerPassword(ctx, username, password)
+	default:
+		err = db.SetOfficerDisabled(ctx, username, what == "disable")
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no officer %q", username)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "officer %s: %s done; their sessions are ended\n", username, what)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", password)
+	}
+	return nil
+}

@@ -13,6 +13,9 @@ commands:
   serve                 run the service (default)
   migrate               apply database migrations
   officer add USERNAME --role officer|supervisor|admin [--unit UNIT]
+  officer disable|enable USERNAME, officer reset-password USERNAME
+                        end an account's access (or give it back), or set a new
+                        password (stdin, or generated and printed once)
                         create an officer; the password is read from stdin,
                         or generated and printed once
   chat                  talk to the conversations in this terminal (no databases)
