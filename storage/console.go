@@ -184,13 +184,14 @@ const sqlClaimNext = `WITH next AS (
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id) SELECT $1, 'tip.claimed', id FROM t
 )
-SELECT id, reference FROM t`
+SELECT id, reference, pg_notify('tips', reference || ' claimed') FROM t`
 
 // ClaimNext gives an officer the next report, or ErrNotFound when none waits.
 func (db *DB) ClaimNext(ctx context.Context, officer string) (int64, string, error) {
 	var id int64
 	var ref string
-	err := db.pool.QueryRow(ctx, sqlClaimNext, officer, openStatuses).Scan(&id, &ref)
+	var ignored string
+	err := db.pool.QueryRow(ctx, sqlClaimNext, officer, openStatuses).Scan(&id, &ref, &ignored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, "", ErrNotFound
 	}
@@ -204,18 +205,20 @@ const sqlClaim = `WITH t AS (
 	UPDATE tips SET claimed_by = $2, claimed_at = now(),
 		status = CASE WHEN status = 'new' THEN 'in_review' ELSE status END, updated_at = now()
 	WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2)
-	RETURNING id
+	RETURNING id, reference
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id) SELECT $2, 'tip.claimed', id FROM t
+), n AS (
+	SELECT pg_notify('tips', reference || ' claimed') FROM t
 )
-SELECT (SELECT count(*) FROM t), (SELECT COALESCE(claimed_by, '') FROM tips WHERE id = $1)`
+SELECT (SELECT count(*) FROM t), (SELECT COALESCE(claimed_by, '') FROM tips WHERE id = $1), (SELECT count(*) FROM n)`
 
 // Claim gives one report to an officer: ErrConflict if a colleague has it,
 // ErrNotFound if there is no such report.
 func (db *DB) Claim(ctx context.Context, tipID int64, officer string) error {
-	var took int
+	var took, notified int
 	var holder *string
-	if err := db.pool.QueryRow(ctx, sqlClaim, tipID, officer).Scan(&took, &holder); err != nil {
+	if err := db.pool.QueryRow(ctx, sqlClaim, tipID, officer).Scan(&took, &holder, &notified); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
 	switch {
@@ -270,4 +273,26 @@ func (db *DB) TipEvents(ctx context.Context, tipID int64) ([]Event, error) {
 		}
 		return e, nil
 	})
+}
+
+// Listen runs fn for every notification on channel until ctx ends or the
+// connection fails (the caller retries). It holds a connection of its own:
+// one that has run LISTEN must not go back to the pool.
+func (db *DB) Listen(ctx context.Context, channel string, fn func(payload string)) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	pc := conn.Hijack()
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		fn(n.Payload)
+	}
 }

@@ -82,7 +82,8 @@ const sqlCommitTip = `WITH t AS (
 	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
 	SELECT id, 'alert', $14, $15, $16, 'vi', $17 FROM t WHERE $17 <> ''
 )
-SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text) FROM t, o`
+SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text), pg_notify('tips', t.reference || ' new ' || $4)
+FROM t, o`
 
 // CommitTip commits a report and its acknowledgement together. It returns
 // ErrDuplicate when the source message was committed before, and
@@ -123,7 +124,7 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
 		n.SenderPseudonym, details, n.SourceMessageID, n.SealedHandle, r.Ack, mediaJSON, r.FollowUp,
 		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
-	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified)
+	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified, &notified)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return CommittedTip{}, ErrDuplicate
@@ -219,7 +220,7 @@ const sqlChangeTipStatus = `WITH old AS (
 	RETURNING id
 )
 SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM t), (SELECT count(*) FROM n),
-	(SELECT pg_notify('outbox', id::text) FROM n LIMIT 1)`
+	(SELECT pg_notify('outbox', id::text) FROM n LIMIT 1), (SELECT pg_notify('tips', id::text || ' status') FROM t)`
 
 // ChangeTipStatus sets a tip's status for an officer, audited. If notice is
 // not empty, the reporter allowed follow-up and the status really changed,
@@ -231,7 +232,7 @@ func (db *DB) ChangeTipStatus(ctx context.Context, tipID int64, status, officer,
 	}
 	var found, changed, queued int
 	var ignored *string
-	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &changed, &queued, &ignored)
+	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &changed, &queued, &ignored, &ignored)
 	if err != nil {
 		return false, fmt.Errorf("change tip status: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"tinbao/flows"
 )
 
 // needChromium finds a headless browser: CHROMIUM, or chromium on PATH. It
@@ -291,6 +293,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}
+	// A new urgent report comes in while she looks: it appears, marked,
+	// with a red banner, and the page is not reloaded.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.stayed = true`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the page's event stream is open
+	commitReport(t, s, string(flows.NewReference([]byte{3, 1, 4, 1, 5, 9, 2})), true, false, "cứu tôi, họ nhốt tôi")
+	waitJS(t, ctx, `window.stayed === true && document.querySelectorAll('table.queue tbody tr').length === 3 &&
+		!!document.querySelector('tr.fresh') && !document.getElementById('live').hidden &&
+		document.getElementById('live').classList.contains('urgent')`)
 	shot("console-queue")
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Nhận tin tiếp theo"]`)),
@@ -299,6 +311,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("take the next one: %v", err)
 	}
+	// The next one is the oldest urgent report: the first.
 	waitJS(t, ctx, `location.pathname === '/tips/`+ref+`' && document.querySelector('section.distress').textContent.includes('cứu em, họ giữ hộ chiếu')`)
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),

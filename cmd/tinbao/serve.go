@@ -144,6 +144,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			cancel()
 		}
 	})
+	wg.Go(func() { con.Run(ctx) })
 	wg.Go(func() {
 		if err := consoleSrv.Serve(cln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("console: %w", err)

@@ -2,8 +2,8 @@
 // (CONSOLE_ADDR): sign in, the queue ordered by urgency and age, taking a
 // report (never two officers on the same one), its page with the words that
 // raised an alarm first and the whole timeline, status changes and messages
-// to the reporter, who stays unknown. Server-rendered Vietnamese, no script,
-// every view and change audited.
+// to the reporter, who stays unknown. Server-rendered Vietnamese, one small
+// script of our own (the live queue), every view and change audited.
 package console
 
 import (
@@ -58,6 +58,7 @@ type Console struct {
 	log     *slog.Logger
 	sm      *scs.SessionManager
 	pages   map[string]*template.Template
+	live    hub
 }
 
 // New builds the console and parses its pages; sessions live in Postgres.
@@ -76,7 +77,8 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	sm.Cookie.SameSite = http.SameSiteStrictMode
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
-	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{}}
+	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{},
+		live: hub{stop: make(chan struct{})}}
 	funcs := template.FuncMap{
 		"t":    func(id string) string { return cat.T(locales.Default, id, nil) },
 		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
@@ -114,7 +116,12 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/release", c.auth(c.release))
 	mux.Handle("POST /tips/{code}/status", c.auth(c.changeStatus))
 	mux.Handle("POST /tips/{code}/reply", c.auth(c.reply))
-	return secured(c.sm.LoadAndSave(c.csrf(mux)))
+	// The event stream bypasses LoadAndSave, which holds a response back
+	// until the handler ends; it reads the session itself.
+	outer := http.NewServeMux()
+	outer.Handle("GET /queue/events", http.HandlerFunc(c.events))
+	outer.Handle("/", c.sm.LoadAndSave(c.csrf(mux)))
+	return secured(outer)
 }
 
 // secured sets the headers every page carries: no script at all, no frames,
@@ -122,8 +129,8 @@ func (c *Console) Handler() http.Handler {
 func secured(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
-			"frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "+
+			"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")

@@ -1,0 +1,43 @@
+// Live queue: when a report comes in, is taken or moves on, the table is
+// refreshed in place (no reload, filters kept); a new report is marked, and
+// a new urgent one raises a red banner and the tab's title.
+(function () {
+  "use strict";
+  if (!window.EventSource) { return; }
+  var table = document.querySelector(".table-wrap, .empty-queue");
+  var banner = document.getElementById("live");
+  var title = document.title;
+  function codes(root) {
+    return Array.prototype.map.call(root.querySelectorAll("a.code"), function (a) { return a.textContent; });
+  }
+  function refresh(kind) {
+    fetch(location.href, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var fresh = doc.querySelector(".table-wrap, .empty-queue");
+      var count = doc.querySelector("h1");
+      if (!fresh || !table) { return; }
+      var before = codes(table);
+      table.replaceWith(fresh);
+      table = fresh;
+      if (count) { document.querySelector("h1").replaceWith(count); }
+      fresh.querySelectorAll("tbody tr").forEach(function (tr) {
+        var a = tr.querySelector("a.code");
+        if (a && before.indexOf(a.textContent) < 0) { tr.classList.add("fresh"); }
+      });
+      if (kind === "urgent" || kind === "new") {
+        banner.textContent = banner.getAttribute(kind === "urgent" ? "data-urgent" : "data-new");
+        banner.className = "live " + kind;
+        banner.hidden = false;
+        if (kind === "urgent") { document.title = "(!) " + title; }
+      }
+    }).catch(function () { /* the next event tries again */ });
+  }
+  var es = new EventSource("/queue/events");
+  ["new", "urgent", "change"].forEach(function (kind) {
+    es.addEventListener(kind, function () { refresh(kind); });
+  });
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { document.title = title; } });
+})();
