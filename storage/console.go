@@ -102,6 +102,7 @@ func (db *DB) Audit(ctx context.Context, actor, action string, tipID int64, deta
 type QueueFilter struct {
 	Status, Kind, Channel string
 	Mine                  string // only reports taken by this officer
+	Unit                  string // only reports referred to this unit
 	Limit                 int
 }
 
@@ -127,6 +128,7 @@ const sqlQueue = `SELECT id, reference, kind, channel, status, urgency, COALESCE
 FROM tips
 WHERE ($1 = '' AND status = ANY($6) OR status = $1)
   AND ($2 = '' OR kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
+  AND ($7 = '' OR EXISTS (SELECT 1 FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = tips.id AND u.name = $7))
 ORDER BY urgency = 'urgent' DESC, created_at, id
 LIMIT $5`
 
@@ -136,7 +138,12 @@ func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 200
 	}
-	rows, err := db.pool.Query(ctx, sqlQueue, f.Status, f.Kind, f.Channel, f.Mine, f.Limit, openStatuses)
+	status := f.Status
+	open := openStatuses
+	if f.Unit != "" && status == "" {
+		open = Statuses // a unit works what was handed to it, forwarded or not
+	}
+	rows, err := db.pool.Query(ctx, sqlQueue, status, f.Kind, f.Channel, f.Mine, f.Limit, open, f.Unit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

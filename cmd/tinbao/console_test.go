@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -231,5 +232,91 @@ func TestConsoleWorksAReport(t *testing.T) {
 	fresh := strings.TrimSpace(out.String()[strings.Index(out.String(), "password: ")+len("password: "):])
 	if r := newOfficer(t, s.console).login("duty", fresh); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign in with the new password: %d", r.StatusCode)
+	}
+}
+
+// A help request is referred (chuyển tuyến) only where the person
+// consented, with exactly the answers ticked; the receiving unit's officer
+// sees only those, finds it in the unit's queue, and acknowledges receipt;
+// every step is audited.
+func TestConsoleReferral(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	for _, a := range []struct{ user, role, unit string }{{"intake", "officer", ""}, {"health1", "officer", "Sở Y tế (bảo trợ xã hội)"},
+		{"police1", "officer", "Công an tỉnh"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, a.unit, "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := string(flows.NewReference([]byte{9, 8, 7, 6, 5, 4, 3}))
+	help := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref), Lang: "vi", Ack: "ack",
+		Details: map[string]string{"who": "self", "where": "Tây Ninh", "needs": "shelter,home", "contact_when": "sau 9 giờ tối",
+			"consent_police": "no", "consent_support": "yes"}}
+	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "sms", SenderPseudonym: "p", SourceMessageID: "h1", SealedHandle: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	units, _ := s.db.Units(ctx)
+	unitID := func(name string) string {
+		for _, u := range units {
+			if u.Name == name {
+				return fmt.Sprint(u.ID)
+			}
+		}
+		t.Fatalf("no unit %q", name)
+		return ""
+	}
+	in := newOfficer(t, s.console)
+	in.login("intake", "correct horse battery staple")
+	_, page := in.get("/tips/" + ref)
+	if !strings.Contains(page, "chưa đồng ý") {
+		t.Errorf("the page does not say the person did not consent to the police")
+	}
+	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Công an tỉnh")}, "share": {"where"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("referring without consent: %d, want 403", r.StatusCode)
+	}
+	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Sở Y tế (bảo trợ xã hội)")}, "share": {"where", "needs"},
+		"note": {"Cần chỗ ở an toàn gấp"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("referring to health: %d", r.StatusCode)
+	}
+	// The health officer finds it in the unit's queue and sees what was shared only.
+	h := newOfficer(t, s.console)
+	h.login("health1", "correct horse battery staple")
+	if _, q := h.get("/queue"); !strings.Contains(q, ref) {
+		t.Errorf("the unit's queue lacks the referred report")
+	}
+	_, page = h.get("/tips/" + ref)
+	if !strings.Contains(page, "Tây Ninh") || !strings.Contains(page, "Chỗ ở an toàn") || strings.Contains(page, "sau 9 giờ tối") {
+		t.Errorf("the unit sees more or less than what was shared:\n%s", page)
+	}
+	// Another unit does not see it at all.
+	p := newOfficer(t, s.console)
+	p.login("police1", "correct horse battery staple")
+	if code, _ := p.get("/tips/" + ref); code != http.StatusNotFound {
+		t.Errorf("a unit it was not referred to: %d, want 404", code)
+	}
+	refs, _ := s.db.Referrals(ctx, c.TipID)
+	if len(refs) != 1 || refs[0].AcknowledgedAt != nil || len(refs[0].Shared) != 2 {
+		t.Fatalf("referrals = %+v", refs)
+	}
+	if r, _ := p.post("/tips/"+ref+"/referrals/"+fmt.Sprint(refs[0].ID)+"/ack", nil); r.StatusCode == http.StatusSeeOther {
+		t.Error("another unit acknowledged the referral")
+	}
+	if r, _ := h.post("/tips/"+ref+"/referrals/"+fmt.Sprint(refs[0].ID)+"/ack", nil); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("acknowledge: %d", r.StatusCode)
+	}
+	refs, _ = s.db.Referrals(ctx, c.TipID)
+	if refs[0].AcknowledgedAt == nil || refs[0].AcknowledgedBy != "health1" {
+		t.Errorf("after acknowledging: %+v", refs[0])
+	}
+	events, _ := s.db.TipEvents(ctx, c.TipID)
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Actor+" "+e.Action)
+	}
+	for _, want := range []string{"intake tip.referred", "health1 tip.referral_acknowledged", "police1 tip.viewed"} {
+		if !strings.Contains(strings.Join(actions, "|"), want) {
+			t.Errorf("audit lacks %q: %v", want, actions)
+		}
 	}
 }

@@ -116,6 +116,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/release", c.auth(c.release))
 	mux.Handle("POST /tips/{code}/status", c.auth(c.changeStatus))
 	mux.Handle("POST /tips/{code}/reply", c.auth(c.reply))
+	mux.Handle("POST /tips/{code}/refer", c.auth(c.refer))
+	mux.Handle("POST /tips/{code}/referrals/{id}/ack", c.auth(c.acknowledge))
 	// The event stream bypasses LoadAndSave, which holds a response back
 	// until the handler ends; it reads the session itself.
 	outer := http.NewServeMux()

@@ -32,6 +32,9 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 	if q.Get("mine") != "" {
 		f.Mine = officer(r).Username
 	}
+	if o := officer(r); unitOfficer(o) {
+		f.Unit = o.Unit // a unit works what was referred to it
+	}
 	items, err := c.db.Queue(r.Context(), f)
 	if err != nil {
 		c.log.ErrorContext(r.Context(), "queue", "err", err)

@@ -47,6 +47,15 @@ type tipData struct {
 	Taken    bool // by a colleague
 	CanReply bool
 	Deadline Deadline
+	Distress []flows.Distress
+	// Referrals (chuyển tuyến): those made, the units one may refer to
+	// (each with whether the person's consent allows it), and whether this
+	// officer may refer at all.
+	Referrals []storage.Referral
+	Units     []unitChoice
+	CanRefer  bool
+	UnitView  bool // a unit officer: only what was shared is shown
+	Shareable []flows.Field
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -77,7 +86,29 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
 		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
 		Deadline: c.deadlineOf(t.CreatedAt, t.Urgency, t.Status, time.Now())}
-	d.Fields = c.engine.Describe(flows.Kind(t.Kind), t.Details)
+	refs, err := c.db.Referrals(ctx, t.ID)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	all := c.engine.Describe(flows.Kind(t.Kind), t.Details)
+	fields, distress, referred := visible(o, t, refs, all)
+	if !referred {
+		c.fail(w, r, http.StatusNotFound, "console.err.no_tip") // not handed to this officer's unit
+		return
+	}
+	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
+	if !unitOfficer(o) {
+		units, err := c.db.Units(ctx)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		for _, u := range units {
+			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind)})
+		}
+		d.CanRefer, d.Shareable = true, all
+	}
 	c.render(w, r, http.StatusOK, "tip", d)
 }
 

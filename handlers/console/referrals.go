@@ -1,0 +1,134 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"tinbao/flows"
+	"tinbao/storage"
+)
+
+// A unit officer works what was referred to their unit and sees only what
+// was shared with it; the intake team (no unit) and supervisors see all.
+func unitOfficer(o storage.Officer) bool { return o.Unit != "" && o.Role == "officer" }
+
+// consentFor says which consent of a help request a referral to a unit
+// needs: police, the Border Guard and the 111 line need the consent to pass
+// it to them; health, legal aid and others the consent to share with support
+// services. Tips need none: reporting to the authorities is what they are.
+func consentFor(kind string) string {
+	switch kind {
+	case "police", "border_guard", "hotline":
+		return "consent_police"
+	}
+	return "consent_support"
+}
+
+// referable says whether a report may go to a unit of this kind.
+func referable(t storage.Tip, unitKind string) bool {
+	return t.Kind != "help" || t.Details[consentFor(unitKind)] == "yes"
+}
+
+type unitChoice struct {
+	storage.Unit
+	Allowed bool
+}
+
+// refer hands the report to a unit with a note and exactly the answers the
+// officer ticked; for a help request, only where the person consented.
+func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	if unitOfficer(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.not_intake")
+		return
+	}
+	unitID, _ := strconv.ParseInt(r.PostFormValue("unit"), 10, 64)
+	units, err := c.db.Units(r.Context())
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	i := slices.IndexFunc(units, func(u storage.Unit) bool { return u.ID == unitID })
+	if i < 0 {
+		c.fail(w, r, http.StatusBadRequest, "console.err.no_unit")
+		return
+	}
+	if !referable(t, units[i].Kind) {
+		c.fail(w, r, http.StatusForbidden, "console.err.no_consent")
+		return
+	}
+	note := strings.TrimSpace(r.PostFormValue("note"))
+	if utf8.RuneCountInString(note) > maxReply {
+		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
+		return
+	}
+	var shared []string
+	for _, k := range r.PostForm["share"] {
+		if _, ok := t.Details[k]; ok || (k == "distress" && len(t.Distress) > 0) {
+			shared = append(shared, k)
+		}
+	}
+	if _, err := c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.flash(r, "console.referral.sent", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// acknowledge records that the receiving unit has the report.
+func (c *Console) acknowledge(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	o := officer(r)
+	err := c.db.AcknowledgeReferral(r.Context(), id, o.Username, o.Unit)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		c.fail(w, r, http.StatusConflict, "console.err.not_your_unit")
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// visible narrows a report to what a unit officer may see: the answers
+// shared with their unit (and the alarm words, if shared).
+func visible(o storage.Officer, t storage.Tip, refs []storage.Referral, fields []flows.Field) ([]flows.Field, []flows.Distress, bool) {
+	if !unitOfficer(o) {
+		return fields, t.Distress, true
+	}
+	shared := map[string]bool{}
+	referred := false
+	for _, ref := range refs {
+		if ref.UnitName == o.Unit {
+			referred = true
+			for _, k := range ref.Shared {
+				shared[k] = true
+			}
+		}
+	}
+	var out []flows.Field
+	for _, f := range fields {
+		if shared[f.Key] {
+			out = append(out, f)
+		}
+	}
+	var distress []flows.Distress
+	if shared["distress"] {
+		distress = t.Distress
+	}
+	return out, distress, referred
+}

@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Unit is an agency reports are referred to.
+type Unit struct {
+	ID   int64
+	Name string
+	Kind string // police, border_guard, health, legal_aid, hotline, other
+}
+
+// Units lists the units, by name.
+func (db *DB) Units(ctx context.Context) ([]Unit, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, name, kind FROM units ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("units: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Unit])
+}
+
+// Referral is a report handed to a unit.
+type Referral struct {
+	ID             int64
+	UnitID         int64
+	UnitName       string
+	UnitKind       string
+	Note           string
+	Shared         []string
+	ReferredBy     string
+	SentAt         time.Time
+	AcknowledgedBy string
+	AcknowledgedAt *time.Time
+}
+
+const sqlRefer = `WITH r AS (
+	INSERT INTO referrals (tip_id, unit_id, note, shared, referred_by) VALUES ($1, $2, $3, $4, $5)
+	RETURNING id, tip_id
+), a AS (
+	INSERT INTO audit_log (actor, action, tip_id, details)
+	SELECT $5, 'tip.referred', tip_id, jsonb_build_object('unit', $2::bigint, 'shared', $4::text[]) FROM r
+)
+SELECT id FROM r`
+
+// Refer hands a report to a unit with a note and the answers shared.
+// Audited.
+func (db *DB) Refer(ctx context.Context, tipID, unitID int64, note string, shared []string, officer string) (int64, error) {
+	var id int64
+	if err := db.pool.QueryRow(ctx, sqlRefer, tipID, unitID, note, shared, officer).Scan(&id); err != nil {
+		return 0, fmt.Errorf("refer: %w", err)
+	}
+	return id, nil
+}
+
+// Referrals lists a report's referrals, oldest first.
+func (db *DB) Referrals(ctx context.Context, tipID int64) ([]Referral, error) {
+	rows, err := db.pool.Query(ctx, `SELECT r.id, r.unit_id, u.name, u.kind, r.note, r.shared, r.referred_by, r.sent_at,
+		COALESCE(r.acknowledged_by, ''), r.acknowledged_at
+		FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = $1 ORDER BY r.id`, tipID)
+	if err != nil {
+		return nil, fmt.Errorf("referrals: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Referral])
+}
+
+// AcknowledgeReferral records that the receiving unit has the report (only
+// an officer of that unit may); a second acknowledgement changes nothing.
+func (db *DB) AcknowledgeReferral(ctx context.Context, referralID int64, officer, unit string) error {
+	var tipID int64
+	err := db.pool.QueryRow(ctx, `WITH r AS (
+		UPDATE referrals SET acknowledged_by = $2, acknowledged_at = now()
+		FROM units u WHERE referrals.id = $1 AND u.id = referrals.unit_id AND u.name = $3 AND acknowledged_at IS NULL
+		RETURNING referrals.tip_id
+	), a AS (
+		INSERT INTO audit_log (actor, action, tip_id, details)
+		SELECT $2, 'tip.referral_acknowledged', tip_id, jsonb_build_object('referral', $1::bigint) FROM r
+	) SELECT tip_id FROM r`, referralID, officer, unit).Scan(&tipID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("acknowledge referral: %w", err)
+	}
+	return nil
+}
