@@ -320,3 +320,55 @@ func TestConsoleReferral(t *testing.T) {
 		}
 	}
 }
+
+// The plan's figures by week, their CSV export (supervisors only, audited,
+// without any identity or words of the reporters'), and /metrics.
+func TestConsoleKPIsExportsAndMetrics(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	for _, a := range []struct{ user, role string }{{"duty", "officer"}, {"chief", "supervisor"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, "", "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		commitReport(t, s, string(flows.NewReference([]byte{byte(i), 2, 3, 4, 5, 6, 7})), i == 0, false, "")
+	}
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	o.get("/queue")
+	o.post("/queue/next", nil) // one report triaged
+	if code, page := o.get("/kpi"); code != http.StatusOK || !strings.Contains(page, "<svg") || !strings.Contains(page, ">3<") {
+		t.Errorf("KPI page (%d):\n%s", code, page)
+	}
+	if code, _ := o.get("/kpi.csv"); code != http.StatusForbidden {
+		t.Errorf("an officer's export: %d, want 403", code)
+	}
+	sup := newOfficer(t, s.console)
+	sup.login("chief", "correct horse battery staple")
+	code, body := sup.get("/kpi.csv")
+	if code != http.StatusOK || !strings.HasPrefix(body, "week,channel,kind,received,handled,decided") || !strings.Contains(body, ",web,tip,3,") {
+		t.Errorf("KPI CSV (%d):\n%s", code, body)
+	}
+	code, body = sup.get("/export/tips.csv")
+	if code != http.StatusOK || strings.Count(body, "\n") != 4 || strings.Contains(body, "Campuchia") || strings.Contains(body, "Bavet") {
+		t.Errorf("reports CSV (%d) is wrong or carries the reporters' words:\n%s", code, body)
+	}
+	var exports int
+	s.db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE actor = 'chief' AND action IN ('kpi.exported', 'tips.exported')`).Scan(&exports)
+	if exports != 2 {
+		t.Errorf("%d exports audited, want 2", exports)
+	}
+	resp, err := http.Get(s.console + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tinbao_tips{channel="web",kind="tip",status="new"} 2`, `tinbao_tips{channel="web",kind="tip",status="in_review"} 1`,
+		"tinbao_outbox_lag_seconds", `tinbao_deadlines_at_risk{state="overdue"} 0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+}

@@ -118,6 +118,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	con, err := console.New(console.Config{SecureCookies: strings.HasPrefix(cfg.ConsoleURL, "https://")}, db, engine, cat, sessions, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	consoleSrv := &http.Server{

@@ -85,8 +85,11 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		"age":  c.age,
 		"has":  func(m map[string]int, k string) int { return m[k] },
 		"list": func(s ...string) []string { return s },
+		"mul":  func(a, b int) int { return a * b },
+		"add":  func(a, b int) int { return a + b },
+		"sub":  func(a, b int) int { return a - b },
 	}
-	for _, page := range []string{"login", "queue", "tip", "error"} {
+	for _, page := range []string{"login", "queue", "tip", "error", "kpi"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: %s page: %w", page, err)
@@ -117,11 +120,16 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/status", c.auth(c.changeStatus))
 	mux.Handle("POST /tips/{code}/reply", c.auth(c.reply))
 	mux.Handle("POST /tips/{code}/refer", c.auth(c.refer))
+	mux.Handle("GET /kpi", c.auth(c.kpi))
+	mux.Handle("GET /kpi.csv", c.auth(c.kpiCSV))
+	mux.Handle("GET /export/tips.csv", c.auth(c.tipsCSV))
 	mux.Handle("POST /tips/{code}/referrals/{id}/ack", c.auth(c.acknowledge))
 	// The event stream bypasses LoadAndSave, which holds a response back
 	// until the handler ends; it reads the session itself.
 	outer := http.NewServeMux()
 	outer.Handle("GET /queue/events", http.HandlerFunc(c.events))
+	outer.Handle("GET /metrics", c.Metrics()) // for Prometheus: figures, no personal data
+
 	outer.Handle("/", c.sm.LoadAndSave(c.csrf(mux)))
 	return secured(outer)
 }
