@@ -18,17 +18,18 @@ type Officer struct {
 	Unit         string
 	PasswordHash string
 	Disabled     bool
-	Generation   int // sessions made in an older generation are ended
+	Generation   int    // sessions made in an older generation are ended
+	TOTPSecret   string // set: sign-in asks for a code too
 }
 
-const sqlOfficerByName = `SELECT id, username, role, COALESCE(unit, ''), password_hash, disabled, session_generation
-	FROM officers WHERE username = $1`
+const sqlOfficerByName = `SELECT id, username, role, COALESCE(unit, ''), password_hash, disabled, session_generation,
+	COALESCE(totp_secret, '') FROM officers WHERE username = $1`
 
 // OfficerByName finds an account, or ErrNotFound.
 func (db *DB) OfficerByName(ctx context.Context, username string) (Officer, error) {
 	var o Officer
 	err := db.pool.QueryRow(ctx, sqlOfficerByName, username).Scan(&o.ID, &o.Username, &o.Role, &o.Unit, &o.PasswordHash,
-		&o.Disabled, &o.Generation)
+		&o.Disabled, &o.Generation, &o.TOTPSecret)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Officer{}, ErrNotFound
 	}
@@ -72,6 +73,23 @@ func (db *DB) officerChange(ctx context.Context, username, action, sql string, a
 			action, username)
 		return err
 	})
+}
+
+// SetTOTP turns two-factor sign-in on for an officer. Audited.
+func (db *DB) SetTOTP(ctx context.Context, username, secret string) error {
+	return db.officerChange(ctx, username, "officer.totp_enabled", `UPDATE officers SET totp_secret = $2, totp_last_step = 0
+		WHERE username = $1`, secret)
+}
+
+// UseTOTPStep records that a code of this time step was used; false if one
+// of this step or a later one was used before (a replayed code).
+func (db *DB) UseTOTPStep(ctx context.Context, username string, step int64) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE officers SET totp_last_step = $2 WHERE username = $1 AND totp_last_step < $2`,
+		username, step)
+	if err != nil {
+		return false, fmt.Errorf("totp step: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // EndSessions ends every session of an officer (log out everywhere).

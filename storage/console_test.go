@@ -85,3 +85,27 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		t.Error("an audit row was deleted")
 	}
 }
+
+// A TOTP code's time step is used once: a replay, or an older step, is refused.
+func TestTOTPStepUsedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	if _, err := db.AddOfficer(ctx, "root", "admin", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetTOTP(ctx, "root", "JBSWY3DPEHPK3PXP"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		step int64
+		want bool
+	}{{100, true}, {100, false}, {99, false}, {101, true}} {
+		if got, err := db.UseTOTPStep(ctx, "root", c.step); err != nil || got != c.want {
+			t.Errorf("step %d: %t %v, want %t", c.step, got, err, c.want)
+		}
+	}
+	if o, _ := db.OfficerByName(ctx, "root"); o.TOTPSecret != "JBSWY3DPEHPK3PXP" {
+		t.Errorf("secret = %q", o.TOTPSecret)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"tinbao/flows"
 	"tinbao/storage"
 )
@@ -370,5 +372,72 @@ func TestConsoleKPIsExportsAndMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+var secretAttr = regexp.MustCompile(`data-secret="([A-Z2-7]+)"`)
+
+// Two-factor sign-in: required for an administrator, who is sent to turn it
+// on before anything else; afterwards the password alone is not enough, a
+// wrong code is refused, and a code is used once.
+func TestConsoleTwoFactor(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "root", "admin", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	a := newOfficer(t, s.console)
+	if r := a.login("root", "correct horse battery staple"); r.Header.Get("Location") != "/account/2fa" {
+		t.Fatalf("an admin without two-factor is sent to %q, want /account/2fa", r.Header.Get("Location"))
+	}
+	if code, _ := a.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("an admin without two-factor reached the queue: %d", code)
+	}
+	_, page := a.get("/account/2fa")
+	m := secretAttr.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no secret on the page:\n%s", page)
+	}
+	if code, _ := a.get("/account/2fa/qr.png"); code != http.StatusOK {
+		t.Errorf("QR code: %d", code)
+	}
+	if r, _ := a.post("/account/2fa", url.Values{"code": {"000000"}}); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong code turned it on: %d", r.StatusCode)
+	}
+	now, _ := totp.GenerateCode(m[1], time.Now())
+	if r, _ := a.post("/account/2fa", url.Values{"code": {now}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("turning it on: %d", r.StatusCode)
+	}
+	// Sign in again: the password leads to the code, not to the queue.
+	b := newOfficer(t, s.console)
+	if r := b.login("root", "correct horse battery staple"); r.Header.Get("Location") != "/login/2fa" {
+		t.Fatalf("after the password: %q, want /login/2fa", r.Header.Get("Location"))
+	}
+	if code, _ := b.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("the queue before the code: %d", code)
+	}
+	b.get("/login/2fa")
+	if r, _ := b.post("/login/2fa", url.Values{"code": {"123456"}}); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong code: %d, want 401", r.StatusCode)
+	}
+	code, _ := totp.GenerateCode(m[1], time.Now())
+	r, _ := b.post("/login/2fa", url.Values{"code": {code}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/queue" {
+		t.Fatalf("the right code: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if got, _ := b.get("/queue"); got != http.StatusOK {
+		t.Errorf("queue after two-factor sign-in: %d", got)
+	}
+	// The same code again, on another device: refused.
+	c := newOfficer(t, s.console)
+	c.login("root", "correct horse battery staple")
+	c.get("/login/2fa")
+	// (This is also the sixth sign-in step for the account in 15 minutes:
+	// throttled or refused, it must not sign in.)
+	if r, _ := c.post("/login/2fa", url.Values{"code": {code}}); r.StatusCode != http.StatusUnauthorized && r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a code used twice: %d, want 401 (or 429)", r.StatusCode)
+	}
+	if got, _ := c.get("/queue"); got != http.StatusSeeOther {
+		t.Errorf("a replayed code signed in: %d", got)
 	}
 }

@@ -89,7 +89,7 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		"add":  func(a, b int) int { return a + b },
 		"sub":  func(a, b int) int { return a - b },
 	}
-	for _, page := range []string{"login", "queue", "tip", "error", "kpi"} {
+	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: %s page: %w", page, err)
@@ -109,6 +109,11 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /login", c.loginPage)
 	mux.HandleFunc("POST /login", c.login)
+	mux.HandleFunc("GET /login/2fa", c.secondFactorPage)
+	mux.HandleFunc("POST /login/2fa", c.secondFactor)
+	mux.Handle("GET /account/2fa", c.auth(c.enrolPage))
+	mux.Handle("GET /account/2fa/qr.png", c.auth(c.enrolQR))
+	mux.Handle("POST /account/2fa", c.auth(c.enrol))
 	mux.Handle("POST /logout", c.auth(c.logout))
 	mux.Handle("POST /logout/everywhere", c.auth(c.logoutEverywhere))
 	mux.Handle("GET /{$}", http.RedirectHandler("/queue", http.StatusSeeOther))
@@ -209,6 +214,10 @@ func (c *Console) auth(next http.HandlerFunc) http.Handler {
 		}
 		if err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		if o.Role == "admin" && o.TOTPSecret == "" && !strings.HasPrefix(r.URL.Path, "/account/2fa") && r.URL.Path != "/logout" {
+			http.Redirect(w, r, "/account/2fa", http.StatusSeeOther) // two-factor is required for admins
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), officerKey, o)))

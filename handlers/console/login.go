@@ -57,14 +57,35 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "login", c.cat.T("vi", "console.login.wrong", nil))
 		return
 	}
+	if o.TOTPSecret != "" {
+		// The password was right; the code from the app comes next.
+		if err := c.sm.RenewToken(ctx); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		c.sm.Put(ctx, "pending", o.Username)
+		http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
+		return
+	}
+	c.complete(w, r, o)
+}
+
+// complete signs an officer in: a new session ID, a new CSRF token.
+func (c *Console) complete(w http.ResponseWriter, r *http.Request, o storage.Officer) {
+	ctx := r.Context()
 	if err := c.sm.RenewToken(ctx); err != nil { // a new session ID at sign-in
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
+	c.sm.Remove(ctx, "pending")
 	c.sm.Put(ctx, "officer", o.Username)
 	c.sm.Put(ctx, "gen", o.Generation)
 	c.sm.Remove(ctx, "csrf") // a fresh token for the signed-in session
-	c.audit(r, o.Username, "login.ok", 0, map[string]string{"from": ip})
+	c.audit(r, o.Username, "login.ok", 0, map[string]string{"from": clientIP(r)})
+	if o.Role == "admin" && o.TOTPSecret == "" {
+		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther) // required for admins
+		return
+	}
 	http.Redirect(w, r, "/queue", http.StatusSeeOther)
 }
 
