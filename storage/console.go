@@ -321,3 +321,98 @@ func (db *DB) Listen(ctx context.Context, channel string, fn func(payload string
 		fn(n.Payload)
 	}
 }
+
+// Officers lists the accounts, by name.
+func (db *DB) Officers(ctx context.Context) ([]Officer, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, username, role, COALESCE(unit, ''), '', disabled, session_generation,
+		CASE WHEN totp_secret IS NULL THEN '' ELSE 'set' END FROM officers ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Officer])
+}
+
+// Assign gives a report to an officer, whoever had it: a supervisor's call.
+// Audited.
+func (db *DB) Assign(ctx context.Context, tipID int64, to, by string) error {
+	tag, err := db.pool.Exec(ctx, `WITH t AS (
+		UPDATE tips SET claimed_by = $2, claimed_at = now(),
+			status = CASE WHEN status = 'new' THEN 'in_review' ELSE status END, updated_at = now()
+		WHERE id = $1 AND EXISTS (SELECT 1 FROM officers WHERE username = $2 AND NOT disabled)
+		RETURNING id, reference
+	), a AS (
+		INSERT INTO audit_log (actor, action, tip_id, details) SELECT $3, 'tip.assigned', id, jsonb_build_object('to', $2::text) FROM t
+	) SELECT pg_notify('tips', reference || ' claimed') FROM t`, tipID, to, by)
+	if err != nil {
+		return fmt.Errorf("assign: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// MarkDuplicate records that a report repeats another (by its ID).
+func (db *DB) MarkDuplicate(ctx context.Context, tipID, of int64) error {
+	_, err := db.pool.Exec(ctx, `UPDATE tips SET duplicate_of = $2 WHERE id = $1 AND $1 <> $2`, tipID, of)
+	if err != nil {
+		return fmt.Errorf("mark duplicate: %w", err)
+	}
+	return nil
+}
+
+// Duplicates lists the references of reports closed as repeating tipID, and
+// the reference tipID repeats, if any.
+func (db *DB) Duplicates(ctx context.Context, tipID int64) (dups []string, of string, err error) {
+	rows, err := db.pool.Query(ctx, `SELECT reference FROM tips WHERE duplicate_of = $1 ORDER BY id`, tipID)
+	if err != nil {
+		return nil, "", fmt.Errorf("duplicates: %w", err)
+	}
+	if dups, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, "", fmt.Errorf("duplicates: %w", err)
+	}
+	err = db.pool.QueryRow(ctx, `SELECT COALESCE((SELECT o.reference FROM tips t JOIN tips o ON o.id = t.duplicate_of WHERE t.id = $1), '')`,
+		tipID).Scan(&of)
+	if err != nil {
+		return nil, "", fmt.Errorf("duplicates: %w", err)
+	}
+	return dups, of, nil
+}
+
+// AuditFilter narrows the audit log; empty fields do not filter.
+type AuditFilter struct {
+	Actor, Action string
+	TipID         int64
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	Event
+	Reference string
+}
+
+// AuditLog lists the newest audit entries matching the filter (at most 300).
+func (db *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT a.at, a.actor, a.action, a.details, COALESCE(t.reference, '')
+		FROM audit_log a LEFT JOIN tips t ON t.id = a.tip_id
+		WHERE ($1 = '' OR a.actor = $1) AND ($2 = '' OR a.action LIKE $2 || '%') AND ($3 = 0 OR a.tip_id = $3)
+		ORDER BY a.at DESC, a.id DESC LIMIT 300`, f.Actor, f.Action, f.TipID)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		var raw []byte
+		if err := r.Scan(&e.At, &e.Actor, &e.Action, &raw, &e.Reference); err != nil {
+			return e, err
+		}
+		e.Details = map[string]string{}
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil {
+			for k, v := range m {
+				e.Details[k] = fmt.Sprint(v)
+			}
+		}
+		return e, nil
+	})
+}

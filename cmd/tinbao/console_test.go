@@ -441,3 +441,60 @@ func TestConsoleTwoFactor(t *testing.T) {
 		t.Errorf("a replayed code signed in: %d", got)
 	}
 }
+
+// A supervisor assigns a report; an officer closes another as its duplicate,
+// naming it, and the first report's page then carries both; the audit log
+// page, for supervisors only, shows who did what.
+func TestConsoleSupervisor(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	for _, a := range []struct{ user, role string }{{"duty", "officer"}, {"chief", "supervisor"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, "", "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := string(flows.NewReference([]byte{1, 1, 1, 1, 1, 1, 2})), string(flows.NewReference([]byte{2, 2, 2, 2, 2, 2, 3}))
+	commitReport(t, s, first, false, false, "")
+	dup := commitReport(t, s, second, false, true, "")
+	if err := s.db.AppendReply(ctx, second, "p-"+second, "web", "m1", "Tôi gửi thêm: họ ở nhà số 5"); err != nil {
+		t.Fatal(err)
+	}
+	sup := newOfficer(t, s.console)
+	sup.login("chief", "correct horse battery staple")
+	sup.get("/tips/" + first)
+	if r, _ := sup.post("/tips/"+first+"/assign", url.Values{"to": {"duty"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("assign: %d", r.StatusCode)
+	}
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	if _, q := o.get("/queue?mine=1"); !strings.Contains(q, first) {
+		t.Error("the assigned report is not in the officer's own list")
+	}
+	if code, _ := o.get("/audit"); code != http.StatusForbidden {
+		t.Errorf("an officer's audit page: %d, want 403", code)
+	}
+	o.get("/tips/" + second)
+	o.post("/tips/"+second+"/claim", nil)
+	if r, _ := o.post("/tips/"+second+"/status", url.Values{"status": {"duplicate"}}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a duplicate of nothing: %d, want 400", r.StatusCode)
+	}
+	if r, _ := o.post("/tips/"+second+"/status", url.Values{"status": {"duplicate"}, "of": {strings.ToLower(first)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("merge: %d", r.StatusCode)
+	}
+	_, page := o.get("/tips/" + first)
+	if !strings.Contains(page, second) || !strings.Contains(page, "họ ở nhà số 5") {
+		t.Errorf("the first report's page lacks its duplicate and its thread:\n%s", page)
+	}
+	if tip, _ := s.db.TipByReference(ctx, second); tip.Status != "duplicate" || tip.ID != dup.TipID {
+		t.Errorf("second = %+v", tip)
+	}
+	_, page = sup.get("/audit?code=" + first)
+	for _, want := range []string{"tip.assigned", "chief", "tip.viewed"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("audit page for %s lacks %q", first, want)
+		}
+	}
+	if _, page = sup.get("/audit?action=tip.merged"); !strings.Contains(page, "duty") || !strings.Contains(page, second) {
+		t.Errorf("audit page lacks the merge")
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,11 +86,12 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		"age":  c.age,
 		"has":  func(m map[string]int, k string) int { return m[k] },
 		"list": func(s ...string) []string { return s },
+		"has2": func(s []string, v string) bool { return slices.Contains(s, v) },
 		"mul":  func(a, b int) int { return a * b },
 		"add":  func(a, b int) int { return a + b },
 		"sub":  func(a, b int) int { return a - b },
 	}
-	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol"} {
+	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: %s page: %w", page, err)
@@ -125,6 +127,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/status", c.auth(c.changeStatus))
 	mux.Handle("POST /tips/{code}/reply", c.auth(c.reply))
 	mux.Handle("POST /tips/{code}/refer", c.auth(c.refer))
+	mux.Handle("POST /tips/{code}/assign", c.auth(c.assign))
+	mux.Handle("GET /audit", c.auth(c.auditPage))
 	mux.Handle("GET /kpi", c.auth(c.kpi))
 	mux.Handle("GET /kpi.csv", c.auth(c.kpiCSV))
 	mux.Handle("GET /export/tips.csv", c.auth(c.tipsCSV))

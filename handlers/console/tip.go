@@ -56,6 +56,12 @@ type tipData struct {
 	CanRefer  bool
 	UnitView  bool // a unit officer: only what was shared is shown
 	Shareable []flows.Field
+	// A supervisor may give the report to anyone.
+	Officers []storage.Officer
+	// Duplicates: the reports closed as repeating this one, and the one
+	// this repeats.
+	Duplicates  []string
+	DuplicateOf string
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -98,6 +104,24 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
+	if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	for _, ref := range d.Duplicates { // a merged report's thread carries both
+		if dup, err := c.db.TipByReference(ctx, ref); err == nil {
+			if more, err := c.db.TipMessages(ctx, dup.ID); err == nil {
+				d.Thread = append(d.Thread, more...)
+			}
+		}
+	}
+	slices.SortStableFunc(d.Thread, func(a, b storage.TipMessage) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if canExport(o) {
+		if d.Officers, err = c.db.Officers(ctx); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+	}
 	if !unitOfficer(o) {
 		units, err := c.db.Units(ctx)
 		if err != nil {
@@ -158,10 +182,29 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusConflict, "console.err.not_yours")
 		return
 	}
+	var of storage.Tip
+	if to == "duplicate" {
+		// A duplicate names the report it repeats.
+		ref, err := flows.ParseReference(r.PostFormValue("of"))
+		if err == nil {
+			of, err = c.db.TipByReference(r.Context(), string(ref))
+		}
+		if err != nil || of.ID == t.ID {
+			c.fail(w, r, http.StatusBadRequest, "console.err.duplicate_of")
+			return
+		}
+	}
 	notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), to)
 	if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
+	}
+	if of.ID != 0 {
+		if err := c.db.MarkDuplicate(r.Context(), t.ID, of.ID); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		c.audit(r, o.Username, "tip.merged", t.ID, map[string]string{"into": of.Reference})
 	}
 	c.flash(r, "console.tip.status_changed", nil)
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
@@ -193,4 +236,51 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	c.flash(r, "console.tip.reply_queued", nil)
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// assign gives the report to an officer: a supervisor's decision.
+func (c *Console) assign(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	if !canExport(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
+		return
+	}
+	if err := c.db.Assign(r.Context(), t.ID, r.PostFormValue("to"), o.Username); err != nil {
+		c.fail(w, r, http.StatusBadRequest, "console.err.no_officer")
+		return
+	}
+	c.flash(r, "console.tip.assigned", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// auditPage lets supervisors read the audit log: who saw or changed what,
+// when, from where.
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
+	if !canExport(officer(r)) {
+		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
+		return
+	}
+	q := r.URL.Query()
+	f := storage.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action"))}
+	if code := strings.TrimSpace(q.Get("code")); code != "" {
+		if ref, err := flows.ParseReference(code); err == nil {
+			if t, err := c.db.TipByReference(r.Context(), string(ref)); err == nil {
+				f.TipID = t.ID
+			}
+		}
+		if f.TipID == 0 {
+			f.TipID = -1 // no such report: nothing matches
+		}
+	}
+	entries, err := c.db.AuditLog(r.Context(), f)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.audit(r, officer(r).Username, "audit.viewed", 0, nil)
+	c.render(w, r, http.StatusOK, "audit", map[string]any{"Entries": entries, "Actor": f.Actor, "Action": f.Action, "Code": q.Get("code")})
 }
