@@ -89,3 +89,21 @@ func (db *DB) AcknowledgeReferral(ctx context.Context, referralID int64, officer
 	}
 	return nil
 }
+
+// AddUnit adds a unit; ErrConflict if the name exists. Audited.
+func (db *DB) AddUnit(ctx context.Context, name, kind, by string) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO units (name, kind) VALUES ($1, $2)`, name, kind); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, details) VALUES ($1, 'unit.added', jsonb_build_object('name', $2::text))`, by, name)
+		return err
+	})
+	if isUniqueViolation(err, "units_name_key") {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("add unit: %w", err)
+	}
+	return nil
+}

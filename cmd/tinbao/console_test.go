@@ -428,6 +428,27 @@ func TestConsoleTwoFactor(t *testing.T) {
 	if got, _ := b.get("/queue"); got != http.StatusOK {
 		t.Errorf("queue after two-factor sign-in: %d", got)
 	}
+	// The administrator creates an account (its password shown once),
+	// disables it, and adds a unit.
+	b.get("/admin")
+	r2, page := b.post("/admin/officers", url.Values{"username": {"newcomer"}, "role": {"officer"}, "unit": {""}})
+	pw := regexp.MustCompile(`data-password>([^<]+)<`).FindStringSubmatch(page)
+	if r2.StatusCode != http.StatusOK || pw == nil {
+		t.Fatalf("add officer: %d\n%s", r2.StatusCode, page)
+	}
+	if r := newOfficer(t, s.console).login("newcomer", pw[1]); r.Header.Get("Location") != "/queue" {
+		t.Errorf("the new account cannot sign in: %s", r.Header.Get("Location"))
+	}
+	if r, _ := b.post("/admin/officers/disable", url.Values{"username": {"newcomer"}, "disable": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("disable: %d", r.StatusCode)
+	}
+	if r := newOfficer(t, s.console).login("newcomer", pw[1]); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a disabled account signs in: %d", r.StatusCode)
+	}
+	b.post("/admin/units", url.Values{"name": {"Công an xã Mỹ Tho"}, "kind": {"police"}})
+	if units, _ := s.db.Units(ctx); len(units) != 6 {
+		t.Errorf("units = %+v, want the five and the new one", units)
+	}
 	// The same code again, on another device: refused.
 	c := newOfficer(t, s.console)
 	c.login("root", "correct horse battery staple")
