@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"tinbao/flows"
+	"tinbao/storage"
 )
 
 // needChromium finds a headless browser: CHROMIUM, or chromium on PATH. It
@@ -341,6 +342,26 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	shot("console-report")
+
+	// A report that came by SMS: a canned reply fills the box, and the
+	// counter says how it will travel.
+	smsRef := string(flows.NewReference([]byte{5, 5, 5, 5, 5, 5, 6}))
+	_, err = s.db.CommitTip(context.Background(), storage.NewTip{Report: flows.Report{Kind: flows.KindTip,
+		Reference: flows.Reference(smsRef), Lang: "vi", FollowUp: true, Details: map[string]string{"what": "x"}, Ack: "ack"},
+		Channel: "sms", SenderPseudonym: "p-sms", SourceMessageID: "sms1", SealedHandle: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+smsRef), chromedp.WaitVisible(chromedp.CSS(`#canned`)),
+		chromedp.SetValue(chromedp.CSS(`#canned`), "Nếu đang gặp nguy hiểm, hãy gọi ngay 111 (miễn phí, 24/7) hoặc 113."))
+	if err != nil {
+		t.Fatalf("SMS report page: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('canned').dispatchEvent(new Event('change'))`)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.getElementById('body').value.includes('111') &&
+		/GSM-7 · 6\d · 1 /.test(document.getElementById('sms-count').textContent)`)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS(`table.queue`))); err != nil {
 		t.Fatal(err)
