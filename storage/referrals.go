@@ -107,3 +107,30 @@ func (db *DB) AddUnit(ctx context.Context, name, kind, by string) error {
 	}
 	return nil
 }
+
+// UnitItem is a report not yet decided, with the unit it was last referred
+// to ("" for the intake team).
+type UnitItem struct {
+	QueueItem
+	Unit string
+}
+
+// Undecided lists every report not yet decided with its current unit, for
+// the supervisors' page of what is late.
+func (db *DB) Undecided(ctx context.Context) ([]UnitItem, error) {
+	rows, err := db.pool.Query(ctx, `SELECT t.id, t.reference, t.kind, t.channel, t.status, t.urgency, COALESCE(t.category, ''),
+		COALESCE(t.claimed_by, ''), t.created_at, t.details ? 'distress',
+		COALESCE((SELECT u.name FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = t.id ORDER BY r.id DESC LIMIT 1), '')
+		FROM tips t WHERE t.status IN ('new', 'in_review', 'verifying', 'forwarded')
+		ORDER BY t.created_at LIMIT 2000`)
+	if err != nil {
+		return nil, fmt.Errorf("undecided: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UnitItem, error) {
+		var u UnitItem
+		q := &u.QueueItem
+		err := r.Scan(&q.ID, &q.Reference, &q.Kind, &q.Channel, &q.Status, &q.Urgency, &q.Category, &q.ClaimedBy, &q.CreatedAt,
+			&q.Distress, &u.Unit)
+		return u, err
+	})
+}

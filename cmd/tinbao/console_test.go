@@ -518,4 +518,18 @@ func TestConsoleSupervisor(t *testing.T) {
 	if _, page = sup.get("/audit?action=tip.merged"); !strings.Contains(page, "duty") || !strings.Contains(page, second) {
 		t.Errorf("audit page lacks the merge")
 	}
+	// An urgent report two hours old and not handed on: late, on the
+	// supervisors' page, under the intake team.
+	old := string(flows.NewReference([]byte{3, 3, 3, 3, 3, 3, 4}))
+	commitReport(t, s, old, true, false, "")
+	if _, err := s.db.Pool().Exec(ctx, `UPDATE tips SET created_at = now() - interval '2 hours' WHERE reference = $1`, old); err != nil {
+		t.Fatal(err)
+	}
+	if code, page := sup.get("/late"); code != http.StatusOK || !strings.Contains(page, old) || !strings.Contains(page, "quá hạn") ||
+		!strings.Contains(page, "Tổ tiếp nhận") || strings.Contains(page, first) {
+		t.Errorf("late page (%d):\n%s", code, page)
+	}
+	if code, _ := o.get("/late"); code != http.StatusForbidden {
+		t.Errorf("an officer's late page: %d, want 403", code)
+	}
 }

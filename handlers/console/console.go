@@ -91,7 +91,7 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		"add":  func(a, b int) int { return a + b },
 		"sub":  func(a, b int) int { return a - b },
 	}
-	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit", "admin"} {
+	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit", "admin", "late"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: %s page: %w", page, err)
@@ -129,6 +129,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/refer", c.auth(c.refer))
 	mux.Handle("POST /tips/{code}/assign", c.auth(c.assign))
 	mux.Handle("GET /audit", c.auth(c.auditPage))
+	mux.Handle("GET /late", c.auth(c.late))
 	mux.Handle("GET /admin", c.auth(c.admin))
 	mux.Handle("POST /admin/officers", c.auth(c.addOfficer))
 	mux.Handle("POST /admin/officers/disable", c.auth(c.setDisabled))
