@@ -343,6 +343,26 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot("console-report")
 
+	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.console+"/tips/"+ref),
+		chromedp.WaitVisible(chromedp.CSS(`form.refer`)),
+		chromedp.SetValue(chromedp.CSS(`select[name="unit"]`), unitIDByName(t, s, "Tổng đài 111")),
+		chromedp.SendKeys(chromedp.CSS(`#note`), "Khẩn: bị giữ hộ chiếu ở Bavet"),
+		chromedp.Click(chromedp.Search(`//form[@class="refer"]/button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.referral`)),
+	)
+	if err != nil {
+		t.Fatalf("refer: %v\n%s", err, s.log)
+	}
+	// And read the KPI page.
+	err = chromedp.Do(ctx, chromedp.Navigate(s.console+"/kpi"), chromedp.WaitVisible(chromedp.CSS(`svg`)))
+	if err != nil {
+		t.Fatalf("KPI page: %v", err)
+	}
+	waitJS(t, ctx, `document.querySelector('table.kpi').textContent.includes('3')`)
+	shot("console-kpi")
+
 	// A report that came by SMS: a canned reply fills the box, and the
 	// counter says how it will travel.
 	smsRef := string(flows.NewReference([]byte{5, 5, 5, 5, 5, 5, 6}))
@@ -367,4 +387,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot("console-queue-phone")
+}
+
+// unitIDByName finds a unit's ID, as its form option carries it.
+func unitIDByName(t *testing.T, s *service, name string) string {
+	t.Helper()
+	units, err := s.db.Units(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range units {
+		if u.Name == name {
+			return fmt.Sprint(u.ID)
+		}
+	}
+	t.Fatalf("no unit %q", name)
+	return ""
 }

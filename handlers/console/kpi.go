@@ -36,6 +36,7 @@ type kpiData struct {
 	Periods []kpiPeriod
 	Rows    []storage.KPIRow // by channel and kind
 	Max     int
+	Width   int // of the chart, in bar groups of 40 units: at least 8, so one period is one thin group
 }
 
 func pct(n, of int) int {
@@ -85,7 +86,7 @@ func (c *Console) kpi(w http.ResponseWriter, r *http.Request) {
 	for _, p := range byPeriod {
 		if m := medians[p.Period]; len(m) > 0 {
 			sort.Slice(m, func(i, j int) bool { return m[i] < m[j] })
-			p.MedianTriage = m[len(m)/2].Round(time.Minute)
+			p.MedianTriage = m[len(m)/2].Round(time.Second)
 		}
 		p.HandledPct, p.DecidedPct, p.AckPct = pct(p.Handled, p.Received), pct(p.Decided, p.Received), pct(p.AcksOut, p.Acks)
 		p.HandledMet = float64(p.Handled) >= targetHandled*float64(p.Received)
@@ -94,6 +95,7 @@ func (c *Console) kpi(w http.ResponseWriter, r *http.Request) {
 		d.Max = max(d.Max, p.Received)
 	}
 	sort.Slice(d.Periods, func(i, j int) bool { return d.Periods[i].Period.After(d.Periods[j].Period) })
+	d.Width = max(len(d.Periods), 8) * 40
 	for i := range d.Periods {
 		p := &d.Periods[i]
 		scale := func(n int) int {
