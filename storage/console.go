@@ -136,13 +136,15 @@ type QueueItem struct {
 	ClaimedBy string
 	CreatedAt time.Time
 	Distress  bool // words that raised an alarm are kept with it
+	Complex   bool // the decision clock runs 2 months
+	Extended  bool // and was extended once by 2 months
 }
 
 // Open statuses: what still waits for someone.
 var openStatuses = []string{"new", "in_review", "verifying"}
 
 const sqlQueue = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
-	created_at, details ? 'distress'
+	created_at, details ? 'distress', complex, extended
 FROM tips
 WHERE ($1 = '' AND status = ANY($6) OR status = $1)
   AND ($2 = '' OR kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
@@ -168,7 +170,7 @@ func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueItem, error) {
 		var q QueueItem
 		err := r.Scan(&q.ID, &q.Reference, &q.Kind, &q.Channel, &q.Status, &q.Urgency, &q.Category, &q.ClaimedBy,
-			&q.CreatedAt, &q.Distress)
+			&q.CreatedAt, &q.Distress, &q.Complex, &q.Extended)
 		return q, err
 	})
 	if err != nil {
@@ -415,4 +417,25 @@ func (db *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		}
 		return e, nil
 	})
+}
+
+// SetDecisionClock marks a report complex (2 months to decide) or extended
+// (once, 2 months more). Audited.
+func (db *DB) SetDecisionClock(ctx context.Context, tipID int64, what, by string) error {
+	column := map[string]string{"complex": "complex", "extend": "extended"}[what]
+	if column == "" {
+		return fmt.Errorf("decision clock: %q", what)
+	}
+	tag, err := db.pool.Exec(ctx, `WITH t AS (
+		UPDATE tips SET `+column+` = true, updated_at = now() WHERE id = $1 AND NOT `+column+`
+			AND ($3 <> 'extend' OR complex)
+		RETURNING id
+	) INSERT INTO audit_log (actor, action, tip_id) SELECT $2, 'tip.clock_'||$3, id FROM t`, tipID, by, what)
+	if err != nil {
+		return fmt.Errorf("decision clock: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return nil
 }

@@ -53,6 +53,8 @@ type Tip struct {
 	ClaimedBy string        // the officer who took it, if anyone
 	FollowUp  bool          // the reporter allowed messages
 	Media     []flows.Media // attachments, by the provider's file IDs
+	Complex   bool          // the decision clock runs 2 months
+	Extended  bool          // and was extended once by 2 months
 }
 
 // CommittedTip is what CommitTip returns.
@@ -137,7 +139,8 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 }
 
 const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
-	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at, COALESCE(claimed_by, ''), follow_up, media
+	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at, COALESCE(claimed_by, ''), follow_up, media,
+	complex, extended
 	FROM tips WHERE reference = $1`
 
 // TipByReference finds a tip by its canonical reference code.
@@ -145,7 +148,7 @@ func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	var t Tip
 	err := db.pool.QueryRow(ctx, sqlTipByReference, ref).Scan(
 		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.Distress,
-		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media)
+		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tip{}, ErrNotFound
 	}

@@ -532,4 +532,17 @@ func TestConsoleSupervisor(t *testing.T) {
 	if code, _ := o.get("/late"); code != http.StatusForbidden {
 		t.Errorf("an officer's late page: %d, want 403", code)
 	}
+	// The decision clock: extension only after "complex", each once.
+	sup.get("/tips/" + first)
+	if r, _ := sup.post("/tips/"+first+"/clock", url.Values{"clock": {"extend"}}); r.StatusCode != http.StatusConflict {
+		t.Errorf("extending a report not marked complex: %d, want 409", r.StatusCode)
+	}
+	for _, k := range []string{"complex", "extend"} {
+		if r, _ := sup.post("/tips/"+first+"/clock", url.Values{"clock": {k}}); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("%s: %d", k, r.StatusCode)
+		}
+	}
+	if tip, _ := s.db.TipByReference(ctx, first); !tip.Complex || !tip.Extended {
+		t.Errorf("clock = %+v", tip)
+	}
 }

@@ -4,17 +4,27 @@ import (
 	"time"
 
 	"tinbao/locales"
+	"tinbao/storage"
 )
 
 // The clocks a report runs against (see docs/domain.md §4): an urgent one is
 // handed on to the competent authority within the hour, any other within a
 // day, and decided within 20 days (the Criminal Procedure Code's time for a
-// decision on a report; complex cases and extensions are not tracked yet).
+// decision on a report), 2 months if complex, plus one extension of 2 months.
 const (
-	handOnUrgent = time.Hour
-	handOnNormal = 24 * time.Hour
-	decideWithin = 20 * 24 * time.Hour
+	handOnUrgent  = time.Hour
+	handOnNormal  = 24 * time.Hour
+	decideWithin  = 20 * 24 * time.Hour
+	decideComplex = 60 * 24 * time.Hour // "up to 2 months"
+	extension     = 60 * 24 * time.Hour // one extension "up to 2 months"
 )
+
+// clock is what decides a report's deadline.
+type clock struct {
+	Created           time.Time
+	Urgency, Status   string
+	Complex, Extended bool
+}
 
 // Deadline is the clock a report is on now.
 type Deadline struct {
@@ -30,7 +40,8 @@ var (
 )
 
 // deadlineOf says which clock runs for a report and how it stands.
-func (c *Console) deadlineOf(created time.Time, urgency, status string, now time.Time) Deadline {
+func (c *Console) deadlineOf(k clock, now time.Time) Deadline {
+	created, urgency, status := k.Created, k.Urgency, k.Status
 	var id string
 	var window time.Duration
 	switch {
@@ -38,6 +49,12 @@ func (c *Console) deadlineOf(created time.Time, urgency, status string, now time
 		return Deadline{}
 	case handedOn[status]:
 		id, window = "console.deadline.decide", decideWithin
+		if k.Complex {
+			window = decideComplex
+		}
+		if k.Extended {
+			window += extension
+		}
 	case urgency == "urgent":
 		id, window = "console.deadline.hand_on", handOnUrgent
 	default:
@@ -51,4 +68,8 @@ func (c *Console) deadlineOf(created time.Time, urgency, status string, now time
 		d.State = "soon"
 	}
 	return d
+}
+
+func clockOf(q storage.QueueItem) clock {
+	return clock{Created: q.CreatedAt, Urgency: q.Urgency, Status: q.Status, Complex: q.Complex, Extended: q.Extended}
 }

@@ -30,9 +30,26 @@ func TestDeadlines(t *testing.T) {
 		{30 * 24 * time.Hour, "urgent", "resolved", "", 0}, // decided: no clock
 	} {
 		created := now.Add(-tc.age)
-		d := c.deadlineOf(created, tc.urgency, tc.status, now)
+		d := c.deadlineOf(clock{Created: created, Urgency: tc.urgency, Status: tc.status}, now)
 		if d.State != tc.state || (tc.state != "" && !d.Due.Equal(created.Add(tc.due))) {
 			t.Errorf("%s %s %s old: %+v, want %q due %s after", tc.urgency, tc.status, tc.age, d, tc.state, tc.due)
 		}
+	}
+}
+
+// A complex case has 2 months to be decided, and one extension adds 2 more.
+func TestDecisionClockComplexAndExtended(t *testing.T) {
+	cat, _ := locales.Load()
+	c := &Console{cat: cat}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	created := now.Add(-30 * 24 * time.Hour)
+	if d := c.deadlineOf(clock{Created: created, Status: "forwarded"}, now); d.State != "overdue" {
+		t.Errorf("20 days: %+v", d)
+	}
+	if d := c.deadlineOf(clock{Created: created, Status: "forwarded", Complex: true}, now); d.State != "ok" || !d.Due.Equal(created.Add(60*24*time.Hour)) {
+		t.Errorf("complex: %+v", d)
+	}
+	if d := c.deadlineOf(clock{Created: created, Status: "forwarded", Complex: true, Extended: true}, now); !d.Due.Equal(created.Add(120 * 24 * time.Hour)) {
+		t.Errorf("extended: %+v", d)
 	}
 }

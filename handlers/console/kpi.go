@@ -208,7 +208,7 @@ func (k collector) Collect(ch chan<- prometheus.Metric) {
 	risk := map[string]int{"soon": 0, "overdue": 0}
 	now := time.Now()
 	for _, it := range items {
-		if st := k.c.deadlineOf(it.CreatedAt, it.Urgency, it.Status, now).State; st == "soon" || st == "overdue" {
+		if st := k.c.deadlineOf(clockOf(it), now).State; st == "soon" || st == "overdue" {
 			risk[st]++
 		}
 	}

@@ -35,7 +35,7 @@ func (c *Console) late(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	byUnit := map[string]*lateUnit{}
 	for _, it := range items {
-		d := c.deadlineOf(it.CreatedAt, it.Urgency, it.Status, now)
+		d := c.deadlineOf(clockOf(it.QueueItem), now)
 		if d.State != "overdue" && d.State != "soon" {
 			continue
 		}

@@ -50,7 +50,7 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		Open: counts["new"] + counts["in_review"] + counts["verifying"]}
 	now := time.Now()
 	for _, it := range items {
-		row := queueRow{QueueItem: it, Deadline: c.deadlineOf(it.CreatedAt, it.Urgency, it.Status, now)}
+		row := queueRow{QueueItem: it, Deadline: c.deadlineOf(clockOf(it), now)}
 		if row.Deadline.State == "overdue" {
 			d.Overdue++
 		}

@@ -91,7 +91,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 	}
 	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
 		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
-		Deadline: c.deadlineOf(t.CreatedAt, t.Urgency, t.Status, time.Now())}
+		Deadline: c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
 	refs, err := c.db.Referrals(ctx, t.ID)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -283,4 +283,23 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 	}
 	c.audit(r, officer(r).Username, "audit.viewed", 0, nil)
 	c.render(w, r, http.StatusOK, "audit", map[string]any{"Entries": entries, "Actor": f.Actor, "Action": f.Action, "Code": q.Get("code")})
+}
+
+// decisionClock lets a supervisor mark a report complex (2 months to
+// decide) or extend it once (2 months more).
+func (c *Console) decisionClock(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	if !canExport(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
+		return
+	}
+	if err := c.db.SetDecisionClock(r.Context(), t.ID, r.PostFormValue("clock"), o.Username); err != nil {
+		c.fail(w, r, http.StatusConflict, "console.err.clock")
+		return
+	}
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
