@@ -134,3 +134,30 @@ func (db *DB) Undecided(ctx context.Context) ([]UnitItem, error) {
 		return u, err
 	})
 }
+
+// Note is an officer's note on a report.
+type Note struct {
+	Officer   string
+	Body      string
+	CreatedAt time.Time
+}
+
+// AddNote records what an officer did or found. Audited (without the text).
+func (db *DB) AddNote(ctx context.Context, tipID int64, officer, body string) error {
+	_, err := db.pool.Exec(ctx, `WITH n AS (
+		INSERT INTO tip_notes (tip_id, officer, body) VALUES ($1, $2, $3) RETURNING tip_id
+	) INSERT INTO audit_log (actor, action, tip_id) SELECT $2, 'tip.note_added', tip_id FROM n`, tipID, officer, body)
+	if err != nil {
+		return fmt.Errorf("add note: %w", err)
+	}
+	return nil
+}
+
+// Notes lists a report's notes, oldest first.
+func (db *DB) Notes(ctx context.Context, tipID int64) ([]Note, error) {
+	rows, err := db.pool.Query(ctx, `SELECT officer, body, created_at FROM tip_notes WHERE tip_id = $1 ORDER BY id`, tipID)
+	if err != nil {
+		return nil, fmt.Errorf("notes: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Note])
+}

@@ -281,6 +281,21 @@ func TestConsoleReferral(t *testing.T) {
 		"note": {"Cần chỗ ở an toàn gấp"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("referring to health: %d", r.StatusCode)
 	}
+	// Filtered by unit, the intake's queue shows it under health only.
+	if _, q := in.get("/queue?unit=" + url.QueryEscape("Sở Y tế (bảo trợ xã hội)")); !strings.Contains(q, ref) {
+		t.Errorf("the queue filtered by health lacks the report")
+	}
+	if _, q := in.get("/queue?unit=" + url.QueryEscape("Công an tỉnh")); strings.Contains(q, ref) {
+		t.Errorf("the queue filtered by police shows a report referred to health")
+	}
+	// Notes for colleagues, never for the reporter.
+	in.get("/tips/" + ref)
+	if r, _ := in.post("/tips/"+ref+"/note", url.Values{"note": {"Đã gọi 111, chờ xác nhận chỗ ở"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("note: %d", r.StatusCode)
+	}
+	if _, page := in.get("/tips/" + ref); !strings.Contains(page, "Đã gọi 111, chờ xác nhận chỗ ở") {
+		t.Error("the note is not on the report page")
+	}
 	// The health officer finds it in the unit's queue and sees what was shared only.
 	h := newOfficer(t, s.console)
 	h.login("health1", "correct horse battery staple")

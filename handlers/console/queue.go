@@ -15,6 +15,7 @@ type queueRow struct {
 }
 
 type queueData struct {
+	Units   []storage.Unit // to filter by (not for a unit's own officers)
 	Items   []queueRow
 	Counts  map[string]int
 	Filter  storage.QueueFilter
@@ -32,8 +33,20 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 	if q.Get("mine") != "" {
 		f.Mine = officer(r).Username
 	}
+	var units []storage.Unit
 	if o := officer(r); unitOfficer(o) {
 		f.Unit = o.Unit // a unit works what was referred to it
+	} else {
+		var err error
+		if units, err = c.db.Units(r.Context()); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		for _, u := range units {
+			if u.Name == q.Get("unit") {
+				f.Unit = u.Name // what was referred to that unit
+			}
+		}
 	}
 	items, err := c.db.Queue(r.Context(), f)
 	if err != nil {
@@ -46,7 +59,7 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
-	d := queueData{Counts: counts, Filter: f, Late: q.Get("late") != "",
+	d := queueData{Units: units, Counts: counts, Filter: f, Late: q.Get("late") != "",
 		Open: counts["new"] + counts["in_review"] + counts["verifying"]}
 	now := time.Now()
 	for _, it := range items {

@@ -62,6 +62,7 @@ type tipData struct {
 	// this repeats.
 	Duplicates  []string
 	DuplicateOf string
+	Notes       []storage.Note
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -114,6 +115,10 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 				d.Thread = append(d.Thread, more...)
 			}
 		}
+	}
+	if d.Notes, err = c.db.Notes(ctx, t.ID); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
 	}
 	slices.SortStableFunc(d.Thread, func(a, b storage.TipMessage) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if canExport(o) {
@@ -299,6 +304,24 @@ func (c *Console) decisionClock(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := c.db.SetDecisionClock(r.Context(), t.ID, r.PostFormValue("clock"), o.Username); err != nil {
 		c.fail(w, r, http.StatusConflict, "console.err.clock")
+		return
+	}
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// note records what an officer did or found, for colleagues.
+func (c *Console) note(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	body := strings.TrimSpace(r.PostFormValue("note"))
+	if body == "" || utf8.RuneCountInString(body) > 4000 {
+		c.fail(w, r, http.StatusBadRequest, "console.err.note_length")
+		return
+	}
+	if err := c.db.AddNote(r.Context(), t.ID, officer(r).Username, body); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
