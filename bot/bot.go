@@ -135,6 +135,23 @@ func (r *Runner) DeliverDurably(channel string, queue ReplyQueue, compose func([
 	r.durable[channel] = durable{queue: queue, compose: compose}
 }
 
+// Observer counts what the runner does, for metrics.
+type Observer interface {
+	// Message counts an inbound message: handled, duplicate or failed.
+	Message(channel, outcome string)
+	// Committed counts a report made durable.
+	Committed(channel string, kind flows.Kind, urgent bool)
+}
+
+// Observe makes the runner report to o. Call it before handling messages.
+func (r *Runner) Observe(o Observer) { r.observer = o }
+
+func (r *Runner) count(channel, outcome string) {
+	if r.observer != nil {
+		r.observer.Message(channel, outcome)
+	}
+}
+
 // Outcome is what handling one message produced for its channel.
 type Outcome struct {
 	Replies []flows.Reply
@@ -162,6 +179,7 @@ type Runner struct {
 	busyWait time.Duration
 	officers *officerGroup      // nil: no alerts
 	durable  map[string]durable // channels whose replies go through the outbox
+	observer Observer           // nil: nothing counted
 }
 
 type officerGroup struct {
@@ -195,14 +213,27 @@ func (r *Runner) Engine() *flows.Engine { return r.engine }
 // happened: the caller answers so that the provider retries (503), and may
 // send the replies, which then say "please try again".
 func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
+	out, dup, err := r.handle(ctx, m)
+	switch {
+	case err != nil:
+		r.count(m.Channel, "failed")
+	case dup:
+		r.count(m.Channel, "duplicate")
+	default:
+		r.count(m.Channel, "handled")
+	}
+	return out, err
+}
+
+func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 	token := newToken()
 	sess, err := r.begin(ctx, m, token)
 	if errors.Is(err, ErrDuplicate) {
 		r.log.InfoContext(ctx, "duplicate message dropped", "message", m)
-		return Outcome{}, nil
+		return Outcome{}, true, nil
 	}
 	if err != nil {
-		return r.busy(sess), fmt.Errorf("handle: %w", err)
+		return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported, Seq: m.Seq, SentAt: m.SentAt}
@@ -239,10 +270,13 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
-			return r.busy(sess), fmt.Errorf("handle: %w", err)
+			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 		}
 		r.log.InfoContext(ctx, "report committed", "message", m, "reference", string(res.Report.Reference),
 			"kind", string(res.Report.Kind), "urgent", res.Report.Urgent)
+		if r.observer != nil {
+			r.observer.Committed(m.Channel, res.Report.Kind, res.Report.Urgent)
+		}
 		break
 	}
 	if res.Lookup != "" {
@@ -260,7 +294,7 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
-			return r.busy(sess), fmt.Errorf("handle: %w", err)
+			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 		}
 	}
 	if d, ok := r.durable[m.Channel]; ok && len(res.Replies) > 0 {
@@ -271,9 +305,9 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
 			if res.Report != nil {
-				return Outcome{}, fmt.Errorf("handle: after commit: %w", err)
+				return Outcome{}, false, fmt.Errorf("handle: after commit: %w", err)
 			}
-			return r.busy(sess), fmt.Errorf("handle: %w", err)
+			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 		}
 		res.Replies = nil
 	}
@@ -281,14 +315,14 @@ func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
 			// committed and not create it again.
-			return Outcome{}, fmt.Errorf("handle: after commit: %w", err)
+			return Outcome{}, false, fmt.Errorf("handle: after commit: %w", err)
 		}
-		return r.busy(sess), fmt.Errorf("handle: %w", err)
+		return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 	}
 	if res.Wipe {
 		r.log.InfoContext(ctx, "conversation wiped", "message", m)
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, false, nil
 }
 
 func (r *Runner) queueReplies(ctx context.Context, d durable, m Message, lang string, replies []flows.Reply) error {

@@ -351,6 +351,7 @@ func TestConsoleKPIsExportsAndMetrics(t *testing.T) {
 	for i := range 3 {
 		commitReport(t, s, string(flows.NewReference([]byte{byte(i), 2, 3, 4, 5, 6, 7})), i == 0, false, "")
 	}
+	newWebClient(t, s.url).send("/start", "") // one message through the intake
 	o := newOfficer(t, s.console)
 	o.login("duty", "correct horse battery staple")
 	o.get("/queue")
@@ -383,7 +384,7 @@ func TestConsoleKPIsExportsAndMetrics(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`tinbao_tips{channel="web",kind="tip",status="new"} 2`, `tinbao_tips{channel="web",kind="tip",status="in_review"} 1`,
-		"tinbao_outbox_lag_seconds", `tinbao_deadlines_at_risk{state="overdue"} 0`} {
+		"tinbao_outbox_lag_seconds", `tinbao_deadlines_at_risk{state="overdue"} 0`, `tinbao_messages_total{channel="web",outcome="handled"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}

@@ -73,6 +73,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	sessions := storage.NewSessions(rdb, cfg.RedisPrefix, sessionKeep)
 	engine := flows.New(cat, cfg.flowOptions())
 	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
+	intake := newIntakeMetrics()
+	runner.Observe(intake)
 
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		if err := runner.AlertOfficers(bot.ChannelTelegram, strconv.FormatInt(cfg.TelegramOfficerChatID, 10), cfg.ConsoleURL); err != nil {
@@ -116,7 +118,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	con, err := console.New(console.Config{SecureCookies: strings.HasPrefix(cfg.ConsoleURL, "https://")}, db, engine, cat, sessions, log)
+	con, err := console.New(console.Config{SecureCookies: strings.HasPrefix(cfg.ConsoleURL, "https://"),
+		Collectors: intake.collectors()}, db, engine, cat, sessions, log)
 	if err != nil {
 		ln.Close()
 		return err

@@ -26,6 +26,7 @@ import (
 
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"tinbao/flows"
 	"tinbao/locales"
@@ -48,6 +49,8 @@ type Config struct {
 	SecureCookies bool          // the console is served over https
 	IdleTimeout   time.Duration // default 30 minutes
 	Lifetime      time.Duration // absolute; default 12 hours
+	// Collectors are more figures for /metrics (the intake counters).
+	Collectors []prometheus.Collector
 }
 
 // Console serves the officers' pages.
@@ -60,6 +63,7 @@ type Console struct {
 	sm      *scs.SessionManager
 	pages   map[string]*template.Template
 	live    hub
+	metrics []prometheus.Collector
 }
 
 // New builds the console and parses its pages; sessions live in Postgres.
@@ -79,7 +83,7 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{},
-		live: hub{stop: make(chan struct{})}}
+		live: hub{stop: make(chan struct{})}, metrics: cfg.Collectors}
 	funcs := template.FuncMap{
 		"t":    func(id string) string { return cat.T(locales.Default, id, nil) },
 		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },

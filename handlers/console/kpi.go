@@ -167,6 +167,7 @@ func (c *Console) tipsCSV(w http.ResponseWriter, r *http.Request) {
 func (c *Console) Metrics() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{c})
+	reg.MustRegister(c.metrics...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
