@@ -272,7 +272,9 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 			}
 			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
 		}
-		r.log.InfoContext(ctx, "report committed", "message", m, "reference", string(res.Report.Reference),
+		// The code and the sender's pseudonym never share a line: together
+		// they would tie a report to a person across the logs.
+		r.log.InfoContext(ctx, "report committed", "channel", m.Channel, "reference", string(res.Report.Reference),
 			"kind", string(res.Report.Kind), "urgent", res.Report.Urgent)
 		if r.observer != nil {
 			r.observer.Committed(m.Channel, res.Report.Kind, res.Report.Urgent)
@@ -286,7 +288,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 		err := r.tips.AppendReply(ctx, res.Reply.Reference, m.Sender, m.Channel, m.MessageID, res.Reply.Text)
 		switch {
 		case err == nil:
-			r.log.InfoContext(ctx, "reply attached to thread", "message", m, "reference", string(res.Reply.Reference))
+			r.log.InfoContext(ctx, "reply attached to thread", "channel", m.Channel, "reference", string(res.Reply.Reference))
 			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, true))
 		case errors.Is(err, ErrNotFound):
 			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, false))

@@ -258,6 +258,13 @@ func TestMessageLogsNoContent(t *testing.T) {
 			t.Errorf("log contains %q:\n%s", secret, logs)
 		}
 	}
+	// No line carries both the code and the sender's pseudonym.
+	ref := string(f.tips.committed[0].Report.Reference)
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, ref) && strings.Contains(line, "pseudo") {
+			t.Errorf("a log line ties the code to the sender: %s", line)
+		}
+	}
 }
 
 func TestLookupIsForTheSenderOnlyAndRateLimited(t *testing.T) {

@@ -100,16 +100,19 @@ func (h *Handlers) chatStatic() http.Handler {
 
 // chatSession returns the browser's session ID, making one (and its cookie)
 // when create is set and there is none.
+// Only a cookie tinbao issued counts; any other value gets a fresh session.
 func (h *Handlers) chatSession(w http.ResponseWriter, r *http.Request, create bool) string {
-	if c, err := r.Cookie(chatCookie); err == nil && web.ValidSessionID(c.Value) {
-		return c.Value
+	if c, err := r.Cookie(chatCookie); err == nil {
+		if id, ok := h.web.Session(c.Value); ok {
+			return id
+		}
 	}
 	if !create {
 		return ""
 	}
-	id := web.NewSessionID()
+	id, value := h.web.Issue()
 	// No Expires or Max-Age: the cookie ends with the browser session.
-	http.SetCookie(w, &http.Cookie{Name: chatCookie, Value: id, Path: "/chat", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: chatCookie, Value: value, Path: "/chat", HttpOnly: true,
 		Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	return id
 }

@@ -95,12 +95,15 @@ func ParseUpdate(body []byte) (*models.Update, error) {
 // deliver the update again. Updates tinbao does not take (edits, group chatter,
 // channel posts) are dropped on purpose.
 func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
-	return a.handle(ctx, u, true)
+	// On failure the webhook answers 503 and Telegram sends the update
+	// again: saying "please send again" too would apply a resent copy twice.
+	return a.handle(ctx, u)
 }
 
-// handle runs an update; sayBusy says whether a "please try again" reply
-// goes out when it fails (once per update is enough).
-func (a *Adapter) handle(ctx context.Context, u *models.Update, sayBusy bool) error {
+// handle runs an update. When it fails nothing is said: the update comes
+// again (Telegram's retry, or our own when polling), and a "please send
+// again" would have the person resend what is then applied twice.
+func (a *Adapter) handle(ctx context.Context, u *models.Update) error {
 	m, chatID, ok := a.message(ctx, u)
 	if !ok {
 		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
@@ -117,7 +120,7 @@ func (a *Adapter) handle(ctx context.Context, u *models.Update, sayBusy bool) er
 		a.wipe(ctx, m.Sender, chatID)
 	}
 	sent := incoming
-	if err != nil && !sayBusy {
+	if err != nil {
 		out.Replies = nil
 	}
 	for _, r := range out.Replies {
@@ -205,6 +208,12 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 			return m, 0, false
 		}
 		chat = q.Message.Message.Chat
+		if q.From.ID != chat.ID {
+			// In a private chat the chat is the person: a press from anyone
+			// else (a forwarded or shared message) is not theirs to apply.
+			a.log.InfoContext(ctx, "callback from someone else than the chat's owner ignored", "update_id", u.ID)
+			return m, 0, false
+		}
 		m.Choice = q.Data
 		m.LangHint = q.From.LanguageCode
 		// The choice is made: take the keyboard away so it is not pressed twice.
@@ -364,7 +373,7 @@ func (a *Adapter) pollHandler(ctx context.Context, _ *tgbot.Bot, u *models.Updat
 		// The library has moved its offset: finish this update even if
 		// shutdown begins.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		err := a.handle(hctx, u, attempt == 0)
+		err := a.handle(hctx, u)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			return

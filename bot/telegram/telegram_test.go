@@ -12,7 +12,9 @@ import (
 
 	"tinbao/bot"
 	"tinbao/bot/telegram/telegramtest"
+	"tinbao/flows"
 	"tinbao/identity"
+	"tinbao/locales"
 )
 
 func newAdapter(t *testing.T) (*Adapter, *telegramtest.Server, *identity.Keyring) {
@@ -125,5 +127,53 @@ func TestSendTextFollowsAMigratedGroup(t *testing.T) {
 	}
 	if got := fake.SentTo(newGroup); len(got) != 1 || got[0].Text != "🔴 TB-7K3M-Q9XJ" {
 		t.Errorf("sent to the new group: %+v", got)
+	}
+}
+
+// failingSessions is a Redis that is down.
+type failingSessions struct{ bot.Sessions }
+
+func (failingSessions) Begin(context.Context, string, string, string, string) (flows.Session, error) {
+	return flows.Session{}, errors.New("redis: connection refused")
+}
+
+// When a message cannot be made durable, the webhook answers 503 and
+// Telegram sends the update again; the person is not also told to send it
+// again, which would apply a resent copy twice.
+func TestFailureIsSilentForTheRetry(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	keys, _ := identity.ParseKeyring(strings.Repeat("cd", 32))
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	runner := bot.NewRunner(flows.New(cat, flows.Options{}), failingSessions{}, nil, keys, log)
+	a, err := New(Config{Token: telegramtest.Token, APIURL: fake.URL}, runner, keys, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ParseUpdate(telegramtest.Fixture(t, "text.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.HandleUpdate(context.Background(), u); err == nil {
+		t.Fatal("a failed message returned no error: the webhook would answer 200")
+	}
+	if calls := fake.Calls("sendMessage"); len(calls) != 0 {
+		t.Errorf("the person was told something (%d messages) while Telegram will retry", len(calls))
+	}
+}
+
+// A button pressed by someone else than the chat's owner is not applied.
+func TestCallbackFromAnotherUserIgnored(t *testing.T) {
+	a, _, _ := newAdapter(t)
+	u, err := ParseUpdate([]byte(`{"update_id":9,"callback_query":{"id":"1","from":{"id":777,"is_bot":false,"first_name":"X"},
+		"chat_instance":"1","data":"send","message":{"message_id":5,"date":1764230400,"chat":{"id":42,"type":"private"},"text":"x"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := a.message(context.Background(), u); ok {
+		t.Error("a press by user 777 in chat 42 was taken")
 	}
 }

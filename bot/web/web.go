@@ -7,10 +7,12 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"tinbao/bot"
 	"tinbao/flows"
@@ -36,6 +38,27 @@ type Adapter struct {
 func New(runner *bot.Runner, keys *identity.Keyring, inbox Inbox) *Adapter {
 	return &Adapter{runner: runner, keys: keys, inbox: inbox}
 }
+
+// Issue makes a session for a browser: its ID, and the cookie value that
+// proves tinbao issued it (the ID and a keyed MAC of it). A value nobody was
+// given never becomes a session, so nobody can plant one in another's
+// browser and read it later.
+func (a *Adapter) Issue() (id, cookie string) {
+	id = NewSessionID()
+	return id, id + "." + a.proof(id)
+}
+
+// Session returns the session a cookie value proves, or false for a value
+// tinbao did not issue.
+func (a *Adapter) Session(cookie string) (string, bool) {
+	id, proof, ok := strings.Cut(cookie, ".")
+	if !ok || !ValidSessionID(id) || subtle.ConstantTimeCompare([]byte(proof), []byte(a.proof(id))) != 1 {
+		return "", false
+	}
+	return id, true
+}
+
+func (a *Adapter) proof(id string) string { return a.keys.Pseudonym("web-session-proof", id) }
 
 // NewSessionID returns a fresh, unguessable session ID for a browser.
 func NewSessionID() string {

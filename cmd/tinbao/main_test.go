@@ -671,3 +671,46 @@ func TestWebChatRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Session fixation: a cookie value tinbao never issued (planted in a
+// victim's browser) does not become a session: the browser gets a fresh one,
+// and the planted value reads nothing of the conversation.
+func TestWebChatRefusesPlantedSessions(t *testing.T) {
+	s := startService(t, nil)
+	planted := strings.Repeat("A", 43) // well-formed, as any session ID looked before
+	send := func(cookie, text string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/chat/send", strings.NewReader(`{"id":"m`+fmt.Sprint(len(text))+`","text":"`+text+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Tinbao", "1")
+		req.AddCookie(&http.Cookie{Name: "tinbao_chat", Value: cookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	resp, _ := send(planted, "/baotin")
+	var issued string
+	for _, c := range resp.Cookies() {
+		if c.Name == "tinbao_chat" {
+			issued = c.Value
+		}
+	}
+	if issued == "" || issued == planted || strings.HasPrefix(issued, planted) {
+		t.Fatalf("a planted cookie was kept as the session (new cookie %q)", issued)
+	}
+	// The planted value, and the bare session ID without its proof, reach
+	// nothing of the conversation: "1" there is a fresh person's "1"; in
+	// the victim's session it picks the first kind of report.
+	bare, _, _ := strings.Cut(issued, ".")
+	for _, forged := range []string{planted, bare, bare + ".0000"} {
+		if r, body := send(forged, "1"); strings.Contains(body, "kể chuyện") || r.Header.Get("Set-Cookie") == "" {
+			t.Errorf("cookie %q reached the victim's conversation (or was kept): %s", forged, body)
+		}
+	}
+	if r, body := send(issued, "1"); r.StatusCode != http.StatusOK || !strings.Contains(body, "kể chuyện") {
+		t.Fatalf("the issued session does not go on: %d %s", r.StatusCode, body)
+	}
+}
