@@ -20,7 +20,7 @@ import (
 	"tinbao/storage/storagetest"
 )
 
-// BenchmarkCommitToAck is figure 5 of docs/performance-reliability.md: from
+// BenchmarkCommitToAck is a figure of docs/performance.md: from
 // a report's commit to its acknowledgement reaching the (fake) Bot API,
 // through NOTIFY, the claim, the pace and the real Telegram client, one
 // report at a time, below the bot's overall pace. It reports p50 and p99 in milliseconds, and the p50 as a

@@ -39,7 +39,7 @@ func parallel(b *testing.B, n int, do func(i int) error) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// BenchmarkCommitTip is figure 3 of docs/performance-reliability.md: a
+// BenchmarkCommitTip is a figure of docs/performance.md: a
 // report committed with its acknowledgement, audit row and NOTIFY, durably
 // (synchronous commit), as a ratio to the bound B_pg1 measured in the same
 // run on the same pool: a single-row INSERT of a similar row. 16 at once.

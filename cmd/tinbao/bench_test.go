@@ -15,7 +15,7 @@ import (
 )
 
 // Benchmarks report their speed as a ratio to a bound measured in the same
-// run, on the same machine (docs/performance-reliability.md §6): never as
+// run, on the same machine (docs/performance.md): never as
 // absolute times, which say more about the machine than the code.
 
 // clients is how many requests are in flight at once, in the bound and in
