@@ -40,6 +40,26 @@ func Fold(s string) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
+// StripMarks writes Vietnamese without its tone and vowel marks, keeping case:
+// "Đồng Tháp" → "Dong Thap" (đ/Đ, and the look-alikes Ð/ð, become d/D). The
+// result is NFC.
+func StripMarks(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r == 'đ' || r == 'ð':
+			r = 'd'
+		case r == 'Đ' || r == 'Ð':
+			r = 'D'
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}
+
 // Clean makes typed text safe to keep and show: NFC, invalid UTF-8 replaced,
 // control characters other than newline and tab removed (Postgres refuses
 // NUL), and the invisible direction overrides and byte-order marks that can

@@ -2,12 +2,11 @@ package sms
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf16"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
+
+	"tinbao/locales"
 )
 
 // Encoding is how a phone packs a text: GSM-7 holds 160 characters in one
@@ -66,11 +65,4 @@ var plain = strings.NewReplacer("“", `"`, "”", `"`, "‘", "'", "’", "'", 
 // Strip writes Vietnamese without its marks (đ → d), and typographic marks
 // as plain ones, so that a text travels as GSM-7: 160 characters a segment
 // instead of 70. Case is kept; "Bạn có an toàn không?" → "Ban co an toan khong?".
-func Strip(text string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, plain.Replace(text))
-	if err != nil {
-		return text
-	}
-	return strings.NewReplacer("đ", "d", "Đ", "D", "Ð", "D").Replace(out)
-}
+func Strip(text string) string { return locales.StripMarks(plain.Replace(text)) }

@@ -49,14 +49,11 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	db, err := openMigrated(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckMigrated(ctx); err != nil {
-		return err
-	}
 	if _, err := db.AddOfficer(ctx, username, *role, *unit, password); err != nil {
 		if errors.Is(err, storage.ErrOfficerExists) {
 			return fmt.Errorf("officer %q already exists", username)
@@ -112,14 +109,11 @@ func changeOfficer(ctx context.Context, what, username string, getenv func(strin
 			return err
 		}
 	}
-	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	db, err := openMigrated(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckMigrated(ctx); err != nil {
-		return err
-	}
 	switch what {
 	case "reset-password":
 		err = db.SetOfficerPassword(ctx, username, password)

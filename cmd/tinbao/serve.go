@@ -46,14 +46,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	log.Info("starting", "config", cfg)
 
-	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	db, err := openMigrated(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckMigrated(ctx); err != nil {
-		return err
-	}
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
@@ -106,14 +103,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	public := &http.Server{
-		Handler:           h.Public(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	public := newHTTPServer(h.Public(), log)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
@@ -124,14 +114,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		ln.Close()
 		return err
 	}
-	consoleSrv := &http.Server{
-		Handler:           h.Logged(con.Handler()),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	consoleSrv := newHTTPServer(h.Logged(con.Handler()), log)
 	cln, err := net.Listen("tcp", cfg.ConsoleAddr)
 	if err != nil {
 		ln.Close()
@@ -202,6 +185,32 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	default:
 		return nil
 	}
+}
+
+// newHTTPServer is a listener's server, with timeouts that a slow or
+// stalled client cannot hold open.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// openMigrated opens the database and refuses one that lacks migrations.
+func openMigrated(ctx context.Context, url string) (*storage.DB, error) {
+	db, err := storage.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckMigrated(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // wireSMS builds the SMS channel from the providers that are configured

@@ -46,6 +46,14 @@ func pct(n, of int) int {
 	return n * 100 / of
 }
 
+// periodOf reads ?by=: week (the default) or month.
+func periodOf(r *http.Request) string {
+	if r.URL.Query().Get("by") == "month" {
+		return "month"
+	}
+	return "week"
+}
+
 func (c *Console) kpiRows(ctx context.Context, by string) ([]storage.KPIRow, error) {
 	since := time.Now().AddDate(0, -6, 0)
 	if by == "month" {
@@ -56,10 +64,7 @@ func (c *Console) kpiRows(ctx context.Context, by string) ([]storage.KPIRow, err
 
 // kpi shows the plan's figures by week or month, with simple bars.
 func (c *Console) kpi(w http.ResponseWriter, r *http.Request) {
-	by := "week"
-	if r.URL.Query().Get("by") == "month" {
-		by = "month"
-	}
+	by := periodOf(r)
 	rows, err := c.kpiRows(r.Context(), by)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -109,18 +114,17 @@ func (c *Console) kpi(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "kpi", d)
 }
 
-func canExport(o storage.Officer) bool { return o.Role == "supervisor" || o.Role == "admin" }
+// supervises says whether an officer may do what only supervisors do:
+// exports, assignments, the decision clock, the audit and late pages.
+func supervises(o storage.Officer) bool { return o.Role == "supervisor" || o.Role == "admin" }
 
 // kpiCSV exports the KPI table; audited.
 func (c *Console) kpiCSV(w http.ResponseWriter, r *http.Request) {
-	if !canExport(officer(r)) {
+	if !supervises(officer(r)) {
 		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}
-	by := "week"
-	if r.URL.Query().Get("by") == "month" {
-		by = "month"
-	}
+	by := periodOf(r)
 	rows, err := c.kpiRows(r.Context(), by)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -141,7 +145,7 @@ func (c *Console) kpiCSV(w http.ResponseWriter, r *http.Request) {
 // tipsCSV exports the reports of the last year without any identity or
 // words of the reporter's; audited.
 func (c *Console) tipsCSV(w http.ResponseWriter, r *http.Request) {
-	if !canExport(officer(r)) {
+	if !supervises(officer(r)) {
 		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}

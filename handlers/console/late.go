@@ -23,7 +23,7 @@ type lateUnit struct {
 // late shows supervisors what is late or due soon, by unit (the intake team
 // first), most overdue first.
 func (c *Console) late(w http.ResponseWriter, r *http.Request) {
-	if !canExport(officer(r)) {
+	if !supervises(officer(r)) {
 		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}

@@ -121,7 +121,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.SortStableFunc(d.Thread, func(a, b storage.TipMessage) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	if canExport(o) {
+	if supervises(o) {
 		if d.Officers, err = c.db.Officers(ctx); err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 			return
@@ -245,13 +245,8 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 
 // assign gives the report to an officer: a supervisor's decision.
 func (c *Console) assign(w http.ResponseWriter, r *http.Request) {
-	t, ok := c.tipFor(w, r)
+	t, o, ok := c.supervisorTip(w, r)
 	if !ok {
-		return
-	}
-	o := officer(r)
-	if !canExport(o) {
-		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}
 	if err := c.db.Assign(r.Context(), t.ID, r.PostFormValue("to"), o.Username); err != nil {
@@ -265,7 +260,7 @@ func (c *Console) assign(w http.ResponseWriter, r *http.Request) {
 // auditPage lets supervisors read the audit log: who saw or changed what,
 // when, from where.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
-	if !canExport(officer(r)) {
+	if !supervises(officer(r)) {
 		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}
@@ -293,13 +288,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 // decisionClock lets a supervisor mark a report complex (2 months to
 // decide) or extend it once (2 months more).
 func (c *Console) decisionClock(w http.ResponseWriter, r *http.Request) {
-	t, ok := c.tipFor(w, r)
+	t, o, ok := c.supervisorTip(w, r)
 	if !ok {
-		return
-	}
-	o := officer(r)
-	if !canExport(o) {
-		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
 		return
 	}
 	if err := c.db.SetDecisionClock(r.Context(), t.ID, r.PostFormValue("clock"), o.Username); err != nil {
@@ -325,4 +315,19 @@ func (c *Console) note(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// supervisorTip finds the report a path names for a supervisor's action,
+// answering 404 or 403 itself.
+func (c *Console) supervisorTip(w http.ResponseWriter, r *http.Request) (storage.Tip, storage.Officer, bool) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return t, storage.Officer{}, false
+	}
+	o := officer(r)
+	if !supervises(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.supervisors")
+		return t, o, false
+	}
+	return t, o, true
 }
