@@ -82,8 +82,10 @@ type Submission struct {
 	Channel         string
 	Sender          string
 	SourceMessageID string
-	SealedHandle    []byte
-	Alert           *Alert // to the officers' group, committed with the report
+	// Handle is the raw address to write back; storage seals it under the
+	// report's own data key and never keeps it in clear.
+	Handle string
+	Alert  *Alert // to the officers' group, committed with the report
 }
 
 // Alert is a message to the officers' group.
@@ -383,11 +385,7 @@ func (r *Runner) begin(ctx context.Context, m Message, token string) (flows.Sess
 }
 
 func (r *Runner) commit(ctx context.Context, m Message, rep *flows.Report) error {
-	sealed, err := r.keys.Seal(m.Channel, m.Sender, m.Handle)
-	if err != nil {
-		return err
-	}
-	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, SealedHandle: sealed}
+	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, Handle: m.Handle}
 	if rep.Urgent && r.officers != nil {
 		sub.Alert = &Alert{
 			Channel: r.officers.channel, Pseudonym: OfficersPseudonym, Sealed: r.officers.sealed,

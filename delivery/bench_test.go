@@ -32,6 +32,7 @@ func BenchmarkCommitToAck(b *testing.B) {
 	rdb, prefix := storagetest.Redis(b)
 	fake := telegramtest.NewServer(b)
 	keys, _ := identity.ParseKeyring(identity.NewSecret())
+	db.SetKeys(keys)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tg, err := telegram.New(telegram.Config{Token: telegramtest.Token, APIURL: fake.URL}, nil, keys, nil, log)
 	if err != nil {
@@ -67,13 +68,12 @@ func BenchmarkCommitToAck(b *testing.B) {
 		chat := int64(900000000 + i) // a new person each time: the per-chat pace does not apply
 		handle := strconv.FormatInt(chat, 10)
 		pseudo := keys.Pseudonym("telegram", handle)
-		sealed, _ := keys.Seal("telegram", pseudo, handle)
 		random := make([]byte, flows.RefPayloadLen)
 		rand.Read(random)
 		_, err := db.CommitTip(ctx, storage.NewTip{
 			Report: flows.Report{Kind: flows.KindTip, Reference: flows.NewReference(random), Lang: "vi",
 				Details: map[string]string{"what": "x"}, Ack: "Cảm ơn bạn."},
-			Channel: "telegram", SenderPseudonym: pseudo, SourceMessageID: fmt.Sprint("b", i), SealedHandle: sealed,
+			Channel: "telegram", SenderPseudonym: pseudo, SourceMessageID: fmt.Sprint("b", i), Handle: handle,
 		})
 		if err != nil {
 			b.Fatal(err)

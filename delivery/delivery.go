@@ -215,9 +215,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 		d.retry(ctx, log, m, d.backoff(m.Attempts), fmt.Sprintf("channel %s is not configured", m.Channel))
 		return
 	}
-	handle, err := d.keys.Open(m.Channel, m.RecipientPseudonym, m.RecipientSealed)
-	if err != nil {
-		d.fail(ctx, log, m, "undeliverable", "recipient handle cannot be opened (key retired?)")
+	handle, err := openHandle(d.keys, m)
+	switch {
+	case err != nil && identity.SealedByDataKey(m.RecipientSealed) && m.DataKey != nil:
+		// The report's key is there but this replica cannot open it: a
+		// rotation this replica has not been given yet. Try later.
+		d.retry(ctx, log, m, d.backoff(m.Attempts), "data key wrapped by a master key this replica lacks")
+		return
+	case err != nil:
+		d.fail(ctx, log, m, "undeliverable", "recipient handle cannot be opened (report erased, or key retired)")
 		return
 	}
 	if !d.pace(ctx, log, m) {
@@ -337,4 +343,19 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 	base = min(base, 10*time.Minute)
 	jitter := time.Duration(rand.Int64N(int64(base)/5*2+1)) - base/5
 	return base + jitter
+}
+
+// openHandle opens the address a message goes to: sealed under its report's
+// data key (gone once the report is erased), or, for messages that belong to
+// no report (conversational SMS replies, officers' alerts), by a master key.
+func openHandle(keys *identity.Keyring, m storage.OutboxMessage) (string, error) {
+	if !identity.SealedByDataKey(m.RecipientSealed) {
+		return keys.Open(m.Channel, m.RecipientPseudonym, m.RecipientSealed)
+	}
+	dk, err := keys.UnwrapDataKey(m.TipReference, m.DataKey)
+	if err != nil {
+		return "", err
+	}
+	h, err := dk.Open(identity.HandlePurpose(m.Channel, m.RecipientPseudonym), m.RecipientSealed)
+	return string(h), err
 }

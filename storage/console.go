@@ -33,6 +33,9 @@ func (db *DB) OfficerByName(ctx context.Context, username string) (Officer, erro
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Officer{}, ErrNotFound
 	}
+	if err == nil {
+		o.TOTPSecret, err = db.openTOTP(o.Username, o.TOTPSecret)
+	}
 	if err != nil {
 		return Officer{}, fmt.Errorf("officer: %w", err)
 	}
@@ -77,6 +80,10 @@ func (db *DB) officerChange(ctx context.Context, username, action, sql string, a
 
 // SetTOTP turns two-factor sign-in on for an officer. Audited.
 func (db *DB) SetTOTP(ctx context.Context, username, secret string) error {
+	secret, err := db.sealTOTP(username, secret)
+	if err != nil {
+		return err
+	}
 	return db.officerChange(ctx, username, "officer.totp_enabled", `UPDATE officers SET totp_secret = $2, totp_last_step = 0
 		WHERE username = $1`, secret)
 }
@@ -144,7 +151,7 @@ type QueueItem struct {
 var openStatuses = []string{"new", "in_review", "verifying"}
 
 const sqlQueue = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
-	created_at, details ? 'distress', complex, extended
+	created_at, distress, complex, extended
 FROM tips
 WHERE ($1 = '' AND status = ANY($6) OR status = $1)
   AND ($2 = '' OR kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)

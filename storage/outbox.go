@@ -26,15 +26,22 @@ type OutboxMessage struct {
 	SentAt             *time.Time
 	DeliveredAt        *time.Time
 	FailedAt           *time.Time
+	// A report's handle is sealed under its data key: its reference and
+	// the wrapped key open it (nil once the report is erased).
+	TipReference string
+	DataKey      []byte
 }
 
 const outboxColumns = `id, COALESCE(tip_id, 0), kind, channel, recipient_pseudonym, recipient_sealed, language, body,
-	status, attempts, COALESCE(last_error, ''), COALESCE(provider_message_id, ''), created_at, sent_at, delivered_at, failed_at`
+	status, attempts, COALESCE(last_error, ''), COALESCE(provider_message_id, ''), created_at, sent_at, delivered_at, failed_at,
+	COALESCE((SELECT t.reference FROM tips t WHERE t.id = outbox.tip_id), ''),
+	(SELECT k.wrapped FROM data_keys k WHERE k.tip_id = outbox.tip_id)`
 
 func scanOutbox(row pgx.CollectableRow) (OutboxMessage, error) {
 	var m OutboxMessage
 	err := row.Scan(&m.ID, &m.TipID, &m.Kind, &m.Channel, &m.RecipientPseudonym, &m.RecipientSealed, &m.Language,
-		&m.Body, &m.Status, &m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.FailedAt)
+		&m.Body, &m.Status, &m.Attempts, &m.LastError, &m.ProviderMessageID, &m.CreatedAt, &m.SentAt, &m.DeliveredAt, &m.FailedAt,
+		&m.TipReference, &m.DataKey)
 	return m, err
 }
 

@@ -119,7 +119,7 @@ type UnitItem struct {
 // the supervisors' page of what is late.
 func (db *DB) Undecided(ctx context.Context) ([]UnitItem, error) {
 	rows, err := db.pool.Query(ctx, `SELECT t.id, t.reference, t.kind, t.channel, t.status, t.urgency, COALESCE(t.category, ''),
-		COALESCE(t.claimed_by, ''), t.created_at, t.details ? 'distress', t.complex, t.extended,
+		COALESCE(t.claimed_by, ''), t.created_at, t.distress, t.complex, t.extended,
 		COALESCE((SELECT u.name FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = t.id ORDER BY r.id DESC LIMIT 1), '')
 		FROM tips t WHERE t.status IN ('new', 'in_review', 'verifying', 'forwarded')
 		ORDER BY t.created_at LIMIT 2000`)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tinbao/identity"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -27,6 +29,7 @@ var (
 // DB is the Postgres side of storage.
 type DB struct {
 	pool *pgxpool.Pool
+	keys *identity.Keyring // wraps each report's data key (SetKeys)
 }
 
 // Open connects to Postgres and checks that it answers.

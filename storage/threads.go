@@ -87,10 +87,10 @@ func (db *DB) OpenThread(ctx context.Context, sender string) (string, error) {
 }
 
 const sqlAppendReply = `WITH tip AS (
-	SELECT id FROM tips WHERE reference = $1 AND sender_pseudonym = $2
+	SELECT id FROM tips WHERE reference = $1 AND sender_pseudonym = $2 AND erased_at IS NULL
 ), m AS (
-	INSERT INTO tip_messages (tip_id, direction, body, source_channel, source_message_id)
-	SELECT id, 'in', $5, $3, $4 FROM tip
+	INSERT INTO tip_messages (tip_id, direction, body, sealed_body, source_channel, source_message_id)
+	SELECT id, 'in', '', $5, $3, $4 FROM tip
 	ON CONFLICT ON CONSTRAINT tip_messages_source_once DO NOTHING
 	RETURNING tip_id
 ), a AS (
@@ -98,11 +98,28 @@ const sqlAppendReply = `WITH tip AS (
 )
 SELECT count(*) FROM tip`
 
+// replyPurpose binds a sealed reply to its report.
+const replyPurpose = "reply"
+
 // AppendReply attaches a reporter's message to their tip's thread, once per
-// source message. It returns ErrNotFound unless sender made the tip.
+// source message, sealed under the tip's data key. It returns ErrNotFound
+// unless sender made the tip.
 func (db *DB) AppendReply(ctx context.Context, ref, sender, channel, sourceID, body string) error {
+	var wrapped []byte
+	err := db.pool.QueryRow(ctx, `SELECT k.wrapped FROM tips t JOIN data_keys k ON k.tip_id = t.id
+		WHERE t.reference = $1 AND t.sender_pseudonym = $2`, ref, sender).Scan(&wrapped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("append reply: %w", err)
+	}
+	dk, err := db.dataKey(ref, wrapped)
+	if err != nil {
+		return fmt.Errorf("append reply: %w", err)
+	}
 	var found int
-	if err := db.pool.QueryRow(ctx, sqlAppendReply, ref, sender, channel, sourceID, body).Scan(&found); err != nil {
+	if err := db.pool.QueryRow(ctx, sqlAppendReply, ref, sender, channel, sourceID, dk.Seal(replyPurpose, []byte(body))).Scan(&found); err != nil {
 		return fmt.Errorf("append reply: %w", err)
 	}
 	if found == 0 {
@@ -111,11 +128,14 @@ func (db *DB) AppendReply(ctx context.Context, ref, sender, channel, sourceID, b
 	return nil
 }
 
-const sqlTipMessages = `SELECT m.id, m.direction, m.body, COALESCE(m.officer, ''), COALESCE(o.status, ''), m.created_at
-FROM tip_messages m LEFT JOIN outbox o ON o.id = m.outbox_id
+const sqlTipMessages = `SELECT m.id, m.direction, m.body, COALESCE(m.officer, ''), COALESCE(o.status, ''), m.created_at,
+	m.sealed_body, t.reference, k.wrapped
+FROM tip_messages m JOIN tips t ON t.id = m.tip_id LEFT JOIN data_keys k ON k.tip_id = m.tip_id
+LEFT JOIN outbox o ON o.id = m.outbox_id
 WHERE m.tip_id = $1 ORDER BY m.id`
 
-// TipMessages lists a tip's thread, with each outgoing message's delivery state.
+// TipMessages lists a tip's thread, with each outgoing message's delivery
+// state; the reporter's replies are opened with the tip's data key.
 func (db *DB) TipMessages(ctx context.Context, tipID int64) ([]TipMessage, error) {
 	rows, err := db.pool.Query(ctx, sqlTipMessages, tipID)
 	if err != nil {
@@ -123,8 +143,23 @@ func (db *DB) TipMessages(ctx context.Context, tipID int64) ([]TipMessage, error
 	}
 	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TipMessage, error) {
 		var m TipMessage
-		err := row.Scan(&m.ID, &m.Direction, &m.Body, &m.Officer, &m.Status, &m.CreatedAt)
-		return m, err
+		var sealed, wrapped []byte
+		var ref string
+		if err := row.Scan(&m.ID, &m.Direction, &m.Body, &m.Officer, &m.Status, &m.CreatedAt, &sealed, &ref, &wrapped); err != nil {
+			return m, err
+		}
+		if sealed != nil {
+			dk, err := db.dataKey(ref, wrapped)
+			if err != nil {
+				return m, err
+			}
+			plain, err := dk.Open(replyPurpose, sealed)
+			if err != nil {
+				return m, err
+			}
+			m.Body = string(plain)
+		}
+		return m, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tip messages: %w", err)

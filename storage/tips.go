@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,7 +18,9 @@ type NewTip struct {
 	Channel         string // telegram | sms | web
 	SenderPseudonym string
 	SourceMessageID string // the provider's ID of the submitting message
-	SealedHandle    []byte // identity.Keyring.Seal of the handle to write back
+	// Handle is the raw address to write back (a chat ID, a phone number):
+	// it is stored only sealed under the report's own data key.
+	Handle string
 	// Alert, if set, goes to the officers' group in the same transaction
 	// (an urgent report).
 	Alert *Alert
@@ -55,6 +56,7 @@ type Tip struct {
 	Media     []flows.Media // attachments, by the provider's file IDs
 	Complex   bool          // the decision clock runs 2 months
 	Extended  bool          // and was extended once by 2 months
+	Erased    bool          // its data key is destroyed: nothing personal is left
 }
 
 // CommittedTip is what CommitTip returns.
@@ -68,21 +70,23 @@ type CommittedTip struct {
 // and a wake-up for the dispatcher in one statement: one round trip, one
 // transaction. A replayed source message inserts nothing.
 const sqlCommitTip = `WITH t AS (
-	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, details, source_message_id,
-		media, follow_up)
-	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $12, $13)
+	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, source_message_id,
+		follow_up, sealed, distress)
+	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $11, $16, $17)
 	ON CONFLICT ON CONSTRAINT tips_source_message_key DO NOTHING
 	RETURNING id, reference
+), k AS (
+	INSERT INTO data_keys (tip_id, wrapped) SELECT id, $18 FROM t
 ), o AS (
 	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
-	SELECT id, 'ack', $3, $7, $10, $6, $11 FROM t
+	SELECT id, 'ack', $3, $7, $9, $6, $10 FROM t
 	RETURNING id
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
 	SELECT 'system', 'tip.created', id, jsonb_build_object('channel', $3::text) FROM t
 ), al AS (
 	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
-	SELECT id, 'alert', $14, $15, $16, 'vi', $17 FROM t WHERE $17 <> ''
+	SELECT id, 'alert', $12, $13, $14, 'vi', $15 FROM t WHERE $15 <> ''
 )
 SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text), pg_notify('tips', t.reference || ' new ' || $4)
 FROM t, o`
@@ -96,23 +100,7 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	if r.Urgent {
 		urgency = "urgent"
 	}
-	// The alarm messages travel inside details, as a list under "distress".
-	all := make(map[string]any, len(r.Details)+1)
-	for k, v := range r.Details {
-		all[k] = v
-	}
-	if len(r.Distress) > 0 {
-		all["distress"] = r.Distress
-	}
-	details, err := json.Marshal(all)
-	if err != nil {
-		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
-	}
-	media := []flows.Media{}
-	if r.Media != nil {
-		media = r.Media
-	}
-	mediaJSON, err := json.Marshal(media)
+	sealed, err := db.sealTip(n)
 	if err != nil {
 		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
 	}
@@ -124,8 +112,9 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	var notified string
 	err = db.pool.QueryRow(ctx, sqlCommitTip,
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
-		n.SenderPseudonym, details, n.SourceMessageID, n.SealedHandle, r.Ack, mediaJSON, r.FollowUp,
+		n.SenderPseudonym, n.SourceMessageID, sealed.handle, r.Ack, r.FollowUp,
 		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
+		sealed.fields, len(r.Distress) > 0, sealed.wrapped,
 	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified, &notified)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -138,17 +127,34 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	return c, nil
 }
 
-const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
-	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at, COALESCE(claimed_by, ''), follow_up, media,
-	complex, extended
-	FROM tips WHERE reference = $1`
+// tipColumns are read by TipByReference and OpenTips: the clear columns of
+// reports made before sealing, the sealed copy and its wrapped data key.
+const tipColumns = `t.id, t.reference, t.kind, t.channel, t.status, t.urgency, COALESCE(t.category, ''), t.language,
+	t.details - 'distress', COALESCE(t.details->'distress', '[]'::jsonb), t.created_at, COALESCE(t.claimed_by, ''),
+	t.follow_up, t.media, t.complex, t.extended, t.erased_at IS NOT NULL, t.sealed, k.wrapped`
 
-// TipByReference finds a tip by its canonical reference code.
-func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
+const sqlTipByReference = `SELECT ` + tipColumns + `
+	FROM tips t LEFT JOIN data_keys k ON k.tip_id = t.id WHERE t.reference = $1`
+
+func (db *DB) scanTip(row pgx.Row) (Tip, error) {
 	var t Tip
-	err := db.pool.QueryRow(ctx, sqlTipByReference, ref).Scan(
-		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.Distress,
-		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended)
+	var sealed, wrapped []byte
+	err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language,
+		&t.Details, &t.Distress, &t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended, &t.Erased,
+		&sealed, &wrapped)
+	if err != nil {
+		return Tip{}, err
+	}
+	if t.Erased {
+		return t, nil
+	}
+	return t, db.openFields(&t, wrapped, sealed)
+}
+
+// TipByReference finds a tip by its canonical reference code, its personal
+// fields opened with its data key.
+func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
+	t, err := db.scanTip(db.pool.QueryRow(ctx, sqlTipByReference, ref))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tip{}, ErrNotFound
 	}
@@ -158,10 +164,9 @@ func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	return t, nil
 }
 
-const sqlOpenTips = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
-	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at
-	FROM tips WHERE status IN ('new', 'in_review', 'verifying')
-	ORDER BY urgency = 'urgent' DESC, created_at, id LIMIT $1`
+const sqlOpenTips = `SELECT ` + tipColumns + `
+	FROM tips t LEFT JOIN data_keys k ON k.tip_id = t.id WHERE t.status IN ('new', 'in_review', 'verifying')
+	ORDER BY t.urgency = 'urgent' DESC, t.created_at, t.id LIMIT $1`
 
 // OpenTips lists the queue: urgent first, then oldest first.
 func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {
@@ -169,12 +174,7 @@ func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tips: %w", err)
 	}
-	tips, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tip, error) {
-		var t Tip
-		err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details,
-			&t.Distress, &t.CreatedAt)
-		return t, err
-	})
+	tips, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Tip, error) { return db.scanTip(row) })
 	if err != nil {
 		return nil, fmt.Errorf("open tips: %w", err)
 	}

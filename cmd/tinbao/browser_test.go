@@ -368,7 +368,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	smsRef := string(flows.NewReference([]byte{5, 5, 5, 5, 5, 5, 6}))
 	_, err = s.db.CommitTip(context.Background(), storage.NewTip{Report: flows.Report{Kind: flows.KindTip,
 		Reference: flows.Reference(smsRef), Lang: "vi", FollowUp: true, Details: map[string]string{"what": "x"}, Ack: "ack"},
-		Channel: "sms", SenderPseudonym: "p-sms", SourceMessageID: "sms1", SealedHandle: []byte{1}})
+		Channel: "sms", SenderPseudonym: "p-sms", SourceMessageID: "sms1", Handle: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func commitReport(t *testing.T, s *service, ref string, urgent, followUp bool, d
 		r.Distress = []flows.Distress{{At: time.Now().UTC(), Text: distress}}
 	}
 	c, err := s.db.CommitTip(context.Background(), storage.NewTip{Report: r, Channel: "web", SenderPseudonym: "p-" + ref,
-		SourceMessageID: ref, SealedHandle: []byte{1}})
+		SourceMessageID: ref, Handle: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestConsoleReferral(t *testing.T) {
 	help := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref), Lang: "vi", Ack: "ack",
 		Details: map[string]string{"who": "self", "where": "Tây Ninh", "needs": "shelter,home", "contact_when": "sau 9 giờ tối",
 			"consent_police": "no", "consent_support": "yes"}}
-	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "sms", SenderPseudonym: "p", SourceMessageID: "h1", SealedHandle: []byte{1}})
+	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "sms", SenderPseudonym: "p", SourceMessageID: "h1", Handle: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tinbao/bot/telegram/telegramtest"
+	"tinbao/identity"
 	"tinbao/storage"
 	"tinbao/storage/storagetest"
 )
@@ -130,6 +131,11 @@ func startServiceOn(t testing.TB, dbURL, prefix string, extra map[string]string)
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	kr, err := identity.ParseKeyring(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetKeys(kr)
 	s.db = db
 	return s
 }

@@ -13,11 +13,14 @@ commands:
   serve                 run the service (default)
   migrate               apply database migrations
   officer add USERNAME --role officer|supervisor|admin [--unit UNIT]
+                        create an officer; the password is read from stdin,
+                        or generated and printed once
   officer disable|enable USERNAME, officer reset-password USERNAME
                         end an account's access (or give it back), or set a new
                         password (stdin, or generated and printed once)
-                        create an officer; the password is read from stdin,
-                        or generated and printed once
+  keys rotate           print a TINBAO_SECRET with a new master key first
+  keys rotate --rewrap  once every replica runs with it: wrap each report's
+                        data key again by the new key
   chat                  talk to the conversations in this terminal (no databases)
   help                  show this text
 
@@ -41,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = migrate(ctx, getenv, stdout)
 	case "officer":
 		err = officer(ctx, args, getenv, stdin, stdout, stderr)
+	case "keys":
+		err = keys(ctx, args, getenv, stdout, stderr)
 	case "chat":
 		err = chat(ctx, stdin, stdout)
 	case "help", "-h", "--help":

@@ -54,7 +54,7 @@ func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
 		Channel:         s.Channel,
 		SenderPseudonym: s.Sender,
 		SourceMessageID: s.SourceMessageID,
-		SealedHandle:    s.SealedHandle,
+		Handle:          s.Handle,
 	}
 	if s.Alert != nil {
 		n.Alert = &storage.Alert{Channel: s.Alert.Channel, Pseudonym: s.Alert.Pseudonym, Sealed: s.Alert.Sealed, Body: s.Alert.Body}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"tinbao/identity"
 	"tinbao/storage"
 )
 
@@ -88,8 +89,19 @@ func open(t testing.TB, url string) *storage.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	db.SetKeys(Keys)
 	return db
 }
+
+// Keys is the keyring test databases seal reports with: a fixed test key,
+// never used outside tests.
+var Keys = func() *identity.Keyring {
+	kr, err := identity.ParseKeyring("746573742d6b65792d6e6f742d612d7365637265742d3031323334353637383930")
+	if err != nil {
+		panic(err)
+	}
+	return kr
+}()
 
 // DB returns a storage.DB on a fresh migrated schema of its own.
 func DB(t testing.TB) *storage.DB { t.Helper(); return open(t, DatabaseURL(t)) }

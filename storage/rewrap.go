@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"tinbao/identity"
+)
+
+// RewrapDataKeys wraps every live data key again by the newest master key in
+// kr, in small batches, each key in its own statement: the service keeps
+// running, and a replica that knows both keys reads a report whichever key
+// wraps it at that moment. It returns how many keys it re-wrapped. A key
+// that no key in kr opens is an error: it would be lost with the old key.
+func (db *DB) RewrapDataKeys(ctx context.Context, kr *identity.Keyring) (int, error) {
+	total := 0
+	for {
+		rows, err := db.pool.Query(ctx, `SELECT k.tip_id, t.reference, k.wrapped FROM data_keys k JOIN tips t ON t.id = k.tip_id
+			WHERE k.wrapped IS NOT NULL AND substring(k.wrapped FROM 2 FOR 4) <> $1 ORDER BY k.tip_id LIMIT 500`,
+			kr.NewestKeyID())
+		if err != nil {
+			return total, fmt.Errorf("rewrap: %w", err)
+		}
+		type key struct {
+			id      int64
+			ref     string
+			wrapped []byte
+		}
+		var batch []key
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.id, &k.ref, &k.wrapped); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("rewrap: %w", err)
+			}
+			batch = append(batch, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("rewrap: %w", err)
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		for _, k := range batch {
+			re, _, err := kr.Rewrap(k.ref, k.wrapped)
+			if err != nil {
+				return total, fmt.Errorf("rewrap the data key of tip %d: %w", k.id, err)
+			}
+			// Only if nobody changed it meanwhile (an erasure wins).
+			tag, err := db.pool.Exec(ctx, `UPDATE data_keys SET wrapped = $2 WHERE tip_id = $1 AND wrapped = $3`, k.id, re, k.wrapped)
+			if err != nil {
+				return total, fmt.Errorf("rewrap: %w", err)
+			}
+			total += int(tag.RowsAffected())
+		}
+	}
+}
+
+// DataKeysByWrapper counts live data keys: wrapped by the newest key in kr,
+// and by any other.
+func (db *DB) DataKeysByWrapper(ctx context.Context, kr *identity.Keyring) (newest, older int, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE substring(wrapped FROM 2 FOR 4) = $1),
+		count(*) FILTER (WHERE substring(wrapped FROM 2 FOR 4) <> $1) FROM data_keys WHERE wrapped IS NOT NULL`,
+		kr.NewestKeyID()).Scan(&newest, &older)
+	if err != nil {
+		err = fmt.Errorf("count data keys: %w", err)
+	}
+	return newest, older, err
+}
