@@ -14,6 +14,7 @@ import (
 	"tinbao/flows"
 	"tinbao/identity"
 	"tinbao/locales"
+	"tinbao/storage"
 )
 
 // config is every setting of DESIGN.md's Environment table, read once here.
@@ -53,6 +54,38 @@ type config struct {
 	SMSGatePassword   string // SMSGATE_PASSWORD
 	SMSGateSigningKey string // SMSGATE_SIGNING_KEY: required with SMSGATE_URL
 	SMSKeepMarks      bool   // SMS_DIACRITICS: "strip" (default, GSM-7) or "keep" (UCS-2)
+
+	// RETAIN_*: how long each class of data is kept (README, Retention).
+	Retention     storage.Retention
+	Conversations time.Duration // RETAIN_CONVERSATIONS, default 24h: a conversation's state in Redis
+	PurgeEvery    time.Duration // PURGE_EVERY, default 1h; 0 = the purge does not run inside serve
+}
+
+// retentionDefaults are the safe defaults the README states.
+var retentionDefaults = []struct {
+	name, def, what string
+	min             time.Duration
+	field           func(*config) *time.Duration
+}{
+	{"RETAIN_CONVERSATIONS", "24h", "a conversation's state", time.Hour, func(c *config) *time.Duration { return &c.Conversations }},
+	{"RETAIN_HANDLES", "30d", "the address to write back, after a report closes", 0, func(c *config) *time.Duration { return &c.Retention.Handles }},
+	{"RETAIN_REPORTS", "730d", "a report's contents and media, after it closes", 24 * time.Hour, func(c *config) *time.Duration { return &c.Retention.Reports }},
+	{"RETAIN_DELIVERY", "90d", "what was sent, and delivery receipts", 24 * time.Hour, func(c *config) *time.Duration { return &c.Retention.Delivery }},
+	{"RETAIN_REPLIES", "2d", "conversational SMS replies", time.Hour, func(c *config) *time.Duration { return &c.Retention.Replies }},
+	{"RETAIN_AUDIT", "1825d", "the audit log", storage.MinAuditRetention, func(c *config) *time.Duration { return &c.Retention.Audit }},
+	{"PURGE_EVERY", "1h", "how often serve purges", 0, func(c *config) *time.Duration { return &c.PurgeEvery }},
+}
+
+// parseDays reads a duration that may also be given in whole days ("30d").
+func parseDays(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36500 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }
 
 var webhookSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
@@ -135,6 +168,13 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 	c.JoinWindow, err = time.ParseDuration(get("JOIN_WINDOW", "4s"))
 	if err != nil || c.JoinWindow < 0 || c.JoinWindow > time.Minute {
 		errs = append(errs, errors.New("JOIN_WINDOW must be a duration between 0s and 1m, such as 4s"))
+	}
+	for _, r := range retentionDefaults {
+		d, err := parseDays(get(r.name, r.def))
+		if err != nil || d < r.min {
+			errs = append(errs, fmt.Errorf("%s (%s) must be a duration of at least %v, such as %s (d = days)", r.name, r.what, r.min, r.def))
+		}
+		*r.field(&c) = d
 	}
 	c.Hotlines = locales.DefaultHotlines()
 	if path := get("HOTLINES_FILE", ""); path != "" {

@@ -18,6 +18,7 @@ commands:
   officer disable|enable USERNAME, officer reset-password USERNAME
                         end an account's access (or give it back), or set a new
                         password (stdin, or generated and printed once)
+  purge [--dry-run]     remove what has outlived its retention (or say what)
   keys rotate           print a TINBAO_SECRET with a new master key first
   keys rotate --rewrap  once every replica runs with it: wrap each report's
                         data key again by the new key
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = migrate(ctx, getenv, stdout)
 	case "officer":
 		err = officer(ctx, args, getenv, stdin, stdout, stderr)
+	case "purge":
+		err = purge(ctx, args, getenv, stdout)
 	case "keys":
 		err = keys(ctx, args, getenv, stdout, stderr)
 	case "chat":

@@ -29,9 +29,6 @@ import (
 	"tinbao/storage"
 )
 
-// sessionKeep is how long a conversation's state stays in Redis.
-const sessionKeep = 24 * time.Hour
-
 // redisPinger adapts the Redis client to handlers.Pinger.
 type redisPinger struct{ rdb *redis.Client }
 
@@ -68,7 +65,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	// Sessions rest in Redis for a day; after SessionIdle without a message
 	// the flows ask whether to go on or start again.
-	sessions := storage.NewSessions(rdb, cfg.RedisPrefix, sessionKeep)
+	sessions := storage.NewSessions(rdb, cfg.RedisPrefix, cfg.Conversations)
 	engine := flows.New(cat, cfg.flowOptions())
 	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
 	intake := newIntakeMetrics()
@@ -144,6 +141,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace, bot.ChannelSMS: delivery.SMSPace},
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
+	wg.Go(func() { runPurge(ctx, db, cfg.Retention, cfg.PurgeEvery, log) })
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		sealed, err := cfg.Keys.Seal(bot.ChannelTelegram, bot.OfficersPseudonym, strconv.FormatInt(cfg.TelegramOfficerChatID, 10))
 		if err != nil {
