@@ -260,7 +260,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 		if res.Report == nil {
 			break
 		}
-		err = r.commit(ctx, m, res.Report)
+		err = r.commit(ctx, m, sess.Draft, res.Report)
 		if errors.Is(err, ErrReferenceTaken) && attempt < 5 {
 			continue // draw another code; Step is pure, so run it again
 		}
@@ -282,6 +282,9 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 			r.observer.Committed(m.Channel, res.Report.Kind, res.Report.Urgent)
 		}
 		break
+	}
+	if res.Session.Flow != "" && res.Session.Draft == "" {
+		res.Session.Draft = newToken()
 	}
 	if res.Lookup != "" {
 		res.Replies = append(res.Replies, r.lookup(ctx, m, res.Session.Lang, res.Lookup))
@@ -384,8 +387,16 @@ func (r *Runner) begin(ctx context.Context, m Message, token string) (flows.Sess
 	}
 }
 
-func (r *Runner) commit(ctx context.Context, m Message, rep *flows.Report) error {
-	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: m.MessageID, Handle: m.Handle}
+// commit stores a finished report. Its source key is the draft's when the
+// draft has one: if the session could not be saved after a commit (the
+// person was told to send again), the resent "send" of the same draft finds
+// the report committed instead of making a second one.
+func (r *Runner) commit(ctx context.Context, m Message, draft string, rep *flows.Report) error {
+	source := m.MessageID
+	if draft != "" {
+		source = "draft:" + draft
+	}
+	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: source, Handle: m.Handle}
 	if rep.Urgent && r.officers != nil {
 		sub.Alert = &Alert{
 			Channel: r.officers.channel, Pseudonym: OfficersPseudonym, Sealed: r.officers.sealed,

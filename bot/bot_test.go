@@ -25,6 +25,7 @@ type memSessions struct {
 	seen     map[string]bool
 	counts   map[string]int
 	busy     int // Begin answers ErrBusy this many more times
+	failSave int // Finish fails this many more times
 	released int
 	finished int
 }
@@ -45,6 +46,10 @@ func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (f
 func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failSave > 0 {
+		m.failSave--
+		return errors.New("redis: connection refused")
+	}
 	m.sessions[sender] = s
 	m.seen[channel+id] = true
 	m.finished++
@@ -86,6 +91,11 @@ func (m *memTips) Commit(_ context.Context, s Submission) error {
 		m.fail = m.fail[1:]
 		if err != nil {
 			return err
+		}
+	}
+	for _, c := range m.committed { // the unique key on the source, as in Postgres
+		if c.Channel == s.Channel && c.SourceMessageID == s.SourceMessageID {
+			return ErrDuplicate
 		}
 	}
 	m.committed = append(m.committed, s)
@@ -184,7 +194,7 @@ func TestCommitFailureAsksToRetryAndKeepsState(t *testing.T) {
 		t.Fatalf("committed %d reports, want 1", len(f.tips.committed))
 	}
 	sub := f.tips.committed[0]
-	if sub.SourceMessageID != "send-1" || sub.Sender != "pseudo" || sub.Report.Details["what"] != "Có người bị giữ hộ chiếu" {
+	if !strings.HasPrefix(sub.SourceMessageID, "draft:") || sub.Sender != "pseudo" || sub.Report.Details["what"] != "Có người bị giữ hộ chiếu" {
 		t.Errorf("submission = %+v", sub)
 	}
 	// The handle travels to storage in memory only, where it is sealed
@@ -291,5 +301,31 @@ func TestLookupIsForTheSenderOnlyAndRateLimited(t *testing.T) {
 	limited, _ := f.say(t, "m9", ref, "")
 	if len(limited) != 1 || !strings.Contains(limited[0].Text, "nhiều lần") {
 		t.Errorf("sixth lookup = %+v, want the rate-limit answer", limited)
+	}
+}
+
+// TestResentSubmitAfterAFailedSaveCommitsOnce: the report commits but the
+// session cannot be saved, so the person is told to send again; their new
+// "send" (a new message ID) finds the report committed and makes no second.
+func TestResentSubmitAfterAFailedSaveCommitsOnce(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	f.sessions.failSave = 1
+	if _, err := f.say(t, "send-1", "", "send"); err == nil {
+		t.Fatal("a failed save after the commit reported no error")
+	}
+	if _, err := f.say(t, "send-2", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tips.committed) != 1 {
+		t.Fatalf("committed %d reports from one draft, want 1", len(f.tips.committed))
+	}
+	// The next report is a new draft.
+	if _, err := f.say(t, "next-1", "/baotin", ""); err != nil {
+		t.Fatal(err)
+	}
+	next := f.sessions.sessions["pseudo"].Draft
+	if next == "" || "draft:"+next == f.tips.committed[0].SourceMessageID {
+		t.Errorf("the next report's draft = %q, the first's source = %q", next, f.tips.committed[0].SourceMessageID)
 	}
 }

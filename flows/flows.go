@@ -61,6 +61,10 @@ type Session struct {
 	Opener string `json:"o,omitempty"`
 	// Distress keeps the messages that raised a danger alert, as written.
 	Distress []Distress `json:"d,omitempty"`
+	// Draft names the draft for the runner (which sets it; the flows only
+	// carry it): a report is committed once per draft, however often the
+	// person resends the message that submits it.
+	Draft string `json:"dr,omitempty"`
 }
 
 // Distress is a message that raised a danger alert, kept word for word as
