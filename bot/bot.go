@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"tinbao/flows"
@@ -41,6 +42,15 @@ type Message struct {
 	// flows.Input): the web page's own word, or the provider's send time.
 	Seq    flows.Sequence
 	SentAt time.Time
+	// Address is a keyed pseudonym of where the message came from (the web
+	// chat's client address, IPv6 by /64), where a new session costs
+	// nothing and so a sender's own limits are not enough; "" elsewhere.
+	// Like Handle, it is never logged.
+	Address string
+	// Greeted: the person has already been shown the menu and the privacy
+	// notice without a session (the web page's opening answer), so a new
+	// session does not say them again.
+	Greeted bool
 }
 
 // LogValue keeps message text and the handle out of every log line.
@@ -74,6 +84,17 @@ type Sessions interface {
 	// Allow counts an event under key: false once more than limit happened
 	// within window.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+	// AllowEach counts an event under each limit in order, in one round
+	// trip, stopping at the first that refuses it; it returns that one's
+	// index, or -1 when all allow it.
+	AllowEach(ctx context.Context, limits []Limit) (int, error)
+}
+
+// Limit is one counter: at most N events under Key per Window.
+type Limit struct {
+	Key    string
+	N      int
+	Window time.Duration
 }
 
 // Submission is a finished report with what is needed to acknowledge it.
@@ -163,12 +184,36 @@ type Outcome struct {
 	Lang string
 }
 
-// Lookups a sender may make in lookupWindow: enough to retype a code, too few
-// to guess codes.
-const (
-	lookupLimit  = 5
-	lookupWindow = 10 * time.Minute
-)
+// Rate is at most N events Per period.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Limits keep lookups and new web sessions from being abused: guessing
+// codes, or filling Redis. A sender's own limit is not enough where a new
+// sender costs nothing (a browser without its cookie), hence the address's;
+// many addresses can share the work of guessing one code, hence the code's;
+// and the service's ceiling bounds what the database is asked in all.
+type Limits struct {
+	LookupsPerSender  Rate // enough to retype a code, too few to guess codes
+	LookupsPerAddress Rate // web chat: per client address (IPv6 by /64)
+	LookupsPerCode    Rate // one code, whoever asks, on every channel
+	Lookups           Rate // the whole service, every channel
+	// NewSessionsPerAddress bounds the web chat sessions one client address
+	// may open (each is a cookie and a few Redis keys).
+	NewSessionsPerAddress Rate
+}
+
+// DefaultLimits are generous for people (a reporter looks their code up a
+// few times a day; a family shares one address) and tight for scripts.
+var DefaultLimits = Limits{
+	LookupsPerSender:      Rate{5, 10 * time.Minute},
+	LookupsPerAddress:     Rate{10, 10 * time.Minute},
+	LookupsPerCode:        Rate{20, time.Hour},
+	Lookups:               Rate{120, time.Minute},
+	NewSessionsPerAddress: Rate{20, 10 * time.Minute},
+}
 
 // Runner handles messages. It is safe for concurrent use.
 type Runner struct {
@@ -182,6 +227,7 @@ type Runner struct {
 	officers *officerGroup      // nil: no alerts
 	durable  map[string]durable // channels whose replies go through the outbox
 	observer Observer           // nil: nothing counted
+	limits   Limits
 }
 
 type officerGroup struct {
@@ -204,7 +250,21 @@ func (r *Runner) AlertOfficers(channel, handle, consoleURL string) error {
 
 // NewRunner wires a runner.
 func NewRunner(engine *flows.Engine, sessions Sessions, tips Tips, keys *identity.Keyring, log *slog.Logger) *Runner {
-	return &Runner{engine: engine, sessions: sessions, tips: tips, keys: keys, log: log, now: time.Now, busyWait: 10 * time.Second}
+	return &Runner{engine: engine, sessions: sessions, tips: tips, keys: keys, log: log, now: time.Now, busyWait: 10 * time.Second,
+		limits: DefaultLimits}
+}
+
+// Limit replaces DefaultLimits (tests use small ones). Call it before
+// handling messages.
+func (r *Runner) Limit(l Limits) { r.limits = l }
+
+// Limits returns the limits in force, for the adapters that apply one.
+func (r *Runner) Limits() Limits { return r.limits }
+
+// Allow counts one event under key against rate (shared by replicas): the
+// adapters' own limits, such as new web sessions per address.
+func (r *Runner) Allow(ctx context.Context, key string, rate Rate) (bool, error) {
+	return r.sessions.Allow(ctx, key, rate.N, rate.Per)
 }
 
 // Engine returns the flows engine, for the adapters' texts.
@@ -236,6 +296,9 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 	}
 	if err != nil {
 		return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+	}
+	if m.Greeted && sess.Touched == 0 && sess.Flow == "" {
+		sess = flows.AfterMenu(r.now())
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported, Seq: m.Seq, SentAt: m.SentAt}
@@ -340,17 +403,26 @@ func (r *Runner) queueReplies(ctx context.Context, d durable, m Message, lang st
 	return d.queue.QueueReply(ctx, m.Channel, m.Sender, sealed, lang, d.compose(replies))
 }
 
-// lookup answers "how is my report going": rate-limited per sender, and the
-// same answer for a code that does not exist as for someone else's.
+// lookup answers "how is my report going": rate-limited, and the same answer
+// for a code that does not exist as for someone else's. The limits are
+// counted before the database is read, and a refused lookup reads nothing,
+// so a refusal says nothing about whether the code exists.
 func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.Reference) flows.Reply {
-	ok, err := r.sessions.Allow(ctx, "lookup:"+m.Sender, lookupLimit, lookupWindow)
+	limits := r.lookupLimits(m, ref)
+	refused, err := r.sessions.AllowEach(ctx, limits)
 	if err != nil {
 		r.log.WarnContext(ctx, "lookup rate limit", "message", m, "err", err)
 		return r.busy(flows.Session{Lang: lang}).Replies[0]
 	}
-	if !ok {
+	switch {
+	case refused == 0:
 		r.log.InfoContext(ctx, "lookup refused: too many", "message", m)
 		return r.engine.Status(lang, ref, "", false, true)
+	case refused > 0:
+		// Not the sender's doing as far as they can tell: many are asking.
+		// The log says which limit, never the code.
+		r.log.InfoContext(ctx, "lookup refused: busy", "channel", m.Channel, "limit", limits[refused].Key[:strings.IndexByte(limits[refused].Key, ':')])
+		return r.engine.LookupsBusy(lang)
 	}
 	status, err := r.tips.Status(ctx, ref, m.Sender)
 	switch {
@@ -361,6 +433,20 @@ func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.R
 		return r.busy(flows.Session{Lang: lang}).Replies[0]
 	}
 	return r.engine.Status(lang, ref, status, true, false)
+}
+
+// lookupLimits are the counters of one lookup, the sender's own first (a
+// lookup it refuses uses up nothing shared), the service's last. The code
+// is counted by a keyed pseudonym: Redis never holds codes in clear.
+func (r *Runner) lookupLimits(m Message, ref flows.Reference) []Limit {
+	l := r.limits
+	limits := []Limit{{"lookup:" + m.Sender, l.LookupsPerSender.N, l.LookupsPerSender.Per}}
+	if m.Address != "" {
+		limits = append(limits, Limit{"lookup-address:" + m.Address, l.LookupsPerAddress.N, l.LookupsPerAddress.Per})
+	}
+	return append(limits,
+		Limit{"lookup-code:" + r.keys.Pseudonym("lookup-code", string(ref)), l.LookupsPerCode.N, l.LookupsPerCode.Per},
+		Limit{"lookups:all", l.Lookups.N, l.Lookups.Per})
 }
 
 // Forget deletes a sender's conversation (the web chat's quick exit).

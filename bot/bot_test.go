@@ -70,6 +70,20 @@ func (m *memSessions) Allow(_ context.Context, key string, limit int, _ time.Dur
 	return m.counts[key] <= limit, nil
 }
 
+// AllowEach counts as the Redis script does: in order, stopping at the
+// first refusal.
+func (m *memSessions) AllowEach(_ context.Context, limits []Limit) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, l := range limits {
+		m.counts[l.Key]++
+		if m.counts[l.Key] > l.N {
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
 func (m *memSessions) Release(context.Context, string, string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -79,6 +93,7 @@ func (m *memSessions) Release(context.Context, string, string) error {
 
 type memTips struct {
 	mu        sync.Mutex
+	reads     int     // Status calls: a refused lookup must make none
 	fail      []error // returned by the next Commit calls, in order
 	committed []Submission
 }
@@ -105,6 +120,7 @@ func (m *memTips) Commit(_ context.Context, s Submission) error {
 func (m *memTips) Status(_ context.Context, ref flows.Reference, sender string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reads++
 	for _, c := range m.committed {
 		if c.Report.Reference == ref && c.Sender == sender {
 			return "forwarded", nil
@@ -122,6 +138,7 @@ func (m *memTips) AppendReply(context.Context, flows.Reference, string, string, 
 }
 
 type fixture struct {
+	n        int // messages sent by lookupAs
 	runner   *Runner
 	sessions *memSessions
 	tips     *memTips
@@ -327,5 +344,101 @@ func TestResentSubmitAfterAFailedSaveCommitsOnce(t *testing.T) {
 	next := f.sessions.sessions["pseudo"].Draft
 	if next == "" || "draft:"+next == f.tips.committed[0].SourceMessageID {
 		t.Errorf("the next report's draft = %q, the first's source = %q", next, f.tips.committed[0].SourceMessageID)
+	}
+}
+
+// lookupAs looks ref up as sender, from address ("" off the web), on channel.
+func (f *fixture) lookupAs(t *testing.T, channel, sender, address, ref string) string {
+	t.Helper()
+	f.n++
+	out, err := f.runner.Handle(context.Background(), Message{Channel: channel, Sender: sender, Handle: "1",
+		MessageID: fmt.Sprint("lk", f.n), Text: "tra cuu " + ref, Address: address})
+	if err != nil || len(out.Replies) != 1 {
+		t.Fatalf("lookup of %s by %s: %+v, %v", ref, sender, out.Replies, err)
+	}
+	return out.Replies[0].Text
+}
+
+// busyText is the answer to a lookup over a limit everyone shares.
+const busyText = "nhiều người đang tra cứu"
+
+// Many senders (each within their own limit) cannot share the work of
+// guessing one code: past the code's limit every one of them, the owner
+// too, gets the calm answer, and the database is not read. Another code is
+// not held up.
+func TestLookupLimitedPerCodeAcrossSenders(t *testing.T) {
+	f := newFixture(t)
+	f.runner.Limit(Limits{LookupsPerSender: Rate{5, time.Hour}, LookupsPerAddress: Rate{5, time.Hour},
+		LookupsPerCode: Rate{3, time.Hour}, Lookups: Rate{100, time.Minute}})
+	f.toSummary(t)
+	if _, err := f.say(t, "send", "", "send"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(f.tips.committed[0].Report.Reference)
+	for i := range 3 {
+		if got := f.lookupAs(t, ChannelWeb, fmt.Sprint("guesser", i), fmt.Sprint("addr", i), ref); strings.Contains(got, busyText) {
+			t.Fatalf("lookup %d refused early: %s", i+1, got)
+		}
+	}
+	reads := f.tips.reads
+	owner := f.lookupAs(t, ChannelTelegram, "pseudo", "", ref)
+	unknownBusy := f.lookupAs(t, ChannelSMS, "guesser9", "", ref)
+	if !strings.Contains(owner, busyText) || owner != unknownBusy || strings.Contains(owner, ref) || f.tips.reads != reads {
+		t.Fatalf("past the code's limit: owner %q, another %q, %d reads; want the same calm answer, no read", owner, unknownBusy,
+			f.tips.reads-reads)
+	}
+	if !strings.Contains(owner, "111") || !strings.Contains(owner, "113") {
+		t.Errorf("the calm answer lacks where to call: %q", owner)
+	}
+	if got := f.lookupAs(t, ChannelWeb, "guesser0", "addr0", "TB-0000-0000"); !strings.Contains(got, "Không tìm thấy") {
+		t.Errorf("another code was held up by this one's limit: %q", got)
+	}
+}
+
+// The service's ceiling holds on every channel, whoever asks.
+func TestLookupsHaveAGlobalCeiling(t *testing.T) {
+	f := newFixture(t)
+	f.runner.Limit(Limits{LookupsPerSender: Rate{5, time.Hour}, LookupsPerAddress: Rate{5, time.Hour},
+		LookupsPerCode: Rate{5, time.Hour}, Lookups: Rate{4, time.Minute}})
+	codes := []string{"TB-0000-0000", "TB-7K3M-Q91B", "TB-2222-222A", "TB-3333-333Z", "TB-4444-444M"}
+	for _, c := range codes {
+		if _, err := flows.ParseReference(c); err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+	}
+	for i, ch := range []string{ChannelTelegram, ChannelSMS, ChannelWeb, ChannelTelegram} {
+		if got := f.lookupAs(t, ch, fmt.Sprint("s", i), "", codes[i]); strings.Contains(got, busyText) {
+			t.Fatalf("lookup %d refused under the ceiling: %s", i+1, got)
+		}
+	}
+	reads := f.tips.reads
+	for _, ch := range []string{ChannelSMS, ChannelWeb, ChannelTelegram} {
+		if got := f.lookupAs(t, ch, "s-new-"+ch, "", codes[4]); !strings.Contains(got, busyText) {
+			t.Errorf("%s lookup over the ceiling answered %q", ch, got)
+		}
+	}
+	if f.tips.reads != reads {
+		t.Errorf("%d lookups over the ceiling read the database", f.tips.reads-reads)
+	}
+}
+
+// On the web a new sender costs nothing, so the client's address is
+// counted too: new sessions from one address share its limit, another
+// address is not held up.
+func TestLookupLimitedPerAddress(t *testing.T) {
+	f := newFixture(t)
+	f.runner.Limit(Limits{LookupsPerSender: Rate{5, time.Hour}, LookupsPerAddress: Rate{2, time.Hour},
+		LookupsPerCode: Rate{50, time.Hour}, Lookups: Rate{100, time.Minute}})
+	for i := range 2 {
+		if got := f.lookupAs(t, ChannelWeb, fmt.Sprint("session", i), "addrA", "TB-0000-0000"); strings.Contains(got, busyText) {
+			t.Fatalf("lookup %d refused early: %s", i+1, got)
+		}
+	}
+	reads := f.tips.reads
+	if got := f.lookupAs(t, ChannelWeb, "session-fresh", "addrA", "TB-0000-0000"); !strings.Contains(got, busyText) || f.tips.reads != reads {
+		t.Errorf("a third session from the same address: %q (%d reads)", got, f.tips.reads-reads)
+	}
+	if got := f.lookupAs(t, ChannelWeb, "session-b", "addrB", "TB-0000-0000"); strings.Contains(got, busyText) {
+		t.Errorf("another address was held up: %q", got)
 	}
 }

@@ -47,6 +47,11 @@ const (
 	editPrefix      = "edit:"
 )
 
+// ChoiceAgain is what the web page sends when it opens: ask the pending
+// question again, or, with nothing pending, show the menu. Without a session
+// it needs none: the web chat answers it without making one.
+const ChoiceAgain = choiceAgain
+
 // commandWords maps folded text (see locales.Fold) to a command: Telegram
 // commands and the SMS keywords of the contract, matched without case or
 // diacritics. A command may be followed by more words (TRA CUU <code>).

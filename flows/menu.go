@@ -394,6 +394,20 @@ func (e *Engine) Status(lang string, ref Reference, status string, found, limite
 	return end(c.t(id, map[string]any{"Reference": string(ref)}))
 }
 
+// LookupsBusy answers a lookup refused because too many were asked for,
+// of that code or of the service, by everyone together: calm, said the same
+// whether the code exists or not, with where to call if it is urgent.
+func (e *Engine) LookupsBusy(lang string) Reply {
+	c := &turn{e: e, s: Session{Lang: lang}}
+	return c.endReply(c.t("status.busy", nil))
+}
+
+// AfterMenu is a conversation that has been shown the menu and the privacy
+// notice, and holds nothing else: the web page answered without a session
+// (its opening menu) starts its session here, so the notice is not said
+// twice and a number typed next picks from the menu.
+func AfterMenu(now time.Time) Session { return Session{Step: menuStep, Touched: now.Unix()} }
+
 // Menu is the menu's choices in lang, offered again after a message that
 // came from elsewhere (the acknowledgement in the web chat's inbox).
 func (e *Engine) Menu(lang string) []Choice {

@@ -29,6 +29,8 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 //
 //	> (3 giây sau)        the next message follows the last within seconds (a burst)
 //	> (cuộc trò chuyện mới) a new person starts from nothing
+//	> (nhiều người đang tra cứu) from here on, lookups are over the limits
+//	                      shared by everyone (that code's, the service's)
 //
 // "< " lines are tinbao's answers, buttons in brackets (on SMS, the text as
 // the SMS carries it), and "= " lines what is handed on: a finished report
@@ -82,6 +84,7 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 	channel := "telegram"
 	committed := map[flows.Reference]bool{}
 	var openThread flows.Reference
+	busy := false
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	for i, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
 		if strings.HasPrefix(line, "#") {
@@ -109,6 +112,10 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 			// The next message comes only seconds after the last one.
 			n, _ := strconv.Atoi(strings.Fields(said[1:])[0])
 			now = now.Add(-time.Minute + time.Duration(n)*time.Second)
+			continue
+		}
+		if said == "(nhiều người đang tra cứu)" {
+			busy = true
 			continue
 		}
 		if said == "(cuộc trò chuyện mới)" {
@@ -175,8 +182,15 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 		}
 		if r.Lookup != "" {
 			found := committed[r.Lookup]
-			fmt.Fprintf(&out, "= tra cứu %s (có: %t)\n", r.Lookup, found)
 			answer := e.Status(s.Lang, r.Lookup, "new", found, false)
+			if busy {
+				// Refused before anything is read: the same answer for
+				// every code.
+				fmt.Fprintf(&out, "= tra cứu %s: quá giới hạn chung, không đọc gì\n", r.Lookup)
+				answer = e.LookupsBusy(s.Lang)
+			} else {
+				fmt.Fprintf(&out, "= tra cứu %s (có: %t)\n", r.Lookup, found)
+			}
 			if channel == "sms" {
 				text := sms.Compose([]flows.Reply{answer}, keepMarks)
 				sent = append(sent, text)

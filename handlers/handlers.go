@@ -37,6 +37,10 @@ type Config struct {
 	TelegramWebhookSecret string // empty: the Telegram webhook route answers 404
 	SecureCookies         bool   // PUBLIC_URL is https: cookies are Secure
 	SMS                   *SMS   // nil: the SMS webhooks answer 404
+	// TrustedProxyHeader names the header a reverse proxy sets to the
+	// client's address (X-Forwarded-For: its right-most entry; X-Real-IP);
+	// empty: the connection's peer is the client. Per-address limits use it.
+	TrustedProxyHeader string
 }
 
 // Handlers serves tinbao's HTTP endpoints.

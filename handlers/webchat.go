@@ -98,18 +98,20 @@ func (h *Handlers) chatStatic() http.Handler {
 	})
 }
 
-// chatSession returns the browser's session ID, making one (and its cookie)
-// when create is set and there is none.
-// Only a cookie tinbao issued counts; any other value gets a fresh session.
-func (h *Handlers) chatSession(w http.ResponseWriter, r *http.Request, create bool) string {
+// chatSession returns the browser's session ID, or "" when it has none.
+// Only a cookie tinbao issued counts: any other value is no session.
+func (h *Handlers) chatSession(r *http.Request) string {
 	if c, err := r.Cookie(chatCookie); err == nil {
 		if id, ok := h.web.Session(c.Value); ok {
 			return id
 		}
 	}
-	if !create {
-		return ""
-	}
+	return ""
+}
+
+// newChatSession makes a session and its cookie, for a browser that sent a
+// message and has none.
+func (h *Handlers) newChatSession(w http.ResponseWriter) string {
 	id, value := h.web.Issue()
 	// No Expires or Max-Age: the cookie ends with the browser session.
 	http.SetCookie(w, &http.Cookie{Name: chatCookie, Value: value, Path: "/chat", HttpOnly: true,
@@ -133,6 +135,8 @@ type chatRequest struct {
 	Choice string `json:"choice"`
 	Lang   string `json:"lang"`
 	Queued bool   `json:"queued"`
+	// Greeted: the page has shown an answer (its opening menu) already.
+	Greeted bool `json:"greeted"`
 }
 
 type chatResponse struct {
@@ -169,11 +173,28 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "not a chat message"})
 		return
 	}
-	sid := h.chatSession(w, r, true)
+	in := web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang, Queued: req.Queued,
+		Greeted: req.Greeted, Address: clientAddress(r, h.cfg.TrustedProxyHeader)}
+	// Sessions are lazy: nothing is made or written for a request that
+	// carries no message, nor for the page's opening.
+	if web.Check(in) != nil {
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	out, err := h.web.Handle(ctx, sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang,
-		Queued: req.Queued})
+	sid := h.chatSession(r)
+	if sid == "" {
+		if out, ok := h.web.Opening(in); ok {
+			writeJSON(w, http.StatusOK, chatResponse{Replies: web.Replies(out.Replies), Lang: out.Lang})
+			return
+		}
+		if !h.admitChatSession(ctx, w, r, in) {
+			return
+		}
+		sid = h.newChatSession(w)
+	}
+	out, err := h.web.Handle(ctx, sid, in)
 	switch {
 	case errors.Is(err, web.ErrBadInput):
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
@@ -186,12 +207,40 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// admitChatSession applies the per-address limit on new sessions; past it,
+// the browser gets no session and a calm 429 that the page shows (it keeps
+// the message and sends it again later).
+func (h *Handlers) admitChatSession(ctx context.Context, w http.ResponseWriter, r *http.Request, in web.Incoming) bool {
+	ok, err := h.web.AdmitSession(ctx, in.Address)
+	switch {
+	case err != nil:
+		h.log.ErrorContext(r.Context(), "web chat session limit", "request_id", requestID(r.Context()), "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, chatResponse{Error: "request " + requestID(r.Context())})
+		return false
+	case !ok:
+		lang := h.cat.Match(in.Lang)
+		if lang == "" {
+			lang = locales.Default
+		}
+		h.log.InfoContext(r.Context(), "web chat session refused: too many from one address", "request_id", requestID(r.Context()))
+		w.Header().Set("Retry-After", strconv.Itoa(chatRetryAfter))
+		writeJSON(w, http.StatusTooManyRequests, chatResponse{Replies: []web.Render{{Text: h.cat.T(lang, "web.too_many", nil)}},
+			Error: "too many new conversations from this address"})
+		return false
+	}
+	return true
+}
+
+// chatRetryAfter is when the page tries a refused new session again, in
+// seconds: often enough to get through soon after the window turns.
+const chatRetryAfter = 60
+
 // chatInbox answers the page's poll. ?shown=N says the page displayed the
 // first N messages of the last answer: only those are dropped, so an answer
 // lost on the way is sent again. With messages comes the menu, so that an
 // acknowledgement is never a dead end.
 func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
-	sid := h.chatSession(w, r, false)
+	sid := h.chatSession(r)
 	msgs := []string{}
 	var menu []web.RenderItem
 	shown, _ := strconv.Atoi(r.URL.Query().Get("shown"))
@@ -214,7 +263,7 @@ func (h *Handlers) chatInbox(w http.ResponseWriter, r *http.Request) {
 // wipe. It takes no custom header because sendBeacon cannot send one; the
 // SameSite=Strict cookie keeps other sites from using it.
 func (h *Handlers) chatExit(w http.ResponseWriter, r *http.Request) {
-	if sid := h.chatSession(w, r, false); sid != "" {
+	if sid := h.chatSession(r); sid != "" {
 		if err := h.web.Exit(r.Context(), sid); err != nil {
 			h.log.WarnContext(r.Context(), "web chat exit", "request_id", requestID(r.Context()), "err", err)
 		}

@@ -148,6 +148,47 @@ func (s *Sessions) Allow(ctx context.Context, key string, limit int, window time
 	return n <= limit, nil
 }
 
+// Limit is one counter of AllowEach: at most N events under Key per window.
+type Limit struct {
+	Key    string
+	N      int
+	Window time.Duration
+}
+
+// allowEachScript counts under each key in turn and stops at the first that
+// is over its limit, so an event refused early (one sender's, one address's)
+// uses up nothing of the later, shared counters (one code's, the whole
+// service's): one noisy client cannot spend everyone's budget. It returns the
+// refusing key's position (1-based), or 0.
+var allowEachScript = redis.NewScript(`
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[2*i]) end
+  if n > tonumber(ARGV[2*i-1]) then return i end
+end
+return 0
+`)
+
+// AllowEach counts one event under each limit, in order, in one round trip,
+// and returns the index of the first limit that refused it, or -1. Its keys
+// share one hash tag: one script may touch only one cluster slot.
+func (s *Sessions) AllowEach(ctx context.Context, limits []Limit) (int, error) {
+	if len(limits) == 0 {
+		return -1, nil
+	}
+	keys := make([]string, len(limits))
+	args := make([]any, 0, 2*len(limits))
+	for i, l := range limits {
+		keys[i] = s.prefix + "rate:{limits}:" + l.Key
+		args = append(args, l.N, l.Window.Milliseconds())
+	}
+	n, err := allowEachScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return -1, fmt.Errorf("rate limits: %w", err)
+	}
+	return n - 1, nil
+}
+
 // trackTTL matches how long Telegram lets a bot delete messages.
 const trackTTL = 48 * time.Hour
 

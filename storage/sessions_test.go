@@ -135,3 +135,32 @@ func TestInboxForgetsOnlyWhatWasShown(t *testing.T) {
 		t.Errorf("after TakeInbox: %q", got)
 	}
 }
+
+// AllowEach stops at the first limit that refuses: what one client is refused
+// uses up nothing of the counters after it, which everyone shares.
+func TestAllowEachStopsAtTheFirstRefusal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, 30*time.Minute)
+	limits := func(who string) []storage.Limit {
+		return []storage.Limit{{Key: "who:" + who, N: 2, Window: time.Minute}, {Key: "all", N: 3, Window: time.Minute}}
+	}
+	for i, want := range []int{-1, -1, 0, 0} {
+		if got, err := s.AllowEach(ctx, limits("a")); err != nil || got != want {
+			t.Fatalf("a's event %d: %d, %v; want %d", i+1, got, err, want)
+		}
+	}
+	// a's refused events did not count against "all": b gets one more.
+	if got, err := s.AllowEach(ctx, limits("b")); err != nil || got != -1 {
+		t.Fatalf("b's first event: %d, %v; want allowed", got, err)
+	}
+	if got, _ := s.AllowEach(ctx, limits("b")); got != 1 {
+		t.Fatalf("b's second event: %d; want refused by the shared limit (1)", got)
+	}
+	for _, key := range []string{"who:a", "who:b", "all"} {
+		if ttl := rdb.PTTL(ctx, prefix+"rate:{limits}:"+key).Val(); ttl <= 0 || ttl > time.Minute {
+			t.Errorf("%s: TTL %s, want within the window", key, ttl)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"tinbao/bot"
 	"tinbao/flows"
@@ -87,6 +88,52 @@ type Incoming struct {
 	// Queued: typed while the previous message was still on its way, so
 	// before its reply was shown (a burst).
 	Queued bool
+	// Greeted: the page has shown an answer already (its opening menu and
+	// privacy notice), so a session that starts now need not repeat them.
+	Greeted bool
+	// Address is the client's address as the handlers read it (IPv6 by
+	// /64): kept only as a keyed pseudonym, for the per-address limits.
+	Address string
+}
+
+// Check refuses a message that could not have come from the page: a
+// malformed ID, an oversized choice, or nothing at all. It comes before
+// anything else, so such a request makes no session and writes nothing.
+func Check(in Incoming) error {
+	if !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 || (strings.TrimSpace(in.Text) == "" && in.Choice == "") {
+		return ErrBadInput
+	}
+	return nil
+}
+
+// Opening answers the page's opening request (ask again, with nothing
+// pending: the menu and the privacy notice) when the browser has no session,
+// without making one: opening the page writes nothing anywhere. false: in is
+// not an opening.
+func (a *Adapter) Opening(in Incoming) (bot.Outcome, bool) {
+	if strings.TrimSpace(in.Text) != "" || in.Choice != flows.ChoiceAgain {
+		return bot.Outcome{}, false
+	}
+	res := a.runner.Engine().Step(flows.Session{}, flows.Input{Channel: bot.ChannelWeb, Choice: in.Choice,
+		LangHint: in.Lang, Now: time.Now()})
+	return bot.Outcome{Replies: res.Replies, Lang: res.Session.Lang}, true
+}
+
+// AdmitSession counts a new session for the client's address and says
+// whether it may have one (bot.Limits.NewSessionsPerAddress): each session is
+// a cookie and a few Redis keys, and a script could ask for them by the
+// thousand.
+func (a *Adapter) AdmitSession(ctx context.Context, address string) (bool, error) {
+	return a.runner.Allow(ctx, "web-session:"+a.addressKey(address), a.runner.Limits().NewSessionsPerAddress)
+}
+
+// addressKey is the client address as the limits know it: a keyed
+// pseudonym, so Redis never holds an address in clear.
+func (a *Adapter) addressKey(address string) string {
+	if address == "" {
+		return ""
+	}
+	return a.keys.Pseudonym("web-address", address)
 }
 
 func (a *Adapter) sender(sessionID string) string {
@@ -95,7 +142,7 @@ func (a *Adapter) sender(sessionID string) string {
 
 // Handle runs one message of a browser session.
 func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bot.Outcome, error) {
-	if !ValidSessionID(sessionID) || !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 {
+	if !ValidSessionID(sessionID) || Check(in) != nil {
 		return bot.Outcome{}, ErrBadInput
 	}
 	return a.runner.Handle(ctx, bot.Message{
@@ -107,6 +154,8 @@ func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bo
 		Choice:    in.Choice,
 		LangHint:  in.Lang,
 		Seq:       seq(in.Queued),
+		Address:   a.addressKey(in.Address),
+		Greeted:   in.Greeted,
 	})
 }
 

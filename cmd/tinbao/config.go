@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -20,16 +21,20 @@ import (
 // config is every setting of DESIGN.md's Environment table, read once here.
 // Only this package calls getenv.
 type config struct {
-	DatabaseURL string            // DATABASE_URL (required)
-	RedisURL    string            // REDIS_URL (required)
-	RedisPrefix string            // REDIS_KEY_PREFIX, default "tinbao:": deployments (and tests) can share a Redis
-	HTTPAddr    string            // HTTP_ADDR, default 127.0.0.1:8080: webhooks, web chat, /healthz
-	ConsoleAddr string            // CONSOLE_ADDR, default 127.0.0.1:8081: keep it off the internet
-	ConsoleURL  string            // CONSOLE_URL, default http://CONSOLE_ADDR: links in officers' alerts
-	PublicURL   *url.URL          // PUBLIC_URL: Twilio signatures are computed over it, never over r.Host
-	Keys        *identity.Keyring // TINBAO_SECRET (required)
-	SessionIdle time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
-	PanicWord   string            // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
+	DatabaseURL string   // DATABASE_URL (required)
+	RedisURL    string   // REDIS_URL (required)
+	RedisPrefix string   // REDIS_KEY_PREFIX, default "tinbao:": deployments (and tests) can share a Redis
+	HTTPAddr    string   // HTTP_ADDR, default 127.0.0.1:8080: webhooks, web chat, /healthz
+	ConsoleAddr string   // CONSOLE_ADDR, default 127.0.0.1:8081: keep it off the internet
+	ConsoleURL  string   // CONSOLE_URL, default http://CONSOLE_ADDR: links in officers' alerts
+	PublicURL   *url.URL // PUBLIC_URL: Twilio signatures are computed over it, never over r.Host
+	// TRUSTED_PROXY_HEADER: the header a reverse proxy sets to the client's
+	// address (X-Forwarded-For, X-Real-IP); empty (default): the
+	// connection's peer. Read for per-address limits only, never logged.
+	TrustedProxyHeader string
+	Keys               *identity.Keyring // TINBAO_SECRET (required)
+	SessionIdle        time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
+	PanicWord          string            // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
 	// RESPONSE_HOURS, default 24: how soon a person can expect a human to
 	// read a report, said in acknowledgements.
 	ResponseHours int
@@ -88,7 +93,10 @@ func parseDays(v string) (time.Duration, error) {
 	return time.ParseDuration(v)
 }
 
-var webhookSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var (
+	webhookSecretChars = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	headerName         = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
 
 // loadConfig reads and checks the environment, reporting every problem at
 // once. need lists the required variables for the command being run.
@@ -192,6 +200,18 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 			errs = append(errs, errors.New("TELEGRAM_OFFICER_CHAT_ID must be a number such as -1001234567890"))
 		}
 	}
+	if v := get("TRUSTED_PROXY_HEADER", ""); v != "" {
+		switch {
+		case !headerName.MatchString(v):
+			errs = append(errs, errors.New("TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For or X-Real-IP"))
+		case strings.EqualFold(v, "Forwarded"):
+			// RFC 7239's for= syntax is not read: say so rather than
+			// count every client as one.
+			errs = append(errs, errors.New("TRUSTED_PROXY_HEADER: Forwarded is not supported; have the proxy set X-Forwarded-For or X-Real-IP"))
+		default:
+			c.TrustedProxyHeader = http.CanonicalHeaderKey(v)
+		}
+	}
 	if c.TelegramWebhookSecret != "" && !webhookSecretChars.MatchString(c.TelegramWebhookSecret) {
 		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET may hold only A-Z a-z 0-9 _ - (1 to 256 characters)"))
 	}
@@ -260,6 +280,7 @@ func (c config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("console_addr", c.ConsoleAddr),
 		slog.String("public_url", c.PublicURL.String()),
+		slog.String("trusted_proxy_header", c.TrustedProxyHeader),
 		slog.Bool("telegram", c.telegramOn()),
 		slog.Bool("telegram_webhook", set(c.TelegramWebhookSecret)),
 		slog.Bool("telegram_officer_alerts", c.TelegramOfficerChatID != 0),

@@ -97,6 +97,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		TelegramWebhookSecret: cfg.TelegramWebhookSecret,
 		SecureCookies:         cfg.PublicURL.Scheme == "https",
 		SMS:                   smsHooks,
+		TrustedProxyHeader:    cfg.TrustedProxyHeader,
 	}, tg, webChat, cat, map[string]handlers.Pinger{"postgres": db, "redis": redisPinger{rdb}}, log)
 	if err != nil {
 		return err

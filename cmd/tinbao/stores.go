@@ -46,6 +46,14 @@ func (a sessionStore) Allow(ctx context.Context, key string, limit int, window t
 	return a.s.Allow(ctx, key, limit, window)
 }
 
+func (a sessionStore) AllowEach(ctx context.Context, limits []bot.Limit) (int, error) {
+	ls := make([]storage.Limit, len(limits))
+	for i, l := range limits {
+		ls[i] = storage.Limit{Key: l.Key, N: l.N, Window: l.Window}
+	}
+	return a.s.AllowEach(ctx, ls)
+}
+
 type tipStore struct{ db *storage.DB }
 
 func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {

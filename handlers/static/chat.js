@@ -19,6 +19,9 @@
   var lang = document.documentElement.lang || "vi";
   var say = function (name) { return body.getAttribute("data-" + name) || ""; };
   var queue = [], inflight = null, retryTimer = null, delay = 0;
+  // greeted: an answer (the opening menu and privacy notice) is on the
+  // page, so a session the server makes now need not say them again.
+  var greeted = false;
 
   function newID() {
     var a = new Uint8Array(12);
@@ -158,6 +161,7 @@
     if (inflight || !queue.length) { return; }
     var item = inflight = queue.shift();
     item.tries++;
+    item.msg.greeted = greeted;
     fetch("/chat/send", {
       method: "POST",
       credentials: "same-origin",
@@ -167,7 +171,16 @@
       return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, data: data }; });
     }).then(function (res) {
       var data = res.data;
-      if (res.status >= 500 || res.status === 429) { throw new Error("retry"); }
+      if (res.status === 429) {
+        // Too many new conversations from this network: the server says so
+        // calmly, once; the message waits and goes again a minute later.
+        if (!item.limited && data.replies) { data.replies.forEach(function (r) { bubble("sys", r.text); }); }
+        item.limited = true;
+        var e = new Error("retry");
+        e.wait = 60000;
+        throw e;
+      }
+      if (res.status >= 500) { throw new Error("retry"); }
       inflight = null;
       delay = 0;
       status(item, "");
@@ -185,19 +198,20 @@
       }
       var replies = data.replies || [];
       replies.forEach(show);
+      if (replies.length) { greeted = true; }
       if (!replies.length && item.tries > 1 && !queue.length) {
         // Taken the first time, its answer lost on the way: ask again.
         send({ choice: "m:again" });
       }
       setTimeout(collect, 700);
       pump();
-    }).catch(function () {
+    }).catch(function (err) {
       // Not through: keep it first in line and try again, a little later
       // each time, and at once when the phone is back online.
       inflight = null;
       status(item, say("retrying"));
       queue.unshift(item);
-      delay = Math.min(delay ? delay * 2 : 1500, 15000);
+      delay = Math.max(Math.min(delay ? delay * 2 : 1500, 15000), (err && err.wait) || 0);
       clearTimeout(retryTimer);
       retryTimer = setTimeout(pump, delay);
     });
