@@ -55,6 +55,7 @@ type Tip struct {
 	Media     []flows.Media // attachments, by the provider's file IDs
 	Complex   bool          // the decision clock runs 2 months
 	Extended  bool          // and was extended once by 2 months
+	Flag      Flag          // an officer's flag on the sender, in force (Kind "" if none)
 }
 
 // CommittedTip is what CommitTip returns.
@@ -138,17 +139,18 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	return c, nil
 }
 
-const sqlTipByReference = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), language,
+const sqlTipByReference = `SELECT tips.id, reference, tips.kind, channel, status, urgency, COALESCE(category, ''), language,
 	details - 'distress', COALESCE(details->'distress', '[]'::jsonb), created_at, COALESCE(claimed_by, ''), follow_up, media,
-	complex, extended
-	FROM tips WHERE reference = $1`
+	complex, extended, COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch')
+	FROM tips ` + activeFlag + ` WHERE reference = $1`
 
 // TipByReference finds a tip by its canonical reference code.
 func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	var t Tip
 	err := db.pool.QueryRow(ctx, sqlTipByReference, ref).Scan(
 		&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language, &t.Details, &t.Distress,
-		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended)
+		&t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended,
+		&t.Flag.Kind, &t.Flag.Reason, &t.Flag.SetBy, &t.Flag.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tip{}, ErrNotFound
 	}
