@@ -73,10 +73,12 @@ var (
 // Sessions holds conversations between messages (Redis).
 type Sessions interface {
 	// Begin returns ErrDuplicate for a message handled before, ErrBusy while
-	// another message of the sender is handled, else the session, locked.
-	Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error)
-	// Finish saves the session, marks the message handled and unlocks.
-	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error
+	// another message of the sender is handled, else the session, locked,
+	// with the flood counts read in the same round trip.
+	Begin(ctx context.Context, channel, messageID, sender, token string) (Begun, error)
+	// Finish saves the session, marks the message handled and unlocks;
+	// answered counts the turn among the channel's replies this second.
+	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error
 	// Release unlocks without saving.
 	Release(ctx context.Context, sender, token string) error
 	// Forget deletes the sender's session.
@@ -95,6 +97,17 @@ type Limit struct {
 	Key    string
 	N      int
 	Window time.Duration
+}
+
+// Begun is a session taken by Begin, with what caps a flood.
+type Begun struct {
+	Session flows.Session
+	// Recent counts the sender's messages in the current flood window (a
+	// minute), this one included.
+	Recent int
+	// Turns counts the turns answered on the channel in the current second,
+	// across every sender and replica.
+	Turns int
 }
 
 // Submission is a finished report with what is needed to acknowledge it.
@@ -275,37 +288,40 @@ func (r *Runner) Engine() *flows.Engine { return r.engine }
 // happened: the caller answers so that the provider retries (503), and may
 // send the replies, which then say "please try again".
 func (r *Runner) Handle(ctx context.Context, m Message) (Outcome, error) {
-	out, dup, err := r.handle(ctx, m)
-	switch {
-	case err != nil:
-		r.count(m.Channel, "failed")
-	case dup:
-		r.count(m.Channel, "duplicate")
-	default:
-		r.count(m.Channel, "handled")
+	out, outcome, err := r.handle(ctx, m)
+	if err != nil {
+		outcome = "failed"
 	}
+	r.count(m.Channel, outcome)
 	return out, err
 }
 
-func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
+// handle runs a message; the outcome is "handled", "duplicate" or "capped"
+// (handled in a flood, not answered).
+func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error) {
 	token := newToken()
-	sess, err := r.begin(ctx, m, token)
+	b, err := r.begin(ctx, m, token)
+	sess := b.Session
 	if errors.Is(err, ErrDuplicate) {
 		r.log.InfoContext(ctx, "duplicate message dropped", "message", m)
-		return Outcome{}, true, nil
+		return Outcome{}, "duplicate", nil
 	}
 	if err != nil {
-		return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+		return r.busy(sess), "", fmt.Errorf("handle: %w", err)
+	}
+	flooded := b.Recent > floodLimit
+	if b.Recent == floodLimit+1 {
+		r.log.WarnContext(ctx, "sender over the flood cap: answers held for the rest of the window", "message", m)
 	}
 	if m.Greeted && sess.Touched == 0 && sess.Flow == "" {
 		sess = flows.AfterMenu(r.now())
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported, Seq: m.Seq, SentAt: m.SentAt}
-	if sess.Flow == "" && m.Text != "" {
+	if sess.Flow == "" && m.Text != "" && !flooded {
 		// Between flows, a free message may be a reply to an officer. A
 		// slow database must not hold up the conversation: give up soon
-		// and treat the message as new.
+		// and treat the message as new. A flood asks Postgres nothing.
 		tctx, cancel := context.WithTimeout(ctx, time.Second)
 		ref, err := r.tips.OpenThread(tctx, m.Sender)
 		cancel()
@@ -323,6 +339,8 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 		if res.Report == nil {
 			break
 		}
+		// A finished report is committed even in a flood: it is the one
+		// thing a flood must never cost.
 		err = r.commit(ctx, m, sess.Draft, res.Report)
 		if errors.Is(err, ErrReferenceTaken) && attempt < 5 {
 			continue // draw another code; Step is pure, so run it again
@@ -335,7 +353,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
-			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 		// The code and the sender's pseudonym never share a line: together
 		// they would tie a report to a person across the logs.
@@ -349,10 +367,10 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 	if res.Session.Flow != "" && res.Session.Draft == "" {
 		res.Session.Draft = newToken()
 	}
-	if res.Lookup != "" {
+	if res.Lookup != "" && !flooded { // in a flood the answer would not be said
 		res.Replies = append(res.Replies, r.lookup(ctx, m, res.Session.Lang, res.Lookup))
 	}
-	if res.Reply != nil {
+	if res.Reply != nil && !flooded {
 		err := r.tips.AppendReply(ctx, res.Reply.Reference, m.Sender, m.Channel, m.MessageID, res.Reply.Text)
 		switch {
 		case err == nil:
@@ -364,10 +382,12 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
-			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 	}
-	if d, ok := r.durable[m.Channel]; ok && len(res.Replies) > 0 {
+	res.Replies = r.capReplies(ctx, m, b, res)
+	answered := len(res.Replies) > 0
+	if d, ok := r.durable[m.Channel]; ok && answered {
 		// Queued before the message counts as handled: if this fails, the
 		// provider's retry runs the message again.
 		if err := r.queueReplies(ctx, d, m, res.Session.Lang, res.Replies); err != nil {
@@ -375,24 +395,77 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, bool, error) {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}
 			if res.Report != nil {
-				return Outcome{}, false, fmt.Errorf("handle: after commit: %w", err)
+				return Outcome{}, "", fmt.Errorf("handle: after commit: %w", err)
 			}
-			return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 		res.Replies = nil
 	}
-	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session); err != nil {
+	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session, answered); err != nil {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
 			// committed and not create it again.
-			return Outcome{}, false, fmt.Errorf("handle: after commit: %w", err)
+			return Outcome{}, "", fmt.Errorf("handle: after commit: %w", err)
 		}
-		return r.busy(sess), false, fmt.Errorf("handle: %w", err)
+		return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 	}
 	if res.Wipe {
 		r.log.InfoContext(ctx, "conversation wiped", "message", m)
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, false, nil
+	outcome := "handled"
+	if flooded {
+		outcome = "capped"
+	}
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, outcome, nil
+}
+
+// Flood caps. From one sender, floodLimit messages a minute are answered as
+// usual: a story told in many quick messages is a few dozen at most. The
+// next message gets one calm notice, and the rest of the minute is silent.
+// Nothing is dropped: every message still runs through the flow, so the
+// words are kept, danger words still mark the report urgent (and are kept
+// word for word), and a Gửi still commits the report, whose acknowledgement
+// goes out through the outbox as always. What a flood does not get: replies,
+// and any Postgres work but that commit.
+const floodLimit = 30
+
+// channelTurns caps the turns answered per second on a channel, across every
+// sender and replica: Telegram allows a bot about 30 messages a second in
+// all (the outbox's acknowledgements share them), and every SMS costs money
+// while the outbox sends 5 a second. The web chat answers in its own HTTP
+// response: no cap. Read when a message begins and counted when it ends, so
+// messages handled at the same moment may pass it by a few.
+var channelTurns = map[string]int{ChannelTelegram: 25, ChannelSMS: 5}
+
+// capReplies is what of a turn is said under the flood caps. Over the
+// sender's cap: the notice once, then nothing. Over the channel's cap: the
+// turn is not answered (the person's words are kept; their next message is
+// answered when the channel has room): holding the answer back for later
+// would have it arrive after the person moved on. Either way the emergency
+// numbers of a message with danger words go out: over the sender's cap only
+// the first time the conversation raises the alarm, so a flood of danger
+// words is not a flood of answers.
+func (r *Runner) capReplies(ctx context.Context, m Message, b Begun, res flows.Result) []flows.Reply {
+	replies := res.Replies
+	alarm := res.Danger && !b.Session.Urgent
+	switch {
+	case b.Recent == floodLimit+1:
+		notice := flows.Reply{Text: r.engine.Text(res.Session.Lang, "common.flood")}
+		if alarm {
+			return append(replies[:len(replies):len(replies)], notice)
+		}
+		return []flows.Reply{notice}
+	case b.Recent > floodLimit+1:
+		if alarm {
+			return replies
+		}
+		return nil
+	}
+	if limit, ok := channelTurns[m.Channel]; ok && b.Turns >= limit && !res.Danger {
+		r.log.WarnContext(ctx, "channel over its reply cap: turn not answered", "channel", m.Channel)
+		return nil
+	}
+	return replies
 }
 
 func (r *Runner) queueReplies(ctx context.Context, d durable, m Message, lang string, replies []flows.Reply) error {
@@ -456,17 +529,17 @@ func (r *Runner) Forget(ctx context.Context, sender string) error {
 
 // begin takes the sender's lock, waiting while another of their messages is
 // handled (a double tap, a retried webhook).
-func (r *Runner) begin(ctx context.Context, m Message, token string) (flows.Session, error) {
+func (r *Runner) begin(ctx context.Context, m Message, token string) (Begun, error) {
 	deadline := r.now().Add(r.busyWait)
 	wait := 20 * time.Millisecond
 	for {
-		sess, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token)
+		b, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token)
 		if !errors.Is(err, ErrBusy) || r.now().After(deadline) {
-			return sess, err
+			return b, err
 		}
 		select {
 		case <-ctx.Done():
-			return sess, ctx.Err()
+			return b, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 500*time.Millisecond)

@@ -28,22 +28,29 @@ type memSessions struct {
 	failSave int // Finish fails this many more times
 	released int
 	finished int
+	recent   map[string]int // messages per sender (one window that never ends)
+	turns    int            // turns answered on any channel (one second that never ends)
+	turnsOn  map[string]int // turns answered per channel (the same second)
 }
 
-func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (flows.Session, error) {
+func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (Begun, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen[channel+id] {
-		return flows.Session{}, ErrDuplicate
+		return Begun{}, ErrDuplicate
 	}
 	if m.busy > 0 {
 		m.busy--
-		return flows.Session{}, ErrBusy
+		return Begun{}, ErrBusy
 	}
-	return m.sessions[sender], nil
+	if m.recent == nil {
+		m.recent = map[string]int{}
+	}
+	m.recent[sender]++
+	return Begun{Session: m.sessions[sender], Recent: m.recent[sender], Turns: m.turnsOn[channel]}, nil
 }
 
-func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session) error {
+func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session, answered bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failSave > 0 {
@@ -53,6 +60,13 @@ func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s
 	m.sessions[sender] = s
 	m.seen[channel+id] = true
 	m.finished++
+	if answered {
+		m.turns++
+		if m.turnsOn == nil {
+			m.turnsOn = map[string]int{}
+		}
+		m.turnsOn[channel]++
+	}
 	return nil
 }
 
@@ -440,5 +454,90 @@ func TestLookupLimitedPerAddress(t *testing.T) {
 	}
 	if got := f.lookupAs(t, ChannelWeb, "session-b", "addrB", "TB-0000-0000"); strings.Contains(got, busyText) {
 		t.Errorf("another address was held up: %q", got)
+	}
+}
+
+// A flood from one sender: the first floodLimit messages are answered, the
+// next gets one calm notice, then nothing; every message still runs through
+// the flow, so the words are kept and a Gửi commits the report.
+func TestFloodIsAnsweredOnceAndLosesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.runner.now = func() time.Time { return time.Date(2025, 11, 27, 10, 0, 0, 0, time.UTC) } // a burst: no idle pause
+	answered := 0
+	say := func(id, text, choice string) []flows.Reply {
+		t.Helper()
+		replies, err := f.say(t, id, text, choice)
+		if err != nil {
+			t.Fatalf("message %s: %v", id, err)
+		}
+		if len(replies) > 0 {
+			answered++
+		}
+		return replies
+	}
+	say("r0", "/baotin", "")
+	say("r1", "", "skip")
+	say("r2", "Có người rủ em tôi đi làm xa", "")
+	for i := range floodLimit - 3 { // the story, in many quick messages
+		say(fmt.Sprint("s", i), fmt.Sprint("chi tiết ", i), "")
+	}
+	notice := say("over", "thêm nữa", "")
+	if len(notice) != 1 || !strings.Contains(notice[0].Text, "nhắn rất nhanh") {
+		t.Fatalf("first message over the cap = %+v, want the flood notice alone", notice)
+	}
+	for i := range 50 {
+		if got := say(fmt.Sprint("x", i), "spam spam", ""); len(got) != 0 {
+			t.Fatalf("message %d over the cap answered: %+v", i, got)
+		}
+	}
+	// Danger words still raise the alarm (once), and are kept.
+	if got := say("cry", "cứu tôi, họ không cho về", ""); len(got) == 0 || !strings.Contains(got[0].Text, "113") {
+		t.Errorf("a cry for help over the cap = %+v, want the emergency numbers", got)
+	}
+	if got := say("cry2", "cứu tôi", ""); len(got) != 0 {
+		t.Errorf("a second cry over the cap = %+v, want silence", got)
+	}
+	say("next", "", "next")
+	for i := range 8 {
+		say(fmt.Sprint("k", i), "", "skip")
+	}
+	if got := say("send", "", "send"); len(got) != 0 {
+		t.Errorf("the Gửi over the cap = %+v; its acknowledgement goes through the outbox", got)
+	}
+	if len(f.tips.committed) != 1 {
+		t.Fatalf("committed %d reports, want the flooder's report", len(f.tips.committed))
+	}
+	r := f.tips.committed[0].Report
+	if !r.Urgent || !strings.Contains(r.Details["what"], "chi tiết 26") || !strings.Contains(r.Details["what"], "spam spam") {
+		t.Errorf("report = urgent %t, what %q: the words and the alarm must be kept", r.Urgent, r.Details["what"])
+	}
+	if len(r.Distress) == 0 || r.Distress[0].Text != "cứu tôi, họ không cho về" {
+		t.Errorf("distress = %+v", r.Distress)
+	}
+	if answered > floodLimit+2 {
+		t.Errorf("%d messages answered, want at most %d", answered, floodLimit+2)
+	}
+	if f.sessions.turns != answered {
+		t.Errorf("turns counted %d, answered %d", f.sessions.turns, answered)
+	}
+}
+
+// Over a channel's cap a turn is not answered, but a message with danger
+// words still gets the emergency numbers; the web chat has no cap.
+func TestChannelCapHoldsAnswersButNotTheNumbers(t *testing.T) {
+	f := newFixture(t)
+	f.sessions.turnsOn = map[string]int{ChannelTelegram: channelTurns[ChannelTelegram]}
+	if replies, err := f.say(t, "1", "/baotin", ""); err != nil || len(replies) != 0 {
+		t.Errorf("over the channel's cap = %+v, %v; want no answer", replies, err)
+	}
+	if f.sessions.sessions["pseudo"].Flow != "report" {
+		t.Errorf("the message was not run: %+v", f.sessions.sessions["pseudo"])
+	}
+	if replies, _ := f.say(t, "2", "cứu tôi", ""); len(replies) == 0 || !strings.Contains(replies[0].Text, "113") {
+		t.Errorf("danger words over the channel's cap = %+v", replies)
+	}
+	web, err := f.runner.Handle(context.Background(), Message{Channel: ChannelWeb, Sender: "w", MessageID: "w1", Text: "/baotin"})
+	if err != nil || len(web.Replies) == 0 {
+		t.Errorf("web chat = %+v, %v; want answered", web.Replies, err)
 	}
 }

@@ -180,6 +180,9 @@ type Result struct {
 	// attaches it to the report's thread (if the sender made it) and answers
 	// with Engine.ThreadAck.
 	Reply *ThreadReply
+	// Danger: this message carried danger words; its replies begin with the
+	// emergency numbers, which the caller's flood caps must not hold back.
+	Danger bool
 }
 
 // ThreadReply is a reporter's message to the officers of one report.
@@ -262,7 +265,8 @@ func (e *Engine) Step(s Session, in Input) Result {
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}
-	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply}
+	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply,
+		Danger: c.danger}
 }
 
 // turn is the work of one Step.

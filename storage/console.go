@@ -145,19 +145,26 @@ type QueueItem struct {
 	Distress  bool // words that raised an alarm are kept with it
 	Complex   bool // the decision clock runs 2 months
 	Extended  bool // and was extended once by 2 months
+	Flag      Flag // an officer's flag on the sender, in force (Kind "" if none)
 }
 
 // Open statuses: what still waits for someone.
 var openStatuses = []string{"new", "in_review", "verifying"}
 
-const sqlQueue = `SELECT id, reference, kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
-	created_at, distress, complex, extended
-FROM tips
+const sqlQueue = `SELECT tips.id, reference, tips.kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
+	created_at, tips.distress, complex, extended,
+	COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch')
+FROM tips ` + activeFlag + `
 WHERE ($1 = '' AND status = ANY($6) OR status = $1)
-  AND ($2 = '' OR kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
+  AND ($2 = '' OR tips.kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
   AND ($7 = '' OR EXISTS (SELECT 1 FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = tips.id AND u.name = $7))
-ORDER BY urgency = 'urgent' DESC, created_at, id
+ORDER BY ` + queueOrder + `
 LIMIT $5`
+
+// queueOrder: urgent first; within the same urgency a flagged sender's
+// reports after the others (an urgent one still above every normal one, so
+// it is still seen soon); then oldest.
+const queueOrder = `urgency = 'urgent' DESC, sf.pseudonym IS NOT NULL, created_at, tips.id`
 
 // Queue lists reports for triage: urgent first, then oldest; by default the
 // open ones.
@@ -177,7 +184,7 @@ func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueItem, error) {
 		var q QueueItem
 		err := r.Scan(&q.ID, &q.Reference, &q.Kind, &q.Channel, &q.Status, &q.Urgency, &q.Category, &q.ClaimedBy,
-			&q.CreatedAt, &q.Distress, &q.Complex, &q.Extended)
+			&q.CreatedAt, &q.Distress, &q.Complex, &q.Extended, &q.Flag.Kind, &q.Flag.Reason, &q.Flag.SetBy, &q.Flag.ExpiresAt)
 		return q, err
 	})
 	if err != nil {
@@ -204,12 +211,12 @@ func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
 	return counts, rows.Err()
 }
 
-// sqlClaimNext takes the most pressing open report nobody has: urgent
-// first, then oldest. SKIP LOCKED: two officers never get the same one.
+// sqlClaimNext takes the most pressing open report nobody has, in the
+// queue's order. SKIP LOCKED: two officers never get the same one.
 const sqlClaimNext = `WITH next AS (
-	SELECT id FROM tips WHERE status = ANY($2) AND claimed_by IS NULL
-	ORDER BY urgency = 'urgent' DESC, created_at, id
-	FOR UPDATE SKIP LOCKED LIMIT 1
+	SELECT tips.id FROM tips ` + activeFlag + ` WHERE status = ANY($2) AND claimed_by IS NULL
+	ORDER BY ` + queueOrder + `
+	FOR UPDATE OF tips SKIP LOCKED LIMIT 1
 ), t AS (
 	UPDATE tips SET claimed_by = $1, claimed_at = now(),
 		status = CASE WHEN status = 'new' THEN 'in_review' ELSE status END, updated_at = now()

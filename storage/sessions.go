@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,40 +43,108 @@ func (s *Sessions) keys(channel, messageID, sender string) []string {
 		s.prefix + "seen:" + tag + ":" + channel + ":" + messageID,
 		s.prefix + "lock:" + tag,
 		s.prefix + "sess:" + tag,
+		s.prefix + "flood:" + tag,
 	}
 }
 
+// FloodWindow is the window in which Begin counts a sender's messages: a
+// fixed window, started by the first message.
+const FloodWindow = time.Minute
+
+// turnsKey counts the turns answered on a channel in one second, across
+// every sender and replica. It has a tag of its own (another slot), so it
+// travels beside the sender's script in the same pipeline, not inside it.
+func (s *Sessions) turnsKey(channel string, at time.Time) string {
+	return s.prefix + "turns:{" + channel + "}:" + strconv.FormatInt(at.Unix(), 10)
+}
+
 // beginScript: already handled → {1}; locked by another message → {2};
-// otherwise take the lock and return {0, session}. One round trip.
+// otherwise take the lock, count the message in the sender's flood window
+// and return {0, session, count}. Counting only once the lock is taken: a
+// caller waiting for the lock asks again, and must not count twice.
 var beginScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1, false} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, false} end
-return {0, redis.call('GET', KEYS[3])}
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1, false, 0} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, false, 0} end
+local n = redis.call('INCR', KEYS[4])
+if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
+return {0, redis.call('GET', KEYS[3]), n}
 `)
+
+// Begun is what Begin read in its one round trip: the session, and the two
+// counts that cap a flood.
+type Begun struct {
+	Session flows.Session
+	// Recent counts the sender's messages in the current FloodWindow, this
+	// one included (0 for a duplicate or a busy sender).
+	Recent int
+	// Turns counts the turns already answered on the channel in the current
+	// second, across every sender and replica.
+	Turns int
+}
 
 // Begin starts handling one message: it returns ErrDuplicate if the message
 // was handled before, ErrBusy if the sender's lock is held, and otherwise the
-// sender's session (zero if none) with the lock taken under token.
-func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error) {
-	res, err := beginScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, s.lockTTL.Milliseconds()).Slice()
+// sender's session (zero if none) with the lock taken under token. In the
+// same round trip it counts the message in the sender's flood window and
+// reads how many turns the channel answered this second.
+func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token string) (Begun, error) {
+	var script *redis.Cmd
+	var turns *redis.StringCmd
+	keys := s.keys(channel, messageID, sender)
+	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds()}
+	_, err := pipelineScript(ctx, s.rdb, beginScript, func(p redis.Pipeliner, eval scriptFunc) {
+		script = eval(p, keys, args...)
+		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Begun{}, fmt.Errorf("begin session: %w", err)
+	}
+	res, err := script.Slice()
 	if err != nil {
-		return flows.Session{}, fmt.Errorf("begin session: %w", err)
+		return Begun{}, fmt.Errorf("begin session: %w", err)
 	}
 	switch code, _ := res[0].(int64); code {
 	case 1:
-		return flows.Session{}, ErrDuplicate
+		return Begun{}, ErrDuplicate
 	case 2:
-		return flows.Session{}, ErrBusy
+		return Begun{}, ErrBusy
 	}
-	var sess flows.Session
+	b := Begun{}
+	if n, ok := res[2].(int64); ok {
+		b.Recent = int(n)
+	}
+	if n, err := turns.Int(); err == nil {
+		b.Turns = n
+	}
 	if raw, ok := res[1].(string); ok && raw != "" {
-		if err := json.Unmarshal([]byte(raw), &sess); err != nil {
+		if err := json.Unmarshal([]byte(raw), &b.Session); err != nil {
 			// A session we cannot read is dropped, not fatal: the person
 			// starts again rather than being stuck.
-			return flows.Session{}, nil
+			b.Session = flows.Session{}
 		}
 	}
-	return sess, nil
+	return b, nil
+}
+
+type scriptFunc func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd
+
+// pipelineScript runs a script beside other commands in one round trip. It
+// sends the script's hash; only when Redis does not know it (after a
+// restart) does it send the pipeline again with the script's text.
+func pipelineScript(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, fill func(redis.Pipeliner, scriptFunc)) ([]redis.Cmder, error) {
+	cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		fill(p, func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd {
+			return sc.EvalSha(ctx, p, keys, args...)
+		})
+		return nil
+	})
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmds, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			fill(p, func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd { return sc.Eval(ctx, p, keys, args...) })
+			return nil
+		})
+	}
+	return cmds, err
 }
 
 // finishScript saves only while the caller still holds the lock: a
@@ -94,13 +163,26 @@ var ErrLockLost = errors.New("storage: sender lock lost")
 
 // Finish saves the session, marks the message handled and releases the lock,
 // in one round trip. Call it only once the message's effects are durable.
-func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session) error {
+// answered counts the turn against the channel's replies this second (in
+// the same round trip).
+func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session, answered bool) error {
 	raw, err := json.Marshal(sess)
 	if err != nil {
 		return fmt.Errorf("finish session: %w", err)
 	}
-	held, err := finishScript.Run(ctx, s.rdb, s.keys(channel, messageID, sender), token, raw,
-		int64(s.idle.Seconds()), int64(s.seenTTL.Seconds())).Int()
+	var script *redis.Cmd
+	_, err = pipelineScript(ctx, s.rdb, finishScript, func(p redis.Pipeliner, eval scriptFunc) {
+		script = eval(p, s.keys(channel, messageID, sender), token, raw, int64(s.idle.Seconds()), int64(s.seenTTL.Seconds()))
+		if answered {
+			key := s.turnsKey(channel, time.Now())
+			p.Incr(ctx, key)
+			p.Expire(ctx, key, 2*time.Second)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("finish session: %w", err)
+	}
+	held, err := script.Int()
 	if err != nil {
 		return fmt.Errorf("finish session: %w", err)
 	}

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,9 +18,9 @@ func TestSessionsLifecycle(t *testing.T) {
 	rdb, prefix := storagetest.Redis(t)
 	s := storage.NewSessions(rdb, prefix, 30*time.Minute)
 
-	sess, err := s.Begin(ctx, "telegram", "100", "alice", "tok1")
-	if err != nil || sess.Flow != "" {
-		t.Fatalf("first Begin = %+v, %v; want an empty session", sess, err)
+	b, err := s.Begin(ctx, "telegram", "100", "alice", "tok1")
+	if err != nil || b.Session.Flow != "" || b.Recent != 1 {
+		t.Fatalf("first Begin = %+v, %v; want an empty session, the first message", b, err)
 	}
 	// Another message of the same sender waits for the lock.
 	if _, err := s.Begin(ctx, "telegram", "101", "alice", "tok2"); !errors.Is(err, storage.ErrBusy) {
@@ -30,7 +31,7 @@ func TestSessionsLifecycle(t *testing.T) {
 		t.Fatalf("other sender: %v", err)
 	}
 	want := flows.Session{Flow: "report", Step: "where", Lang: "vi", Answers: map[string]string{"what": "bị lừa"}}
-	if err := s.Finish(ctx, "telegram", "100", "alice", "tok1", want); err != nil {
+	if err := s.Finish(ctx, "telegram", "100", "alice", "tok1", want, false); err != nil {
 		t.Fatal(err)
 	}
 	// The handled message is a duplicate from now on.
@@ -38,7 +39,7 @@ func TestSessionsLifecycle(t *testing.T) {
 		t.Fatalf("replayed Begin: %v, want ErrDuplicate", err)
 	}
 	got, err := s.Begin(ctx, "telegram", "101", "alice", "tok5")
-	if err != nil || got.Step != "where" || got.Answers["what"] != "bị lừa" {
+	if err != nil || got.Session.Step != "where" || got.Session.Answers["what"] != "bị lừa" || got.Recent != 2 {
 		t.Fatalf("next Begin = %+v, %v", got, err)
 	}
 	// Release after a failure: the message is not marked handled.
@@ -70,12 +71,12 @@ func TestSessionsNoPersonalDataInKeys(t *testing.T) {
 	if _, err := s.Begin(ctx, "sms", "SM1", "pseudo", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}); err != nil {
+	if err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}, false); err != nil {
 		t.Fatal(err)
 	}
 	keys := rdb.Keys(ctx, prefix+"*").Val()
-	if len(keys) != 2 { // session and seen; lock released
-		t.Errorf("keys = %v, want the session and the seen marker", keys)
+	if len(keys) != 3 { // session, seen and the flood counter; lock released
+		t.Errorf("keys = %v, want the session, the seen marker and the flood counter", keys)
 	}
 }
 
@@ -94,14 +95,14 @@ func TestFinishRefusesWithoutTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	newer := flows.Session{Flow: "report", Step: "summary", Lang: "vi"}
-	if err := s.Finish(ctx, "web", "2", "p", "fast", newer); err != nil {
+	if err := s.Finish(ctx, "web", "2", "p", "fast", newer, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, "web", "1", "p", "slow", flows.Session{Lang: "en"}); !errors.Is(err, storage.ErrLockLost) {
+	if err := s.Finish(ctx, "web", "1", "p", "slow", flows.Session{Lang: "en"}, false); !errors.Is(err, storage.ErrLockLost) {
 		t.Fatalf("late Finish: %v, want ErrLockLost", err)
 	}
 	got, err := s.Begin(ctx, "web", "3", "p", "next")
-	if err != nil || got.Step != "summary" || got.Lang != "vi" {
+	if err != nil || got.Session.Step != "summary" || got.Session.Lang != "vi" {
 		t.Errorf("session after the late Finish = %+v, %v; want the newer one", got, err)
 	}
 	// The late message is not marked handled: its retry runs again.
@@ -162,5 +163,46 @@ func TestAllowEachStopsAtTheFirstRefusal(t *testing.T) {
 		if ttl := rdb.PTTL(ctx, prefix+"rate:{limits}:"+key).Val(); ttl <= 0 || ttl > time.Minute {
 			t.Errorf("%s: TTL %s, want within the window", key, ttl)
 		}
+	}
+}
+
+// Begin counts a sender's messages in the flood window and reads the
+// channel's answered turns this second, in the same round trip; a message
+// waiting for the lock, or a replay, is not counted.
+func TestBeginCountsAFlood(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	for i := range 5 {
+		id := fmt.Sprint(i)
+		b, err := s.Begin(ctx, "telegram", id, "flooder", "t"+id)
+		if err != nil || b.Recent != i+1 {
+			t.Fatalf("message %d: %+v, %v; want counted %d", i, b, err, i+1)
+		}
+		if _, err := s.Begin(ctx, "telegram", id+"b", "flooder", "other"); !errors.Is(err, storage.ErrBusy) {
+			t.Fatalf("while locked: %v", err)
+		}
+		if err := s.Finish(ctx, "telegram", id, "flooder", "t"+id, flows.Session{}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Begin(ctx, "telegram", "0", "flooder", "replay"); !errors.Is(err, storage.ErrDuplicate) {
+		t.Fatalf("replay: %v", err)
+	}
+	b, err := s.Begin(ctx, "telegram", "x", "someone-else", "t")
+	if err != nil || b.Recent != 1 {
+		t.Fatalf("another sender = %+v, %v; want a window of their own", b, err)
+	}
+	if b.Turns < 1 || b.Turns > 5 { // the second may have turned meanwhile
+		t.Errorf("turns answered on the channel = %d, want the flooder's 5 (or those of this second)", b.Turns)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+"flood:{flooder}").Val(); ttl <= 0 || ttl > storage.FloodWindow {
+		t.Errorf("flood window TTL = %s", ttl)
+	}
+	// Redis forgot the script (a restart): the pipeline sends its text.
+	rdb.ScriptFlush(ctx)
+	if b, err := s.Begin(ctx, "sms", "y", "third", "t"); err != nil || b.Recent != 1 {
+		t.Fatalf("after SCRIPT FLUSH: %+v, %v", b, err)
 	}
 }

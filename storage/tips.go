@@ -57,6 +57,7 @@ type Tip struct {
 	Complex   bool          // the decision clock runs 2 months
 	Extended  bool          // and was extended once by 2 months
 	Erased    bool          // its data key is destroyed: nothing personal is left
+	Flag      Flag          // an officer's flag on the sender, in force (Kind "" if none)
 }
 
 // CommittedTip is what CommitTip returns.
@@ -128,20 +129,25 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 }
 
 // tipColumns are read by TipByReference and OpenTips: the clear columns of
-// reports made before sealing, the sealed copy and its wrapped data key.
-const tipColumns = `t.id, t.reference, t.kind, t.channel, t.status, t.urgency, COALESCE(t.category, ''), t.language,
-	t.details - 'distress', COALESCE(t.details->'distress', '[]'::jsonb), t.created_at, COALESCE(t.claimed_by, ''),
-	t.follow_up, t.media, t.complex, t.extended, t.erased_at IS NOT NULL, t.sealed, k.wrapped`
+// reports made before sealing, the sealed copy and its wrapped data key, and
+// the sender's flag in force.
+const tipColumns = `tips.id, tips.reference, tips.kind, tips.channel, tips.status, tips.urgency, COALESCE(tips.category, ''),
+	tips.language, tips.details - 'distress', COALESCE(tips.details->'distress', '[]'::jsonb), tips.created_at,
+	COALESCE(tips.claimed_by, ''), tips.follow_up, tips.media, tips.complex, tips.extended, tips.erased_at IS NOT NULL,
+	tips.sealed, k.wrapped,
+	COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch')`
 
-const sqlTipByReference = `SELECT ` + tipColumns + `
-	FROM tips t LEFT JOIN data_keys k ON k.tip_id = t.id WHERE t.reference = $1`
+// tipsWithKeys is what tipColumns are read from.
+const tipsWithKeys = `tips LEFT JOIN data_keys k ON k.tip_id = tips.id ` + activeFlag
+
+const sqlTipByReference = `SELECT ` + tipColumns + ` FROM ` + tipsWithKeys + ` WHERE tips.reference = $1`
 
 func (db *DB) scanTip(row pgx.Row) (Tip, error) {
 	var t Tip
 	var sealed, wrapped []byte
 	err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language,
 		&t.Details, &t.Distress, &t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended, &t.Erased,
-		&sealed, &wrapped)
+		&sealed, &wrapped, &t.Flag.Kind, &t.Flag.Reason, &t.Flag.SetBy, &t.Flag.ExpiresAt)
 	if err != nil {
 		return Tip{}, err
 	}
@@ -164,9 +170,9 @@ func (db *DB) TipByReference(ctx context.Context, ref string) (Tip, error) {
 	return t, nil
 }
 
-const sqlOpenTips = `SELECT ` + tipColumns + `
-	FROM tips t LEFT JOIN data_keys k ON k.tip_id = t.id WHERE t.status IN ('new', 'in_review', 'verifying')
-	ORDER BY t.urgency = 'urgent' DESC, t.created_at, t.id LIMIT $1`
+const sqlOpenTips = `SELECT ` + tipColumns + ` FROM ` + tipsWithKeys + `
+	WHERE tips.status IN ('new', 'in_review', 'verifying')
+	ORDER BY tips.urgency = 'urgent' DESC, tips.created_at, tips.id LIMIT $1`
 
 // OpenTips lists the queue: urgent first, then oldest first.
 func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {

@@ -133,8 +133,8 @@ func TestSendTextFollowsAMigratedGroup(t *testing.T) {
 // failingSessions is a Redis that is down.
 type failingSessions struct{ bot.Sessions }
 
-func (failingSessions) Begin(context.Context, string, string, string, string) (flows.Session, error) {
-	return flows.Session{}, errors.New("redis: connection refused")
+func (failingSessions) Begin(context.Context, string, string, string, string) (bot.Begun, error) {
+	return bot.Begun{}, errors.New("redis: connection refused")
 }
 
 // When a message cannot be made durable, the webhook answers 503 and

@@ -16,7 +16,7 @@ type intakeMetrics struct {
 func newIntakeMetrics() *intakeMetrics {
 	return &intakeMetrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tinbao_messages_total",
-			Help: "Inbound messages by channel and outcome (handled, duplicate, failed), in this replica."},
+			Help: "Inbound messages by channel and outcome (handled, duplicate, failed; capped: handled in a flood, not answered), in this replica."},
 			[]string{"channel", "outcome"}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tinbao_reports_committed_total",
 			Help: "Reports made durable, by channel, kind and urgency, in this replica."},

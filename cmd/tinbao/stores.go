@@ -15,19 +15,19 @@ import (
 
 type sessionStore struct{ s *storage.Sessions }
 
-func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, token string) (flows.Session, error) {
-	sess, err := a.s.Begin(ctx, channel, messageID, sender, token)
+func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, token string) (bot.Begun, error) {
+	b, err := a.s.Begin(ctx, channel, messageID, sender, token)
 	switch {
 	case errors.Is(err, storage.ErrDuplicate):
-		return sess, bot.ErrDuplicate
+		return bot.Begun{}, bot.ErrDuplicate
 	case errors.Is(err, storage.ErrBusy):
-		return sess, bot.ErrBusy
+		return bot.Begun{}, bot.ErrBusy
 	}
-	return sess, err
+	return bot.Begun{Session: b.Session, Recent: b.Recent, Turns: b.Turns}, err
 }
 
-func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session) error {
-	err := a.s.Finish(ctx, channel, messageID, sender, token, s)
+func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error {
+	err := a.s.Finish(ctx, channel, messageID, sender, token, s, answered)
 	if errors.Is(err, storage.ErrLockLost) {
 		return bot.ErrBusy // nothing saved: the provider's retry runs again
 	}

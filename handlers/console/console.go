@@ -134,6 +134,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/assign", c.auth(c.assign))
 	mux.Handle("POST /tips/{code}/clock", c.auth(c.decisionClock))
 	mux.Handle("POST /tips/{code}/note", c.auth(c.note))
+	mux.Handle("POST /tips/{code}/flag", c.auth(c.flagSender))
+	mux.Handle("POST /tips/{code}/unflag", c.auth(c.unflagSender))
 	mux.Handle("GET /audit", c.auth(c.auditPage))
 	mux.Handle("GET /late", c.auth(c.late))
 	mux.Handle("GET /admin", c.auth(c.admin))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,6 +64,8 @@ type tipData struct {
 	Duplicates  []string
 	DuplicateOf string
 	Notes       []storage.Note
+	// CanFlag: the intake team and supervisors may flag the sender.
+	CanFlag bool
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -136,7 +139,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		for _, u := range units {
 			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind)})
 		}
-		d.CanRefer, d.Shareable = true, all
+		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
 	}
 	c.render(w, r, http.StatusOK, "tip", d)
 }
@@ -330,4 +333,60 @@ func (c *Console) supervisorTip(w http.ResponseWriter, r *http.Request) (storage
 		return t, o, false
 	}
 	return t, o, true
+}
+
+// maxFlagReason keeps a flag's reason to a line colleagues read at a glance.
+const maxFlagReason = 200
+
+// flagSender marks the report's sender as spam or abusive for some days:
+// their reports still come in and are queued, after the others of the same
+// urgency, labelled. The officer never sees who the sender is. Audited.
+func (c *Console) flagSender(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	if unitOfficer(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.flag_who")
+		return
+	}
+	kind, reason := r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("reason"))
+	days, err := strconv.Atoi(r.PostFormValue("days"))
+	if err != nil || days < 1 || days > storage.MaxFlagDays || !slices.Contains(storage.FlagKinds, kind) || reason == "" ||
+		utf8.RuneCountInString(reason) > maxFlagReason {
+		c.fail(w, r, http.StatusBadRequest, "console.err.flag")
+		return
+	}
+	if err := c.db.SetSenderFlag(r.Context(), t.ID, kind, reason, o.Username, days); err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.flash(r, "console.flag.flagged", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// unflagSender clears the flag on the report's sender before it runs out.
+// Audited.
+func (c *Console) unflagSender(w http.ResponseWriter, r *http.Request) {
+	t, ok := c.tipFor(w, r)
+	if !ok {
+		return
+	}
+	o := officer(r)
+	if unitOfficer(o) {
+		c.fail(w, r, http.StatusForbidden, "console.err.flag_who")
+		return
+	}
+	err := c.db.ClearSenderFlag(r.Context(), t.ID, o.Username)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		c.fail(w, r, http.StatusConflict, "console.err.no_flag")
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	c.flash(r, "console.flag.cleared", nil)
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
