@@ -319,10 +319,11 @@ func TestWebChatMemoryCeiling(t *testing.T) {
 		t.Errorf("%d OK, %d limited, %d other; want every message past the first %d sessions limited", ok.Load(),
 			limited.Load(), other.Load(), n)
 	}
-	// At most per session: its state, its message's dedupe mark, its own
-	// lookup counter; and the address's two counters, a counter per code
-	// looked up (at most the address's lookups), the service's counter.
-	bound := 3*n + 2 + bot.DefaultLimits.LookupsPerAddress.N + 1
+	// At most per session: its state, its message's dedupe mark, its flood
+	// counter, its own lookup counter; and the address's two counters, a
+	// counter per code looked up (at most the address's lookups), the
+	// service's counter.
+	bound := 4*n + 2 + bot.DefaultLimits.LookupsPerAddress.N + 1
 	ks := p.keys(t)
 	if len(ks) > bound {
 		t.Errorf("%d requests left %d Redis keys, want at most %d: %q", total, len(ks), bound, ks)
