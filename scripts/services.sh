@@ -4,7 +4,10 @@
 #   scripts/services.sh up DIR    start (or reuse) both; write DIR/env and print it:
 #                                   DATABASE_URL=postgres://postgres@127.0.0.1:PORT/tinbao?sslmode=disable
 #                                   REDIS_URL=redis://127.0.0.1:PORT/0
-#   scripts/services.sh down DIR  stop exactly what `up` started for DIR (idempotent)
+#   scripts/services.sh down DIR  stop exactly what `up` (or `cluster-up`) started for DIR (idempotent)
+#   scripts/services.sh cluster-up DIR
+#                                 also start a 3-master Redis Cluster (the same redis-server, in
+#                                 cluster mode) and print REDIS_CLUSTER_URL=redis://…?addr=…&addr=…
 #
 # Only the two URL lines go to stdout; progress goes to stderr. Files in DIR:
 # pg/ (data), pgsock/, pg.log, redis/ (append-only data), redis.pid, redis.port,
@@ -16,8 +19,8 @@ say() { echo "services: $*" >&2; }
 die() { say "$*"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-[ $# -eq 2 ] && { [ "$1" = up ] || [ "$1" = down ]; } || die "usage: $0 up|down DIR"
-cmd=$1
+[ $# -eq 2 ] && { [ "$1" = up ] || [ "$1" = down ] || [ "$1" = cluster-up ]; } || die "usage: $0 up|down|cluster-up DIR"
+cmd=${1//-/_}
 [ "$cmd" = down ] && [ ! -d "$2" ] && exit 0
 mkdir -p "$2"
 DIR=$(cd "$2" && pwd)
@@ -187,6 +190,61 @@ down() {
     kill -0 "$pid" 2>/dev/null && { say "redis $pid did not stop, killing it"; kill -9 "$pid"; }
   fi
   rm -f "$DIR/redis.pid"
+  cluster_down
+}
+
+cluster_down() {
+  local f pid
+  for f in "$DIR"/cluster/node*.pid; do
+    [ -f "$f" ] || continue
+    if pid=$(cat "$f" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q redis-server; then
+      say "stopping redis cluster node (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    fi
+    rm -f "$f"
+  done
+}
+
+# cluster_up starts three redis-server processes in cluster mode, each owning a third of
+# the hash slots (no replicas: enough to prove that every multi-key script stays in one slot).
+cluster_up() {
+  ensure_installed
+  have redis-cli || die "a Redis Cluster needs redis-cli: run \`sudo apt-get install redis-tools\` and try again"
+  mkdir -p "$DIR/cluster"
+  local ports=() i p pid
+  if [ -f "$DIR/cluster/ports" ] && read -r -a ports <"$DIR/cluster/ports" && [ ${#ports[@]} -eq 3 ] &&
+     redis_ping "${ports[0]}" && redis_ping "${ports[1]}" && redis_ping "${ports[2]}" &&
+     [ "$(redis-cli -p "${ports[0]}" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p')" = ok ]; then
+    say "redis cluster already running on ${ports[*]}"
+  else
+    cluster_down
+    rm -rf "$DIR/cluster"; mkdir -p "$DIR/cluster"
+    ports=()
+    for i in 1 2 3; do
+      p=$(pick_port "" "")
+      while [[ " ${ports[*]} " == *" $p "* ]]; do p=$(pick_port "" ""); done
+      mkdir -p "$DIR/cluster/$i"
+      say "starting redis cluster node $i on 127.0.0.1:$p"
+      redis-server --port "$p" --bind 127.0.0.1 --dir "$DIR/cluster/$i" --daemonize yes --cluster-enabled yes \
+        --cluster-config-file nodes.conf --cluster-node-timeout 2000 --pidfile "$DIR/cluster/node$i.pid" \
+        --logfile "$DIR/cluster/node$i.log" --save "" --appendonly no >&2 9>&-
+      for _ in $(seq 100); do redis_ping "$p" && break; sleep 0.1; done
+      redis_ping "$p" || die "redis cluster node $i did not start (log: $DIR/cluster/node$i.log)"
+      ports+=("$p")
+    done
+    redis-cli --cluster create "127.0.0.1:${ports[0]}" "127.0.0.1:${ports[1]}" "127.0.0.1:${ports[2]}" \
+      --cluster-replicas 0 --cluster-yes >"$DIR/cluster/create.log" 2>&1 ||
+      { cat "$DIR/cluster/create.log" >&2; die "redis-cli --cluster create failed"; }
+    for _ in $(seq 100); do
+      [ "$(redis-cli -p "${ports[0]}" cluster info | tr -d '\r' | sed -n 's/^cluster_state://p')" = ok ] && break
+      sleep 0.1
+    done
+    echo "${ports[*]}" >"$DIR/cluster/ports"
+  fi
+  printf 'REDIS_CLUSTER_URL=redis://127.0.0.1:%s?addr=127.0.0.1:%s&addr=127.0.0.1:%s\n' "${ports[0]}" "${ports[1]}" "${ports[2]}" |
+    tee "$DIR/cluster/env"
 }
 
 "$cmd"

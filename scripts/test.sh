@@ -53,6 +53,12 @@ bash scripts/services.sh up "$dir" >/dev/null
 TEST_DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$dir/env")
 TEST_REDIS_URL=$(sed -n 's/^REDIS_URL=//p' "$dir/env")
 export TEST_DATABASE_URL TEST_REDIS_URL
+if [ "$mode" = test ]; then
+  # A 3-master Redis Cluster, for the test that runs the session code on one.
+  bash scripts/services.sh cluster-up "$dir" >/dev/null
+  TEST_REDIS_CLUSTER_URL=$(sed -n 's/^REDIS_CLUSTER_URL=//p' "$dir/cluster/env")
+  export TEST_REDIS_CLUSTER_URL
+fi
 echo "services: TEST_DATABASE_URL=$TEST_DATABASE_URL TEST_REDIS_URL=$TEST_REDIS_URL" >&2
 
 if [ "$mode" = test ]; then

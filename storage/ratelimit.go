@@ -28,7 +28,7 @@ return {1, wait}
 // replicas. It returns how long to wait before sending and whether the slot
 // is reserved (false when the wait would exceed maxWait).
 func (s *Sessions) Reserve(ctx context.Context, key string, interval, maxWait time.Duration) (time.Duration, bool, error) {
-	res, err := reserveScript.Run(ctx, s.rdb, []string{s.prefix + "pace:" + key},
+	res, err := reserveScript.Run(ctx, s.rdb, []string{s.prefix + "pace:{" + key + "}"},
 		interval.Milliseconds(), maxWait.Milliseconds()).Int64Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("reserve %s: %w", key, err)
@@ -52,7 +52,8 @@ return 1
 // Hold makes every replica wait at least d before the next send under key:
 // a provider said "too many requests, retry after d".
 func (s *Sessions) Hold(ctx context.Context, key string, d time.Duration) error {
-	keys := []string{s.prefix + "pace:" + key, s.prefix + "hold:" + key}
+	// One hash tag: both keys in one slot, as a Redis Cluster requires.
+	keys := []string{s.prefix + "pace:{" + key + "}", s.prefix + "hold:{" + key + "}"}
 	if err := holdScript.Run(ctx, s.rdb, keys, d.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("hold %s: %w", key, err)
 	}
@@ -61,7 +62,7 @@ func (s *Sessions) Hold(ctx context.Context, key string, d time.Duration) error 
 
 // Held says how much longer a hold on key lasts (zero: none).
 func (s *Sessions) Held(ctx context.Context, key string) (time.Duration, error) {
-	d, err := s.rdb.PTTL(ctx, s.prefix+"hold:"+key).Result()
+	d, err := s.rdb.PTTL(ctx, s.prefix+"hold:{"+key+"}").Result()
 	if err != nil {
 		return 0, fmt.Errorf("held %s: %w", key, err)
 	}

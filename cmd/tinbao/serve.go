@@ -30,7 +30,7 @@ import (
 )
 
 // redisPinger adapts the Redis client to handlers.Pinger.
-type redisPinger struct{ rdb *redis.Client }
+type redisPinger struct{ rdb redis.UniversalClient }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.rdb.Ping(ctx).Err() }
 
@@ -49,11 +49,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	defer db.Close()
 	db.SetKeys(cfg.Keys)
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := storage.OpenRedis(cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)

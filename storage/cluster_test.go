@@ -1,0 +1,107 @@
+package storage_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tinbao/flows"
+	"tinbao/storage"
+	"tinbao/storage/storagetest"
+)
+
+// TestSessionsOnRedisCluster runs the bot's session code against the 3-master
+// Redis Cluster that scripts/services.sh starts: every multi-key script must
+// keep its keys in one hash slot, or the cluster refuses it (CROSSSLOT).
+func TestSessionsOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, err := storage.OpenRedis(storagetest.Need(t, "TEST_REDIS_CLUSTER_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		t.Fatalf("OpenRedis gave a %T for a cluster URL", rdb)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "t:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		rdb.(*redis.ClusterClient).ForEachMaster(context.Background(), func(ctx context.Context, c *redis.Client) error {
+			iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				c.Del(ctx, iter.Val())
+			}
+			return nil
+		})
+		rdb.Close()
+	})
+	s := storage.NewSessions(rdb, prefix, time.Hour)
+
+	// Many senders land on every master; each one's keys stay together.
+	for i := range 30 {
+		sender := fmt.Sprintf("sender-%d", i)
+		begun, err := s.Begin(ctx, "telegram", "m1", sender, "tok")
+		if err != nil || begun.Session.Flow != "" || begun.Recent != 1 {
+			t.Fatalf("Begin %s: %+v, %v", sender, begun, err)
+		}
+		if _, err := s.Begin(ctx, "telegram", "m2", sender, "other"); !errors.Is(err, storage.ErrBusy) {
+			t.Fatalf("a second Begin while locked: %v", err)
+		}
+		if err := s.Finish(ctx, "telegram", "m1", sender, "tok", flows.Session{Flow: "report", Step: "what"}, true); err != nil {
+			t.Fatalf("Finish %s: %v", sender, err)
+		}
+		if _, err := s.Begin(ctx, "telegram", "m1", sender, "tok2"); !errors.Is(err, storage.ErrDuplicate) {
+			t.Fatalf("a replay: %v", err)
+		}
+		begun, err = s.Begin(ctx, "telegram", "m3", sender, "tok3")
+		if err != nil || begun.Session.Flow != "report" {
+			t.Fatalf("the saved session: %+v, %v", begun, err)
+		}
+		if err := s.Release(ctx, sender, "tok3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Forget(ctx, sender); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TrackMessages(ctx, sender, 10, 11); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := s.TakeTrackedMessages(ctx, sender); err != nil || len(ids) != 2 {
+			t.Fatalf("tracked = %v, %v", ids, err)
+		}
+		if _, err := s.PushInbox(ctx, sender, "xin chào"); err != nil {
+			t.Fatal(err)
+		}
+		if msgs, err := s.ReadInbox(ctx, sender, 0); err != nil || len(msgs) != 1 {
+			t.Fatalf("inbox = %v, %v", msgs, err)
+		}
+	}
+	for i := range 3 {
+		if ok, err := s.Allow(ctx, "lookup:x", 2, time.Minute); err != nil || ok != (i < 2) {
+			t.Fatalf("Allow %d = %v, %v", i, ok, err)
+		}
+	}
+	limits := []storage.Limit{{Key: "lookup:a", N: 5, Window: time.Minute}, {Key: "lookup-code:c", N: 5, Window: time.Minute},
+		{Key: "lookups:all", N: 5, Window: time.Minute}}
+	if got, err := s.AllowEach(ctx, limits); err != nil || got != -1 {
+		t.Fatalf("AllowEach = %d, %v", got, err)
+	}
+	for _, key := range []string{"telegram:bot", "telegram:chat:p1", "sms:chat:p2"} {
+		if _, ok, err := s.Reserve(ctx, key, time.Millisecond, time.Second); err != nil || !ok {
+			t.Fatalf("Reserve %s: %v, %v", key, ok, err)
+		}
+		if err := s.Hold(ctx, key, 2*time.Second); err != nil {
+			t.Fatalf("Hold %s: %v", key, err)
+		}
+		if d, err := s.Held(ctx, key); err != nil || d <= 0 {
+			t.Fatalf("Held %s = %v, %v", key, d, err)
+		}
+	}
+}
