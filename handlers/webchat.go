@@ -135,6 +135,17 @@ type chatRequest struct {
 	Queued bool   `json:"queued"`
 }
 
+// parseChatRequest reads the page's POST /chat/send body: JSON, with a
+// message ID as the page makes them (web.Incoming.Check).
+func parseChatRequest(body []byte) (web.Incoming, error) {
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return web.Incoming{}, err
+	}
+	in := web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang, Queued: req.Queued}
+	return in, in.Check()
+}
+
 type chatResponse struct {
 	Replies []web.Render `json:"replies"`
 	Wipe    bool         `json:"wipe,omitempty"`
@@ -164,16 +175,15 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "could not read body"})
 		return
 	}
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	in, err := parseChatRequest(body)
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "not a chat message"})
 		return
 	}
 	sid := h.chatSession(w, r, true)
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	out, err := h.web.Handle(ctx, sid, web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang,
-		Queued: req.Queued})
+	out, err := h.web.Handle(ctx, sid, in)
 	switch {
 	case errors.Is(err, web.ErrBadInput):
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})

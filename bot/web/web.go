@@ -93,9 +93,18 @@ func (a *Adapter) sender(sessionID string) string {
 	return a.keys.Pseudonym(bot.ChannelWeb, sessionID)
 }
 
+// Check refuses a message the page could not have sent: a malformed
+// message ID, or a choice longer than any button's.
+func (in Incoming) Check() error {
+	if !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 {
+		return ErrBadInput
+	}
+	return nil
+}
+
 // Handle runs one message of a browser session.
 func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bot.Outcome, error) {
-	if !ValidSessionID(sessionID) || !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 {
+	if !ValidSessionID(sessionID) || in.Check() != nil {
 		return bot.Outcome{}, ErrBadInput
 	}
 	return a.runner.Handle(ctx, bot.Message{
