@@ -219,6 +219,9 @@ func TestNoPersonalDataInLogsOrColumns(t *testing.T) {
 	}{
 		{"/claim", nil},
 		{"/note", url.Values{"note": {leakNote}}},
+		// A NUL (Postgres refuses it in text) and a browser's line breaks:
+		// cleaned as reporters' words are, not a 503.
+		{"/note", url.Values{"note": {"Ghi chú\x00 hai\r\ndòng"}}},
 		{"/reply", url.Values{"body": {leakFollowUp}}},
 		{"/status", url.Values{"status": {"verifying"}}},
 		{"/refer", url.Values{"unit": {"1"}, "share": {"what"}, "note": {leakReferNote}}},

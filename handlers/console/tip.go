@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"tinbao/flows"
 	"tinbao/storage"
@@ -225,8 +224,8 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body := strings.TrimSpace(r.PostFormValue("body"))
-	if body == "" || utf8.RuneCountInString(body) > maxReply {
+	body, ok := formText(r.PostFormValue("body"), maxReply, false)
+	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
 		return
 	}
@@ -299,14 +298,17 @@ func (c *Console) decisionClock(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
 
+// maxNote caps a note for colleagues.
+const maxNote = 4000
+
 // note records what an officer did or found, for colleagues.
 func (c *Console) note(w http.ResponseWriter, r *http.Request) {
 	t, ok := c.tipFor(w, r)
 	if !ok {
 		return
 	}
-	body := strings.TrimSpace(r.PostFormValue("note"))
-	if body == "" || utf8.RuneCountInString(body) > 4000 {
+	body, ok := formText(r.PostFormValue("note"), maxNote, false)
+	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "console.err.note_length")
 		return
 	}
