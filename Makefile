@@ -1,6 +1,6 @@
 SHELL := /bin/bash
 
-.PHONY: build test bench run services-up services-down clean
+.PHONY: build test bench fuzz run services-up services-down clean
 
 build:
 	go build -o bin/tinbao ./cmd/tinbao
@@ -11,6 +11,10 @@ test:
 
 bench:
 	bash scripts/test.sh bench
+
+# every fuzz target for a while (FUZZTIME seconds each, default 20)
+fuzz:
+	bash scripts/fuzz.sh $${FUZZTIME:-20}
 
 # tinbao with persistent dev services in .dev/ (see scripts/run.sh).
 run:

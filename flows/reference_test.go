@@ -3,6 +3,7 @@ package flows
 import (
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"testing/quick"
 )
@@ -108,12 +109,22 @@ func FuzzParseReference(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// A code made from these bytes reads back as itself.
+		if b := []byte(s); len(b) >= RefPayloadLen {
+			made := NewReference(b)
+			if got, err := ParseReference(string(made)); err != nil || got != made {
+				t.Fatalf("NewReference(%x) = %q does not parse back: %q %v", b, made, got, err)
+			}
+		}
 		ref, err := ParseReference(s)
 		if err != nil {
 			return
 		}
 		if again, err := ParseReference(string(ref)); err != nil || again != ref {
 			t.Fatalf("canonical form %q does not parse back: %q %v", ref, again, err)
+		}
+		if len(ref) != 12 || ref[:3] != "TB-" || ref[7] != '-' || strings.Trim(string(ref[3:7])+string(ref[8:]), refAlphabet) != "" {
+			t.Fatalf("canonical form %q is not TB-XXXX-XXXX", ref)
 		}
 	})
 }

@@ -139,6 +139,18 @@ type chatRequest struct {
 	Greeted bool `json:"greeted"`
 }
 
+// parseChatRequest reads the page's POST /chat/send body: JSON, with a
+// message ID as the page makes them (web.Incoming.Check).
+func parseChatRequest(body []byte) (web.Incoming, error) {
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return web.Incoming{}, err
+	}
+	in := web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang, Queued: req.Queued,
+		Greeted: req.Greeted}
+	return in, in.Check()
+}
+
 type chatResponse struct {
 	Replies []web.Render `json:"replies"`
 	Wipe    bool         `json:"wipe,omitempty"`
@@ -168,19 +180,15 @@ func (h *Handlers) chatSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "could not read body"})
 		return
 	}
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "not a chat message"})
-		return
-	}
-	in := web.Incoming{ID: req.ID, Text: req.Text, Choice: req.Choice, Lang: req.Lang, Queued: req.Queued,
-		Greeted: req.Greeted, Address: clientAddress(r, h.cfg.TrustedProxyHeader)}
 	// Sessions are lazy: nothing is made or written for a request that
-	// carries no message, nor for the page's opening.
-	if web.Check(in) != nil {
+	// carries no message (parseChatRequest refuses it), nor for the page's
+	// opening.
+	in, err := parseChatRequest(body)
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
 		return
 	}
+	in.Address = clientAddress(r, h.cfg.TrustedProxyHeader)
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
 	sid := h.chatSession(r)

@@ -79,5 +79,10 @@ func Clean(s string) string {
 		}
 		return r
 	}, s)
-	return NFC(strings.ReplaceAll(s, "\n\n\n", "\n\n"))
+	// At most one empty line in a row, however many were typed (a single
+	// ReplaceAll left four newlines as three, so Clean was not idempotent).
+	for strings.Contains(s, "\n\n\n") {
+		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
+	}
+	return NFC(s)
 }

@@ -2,6 +2,8 @@ package locales
 
 import (
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -81,4 +83,35 @@ func TestClean(t *testing.T) {
 			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// FuzzClean: what Clean returns is valid UTF-8 in NFC, holds no control
+// character but newline and tab, no direction override, isolate, mark or
+// byte-order mark, and is its own Clean; Fold of it is idempotent too.
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"b\u0061\u0301o tin", "a\x00b", "\u202Egnp.exe", "\ufeffxin chào", "dòng 1\r\ndòng 2", "bad \xff byte",
+		"\u2066x\u2069\u200e\u200f", "\u0301", "ǅ\u0345\u0307", "\r\r\n\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := Clean(s)
+		if !utf8.ValidString(c) {
+			t.Fatalf("Clean(%q) = %q: invalid UTF-8", s, c)
+		}
+		for _, r := range c {
+			if (unicode.IsControl(r) && r != '\n' && r != '\t') || r == '\uFEFF' || (r >= '\u202A' && r <= '\u202E') ||
+				(r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F' {
+				t.Fatalf("Clean(%q) = %q keeps %U", s, c, r)
+			}
+		}
+		if !norm.NFC.IsNormalString(c) {
+			t.Fatalf("Clean(%q) = %q: not NFC", s, c)
+		}
+		if Clean(c) != c {
+			t.Fatalf("Clean is not idempotent on %q: %q then %q", s, c, Clean(c))
+		}
+		if k := Fold(c); Fold(k) != k {
+			t.Fatalf("Fold is not idempotent on %q", c)
+		}
+	})
 }

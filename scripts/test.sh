@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test / make bench: run the Go checks against a fresh, throwaway Postgres + Redis.
 #
-#   scripts/test.sh test    go vet, gofmt check, go test -race -count=1 ./...
+#   scripts/test.sh test    go vet, gofmt check, go test -race -count=1 ./...; with CI set, scripts/fuzz.sh 2
 #   scripts/test.sh bench   go test -run '^$' -bench . -benchmem ./...
 #
 # The services live in a temp dir that is stopped and removed on any exit; tests find
@@ -64,6 +64,10 @@ echo "services: TEST_DATABASE_URL=$TEST_DATABASE_URL TEST_REDIS_URL=$TEST_REDIS_
 if [ "$mode" = test ]; then
   echo "+ go test -race -count=1 ./..." >&2
   CGO_ENABLED=1 go test -race -count=1 ./...
+  if [ -n "${CI:-}" ]; then
+    echo "+ scripts/fuzz.sh 2 (every fuzz target, 2 s each)" >&2
+    bash scripts/fuzz.sh 2
+  fi
 else
   echo "+ go test -run '^\$' -bench . -benchmem ./..." >&2
   go test -run '^$' -bench . -benchmem ./...

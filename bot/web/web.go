@@ -96,16 +96,6 @@ type Incoming struct {
 	Address string
 }
 
-// Check refuses a message that could not have come from the page: a
-// malformed ID, an oversized choice, or nothing at all. It comes before
-// anything else, so such a request makes no session and writes nothing.
-func Check(in Incoming) error {
-	if !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 || (strings.TrimSpace(in.Text) == "" && in.Choice == "") {
-		return ErrBadInput
-	}
-	return nil
-}
-
 // Opening answers the page's opening request (ask again, with nothing
 // pending: the menu and the privacy notice) when the browser has no session,
 // without making one: opening the page writes nothing anywhere. false: in is
@@ -140,9 +130,18 @@ func (a *Adapter) sender(sessionID string) string {
 	return a.keys.Pseudonym(bot.ChannelWeb, sessionID)
 }
 
+// Check refuses a message the page could not have sent: a malformed
+// message ID, a choice longer than any button's, or nothing said at all.
+func (in Incoming) Check() error {
+	if !messageIDPattern.MatchString(in.ID) || len(in.Choice) > 64 || (strings.TrimSpace(in.Text) == "" && in.Choice == "") {
+		return ErrBadInput
+	}
+	return nil
+}
+
 // Handle runs one message of a browser session.
 func (a *Adapter) Handle(ctx context.Context, sessionID string, in Incoming) (bot.Outcome, error) {
-	if !ValidSessionID(sessionID) || Check(in) != nil {
+	if !ValidSessionID(sessionID) || in.Check() != nil {
 		return bot.Outcome{}, ErrBadInput
 	}
 	return a.runner.Handle(ctx, bot.Message{

@@ -64,6 +64,9 @@ type config struct {
 	Retention     storage.Retention
 	Conversations time.Duration // RETAIN_CONVERSATIONS, default 24h: a conversation's state in Redis
 	PurgeEvery    time.Duration // PURGE_EVERY, default 1h; 0 = the purge does not run inside serve
+
+	LogLevel slog.Level // LOG_LEVEL: debug, info (default), warn or error
+	secret   string     // TINBAO_SECRET as given, so the log can refuse to print it
 }
 
 // retentionDefaults are the safe defaults the README states.
@@ -133,11 +136,15 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		}
 	}
 	if s := get("TINBAO_SECRET", ""); s != "" {
+		c.secret = s
 		kr, err := identity.ParseKeyring(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("TINBAO_SECRET: %w (make one with `head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'`)", err))
 		}
 		c.Keys = kr
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, errors.New("LOG_LEVEL must be debug, info, warn or error"))
 	}
 	c.ConsoleURL = strings.TrimRight(get("CONSOLE_URL", "http://"+c.ConsoleAddr), "/")
 	pub, err := url.Parse(get("PUBLIC_URL", "http://127.0.0.1:8080"))
@@ -272,6 +279,24 @@ func (c config) twilioOn() bool {
 
 // smsgateOn reports whether the SMS gateway is configured.
 func (c config) smsgateOn() bool { return c.SMSGateURL != "" }
+
+// secrets are the configuration's values that no log line may hold: every
+// password, token and key, and the passwords inside DATABASE_URL and
+// REDIS_URL.
+func (c config) secrets() []string {
+	out := []string{c.secret, c.TelegramToken, c.TelegramWebhookSecret, c.TwilioAuthToken, c.SMSGatePassword, c.SMSGateSigningKey}
+	for _, s := range strings.Split(c.secret, ",") {
+		out = append(out, strings.TrimSpace(s))
+	}
+	for _, raw := range []string{c.DatabaseURL, c.RedisURL} {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
 
 // LogValue says which settings are present, never their secret values.
 func (c config) LogValue() slog.Value {

@@ -40,7 +40,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := newLogger(stderr, cfg.LogLevel, cfg.secrets()...)
+	// go-redis and the standard log package (libraries that print) write
+	// through the same allow-list. Both are process-wide: the last service
+	// started in a process owns them (only tests start several).
+	redis.SetLogger(redisLogger{log})
+	slog.SetDefault(log.With("component", "stdlib"))
 	log.Info("starting", "config", cfg)
 
 	db, err := openMigrated(ctx, cfg.DatabaseURL)
@@ -195,7 +200,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 }
 

@@ -3,7 +3,6 @@ package console
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"tinbao/storage"
@@ -23,7 +22,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	name := strings.ToLower(strings.TrimSpace(r.PostFormValue("username")))
+	name, valid := loginName(r.PostFormValue("username"))
 	password := r.PostFormValue("password")
 	ip := clientIP(r)
 	for _, k := range []struct {
@@ -41,7 +40,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	o, err := c.db.OfficerByName(ctx, name)
+	var o storage.Officer
+	var err error
+	if valid {
+		o, err = c.db.OfficerByName(ctx, name)
+	}
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return

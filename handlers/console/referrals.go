@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"tinbao/flows"
 	"tinbao/storage"
@@ -65,8 +63,8 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusForbidden, "console.err.no_consent")
 		return
 	}
-	note := strings.TrimSpace(r.PostFormValue("note"))
-	if utf8.RuneCountInString(note) > maxReply {
+	note, ok := formText(r.PostFormValue("note"), maxReply, true)
+	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"tinbao/flows"
 	"tinbao/storage"
@@ -228,8 +227,8 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body := strings.TrimSpace(r.PostFormValue("body"))
-	if body == "" || utf8.RuneCountInString(body) > maxReply {
+	body, ok := formText(r.PostFormValue("body"), maxReply, false)
+	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
 		return
 	}
@@ -302,14 +301,17 @@ func (c *Console) decisionClock(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
 
+// maxNote caps a note for colleagues.
+const maxNote = 4000
+
 // note records what an officer did or found, for colleagues.
 func (c *Console) note(w http.ResponseWriter, r *http.Request) {
 	t, ok := c.tipFor(w, r)
 	if !ok {
 		return
 	}
-	body := strings.TrimSpace(r.PostFormValue("note"))
-	if body == "" || utf8.RuneCountInString(body) > 4000 {
+	body, ok := formText(r.PostFormValue("note"), maxNote, false)
+	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "console.err.note_length")
 		return
 	}
@@ -351,10 +353,10 @@ func (c *Console) flagSender(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusForbidden, "console.err.flag_who")
 		return
 	}
-	kind, reason := r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("reason"))
+	kind := r.PostFormValue("kind")
+	reason, reasonOK := formText(r.PostFormValue("reason"), maxFlagReason, false)
 	days, err := strconv.Atoi(r.PostFormValue("days"))
-	if err != nil || days < 1 || days > storage.MaxFlagDays || !slices.Contains(storage.FlagKinds, kind) || reason == "" ||
-		utf8.RuneCountInString(reason) > maxFlagReason {
+	if err != nil || days < 1 || days > storage.MaxFlagDays || !slices.Contains(storage.FlagKinds, kind) || !reasonOK {
 		c.fail(w, r, http.StatusBadRequest, "console.err.flag")
 		return
 	}
