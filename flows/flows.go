@@ -176,6 +176,9 @@ type Result struct {
 	// attaches it to the report's thread (if the sender made it) and answers
 	// with Engine.ThreadAck.
 	Reply *ThreadReply
+	// Data asks the caller to handle a request about the data a code's
+	// report holds and answer with Engine.DataAnswer.
+	Data *DataRequest
 }
 
 // ThreadReply is a reporter's message to the officers of one report.
@@ -252,13 +255,14 @@ func (e *Engine) Step(s Session, in Input) Result {
 	c := &turn{e: e, s: s, in: in}
 	first := s.Touched == 0
 	c.run()
-	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil {
+	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {
 		c.withPrivacy() // first contact: who reads this, what is kept
 	}
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}
-	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply}
+	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply,
+		Data: c.data}
 }
 
 // turn is the work of one Step.
@@ -271,6 +275,7 @@ type turn struct {
 	lookup  Reference
 	wipe    bool
 	reply   *ThreadReply
+	data    *DataRequest
 	before  map[string]bool // while editing: which steps applied before the answer
 	danger  bool            // this message carries danger words
 	alarm   *Distress       // this message, kept because it raised the alarm
