@@ -57,6 +57,9 @@ type Tip struct {
 	Complex   bool          // the decision clock runs 2 months
 	Extended  bool          // and was extended once by 2 months
 	Erased    bool          // its data key is destroyed: nothing personal is left
+	// SharingWithdrawn is when the person withdrew the consent to share
+	// the report with support services (a data request); nil: never.
+	SharingWithdrawn *time.Time
 }
 
 // CommittedTip is what CommitTip returns.
@@ -131,7 +134,7 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 // reports made before sealing, the sealed copy and its wrapped data key.
 const tipColumns = `t.id, t.reference, t.kind, t.channel, t.status, t.urgency, COALESCE(t.category, ''), t.language,
 	t.details - 'distress', COALESCE(t.details->'distress', '[]'::jsonb), t.created_at, COALESCE(t.claimed_by, ''),
-	t.follow_up, t.media, t.complex, t.extended, t.erased_at IS NOT NULL, t.sealed, k.wrapped`
+	t.follow_up, t.media, t.complex, t.extended, t.erased_at IS NOT NULL, t.sharing_withdrawn_at, t.sealed, k.wrapped`
 
 const sqlTipByReference = `SELECT ` + tipColumns + `
 	FROM tips t LEFT JOIN data_keys k ON k.tip_id = t.id WHERE t.reference = $1`
@@ -141,7 +144,7 @@ func (db *DB) scanTip(row pgx.Row) (Tip, error) {
 	var sealed, wrapped []byte
 	err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language,
 		&t.Details, &t.Distress, &t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended, &t.Erased,
-		&sealed, &wrapped)
+		&t.SharingWithdrawn, &sealed, &wrapped)
 	if err != nil {
 		return Tip{}, err
 	}
