@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"tinbao/bot/sms"
+	"tinbao/bot/sms/smstest"
 	"tinbao/flows"
 	"tinbao/storage"
 )
@@ -208,5 +210,42 @@ func TestTelegramDataRequestsEndToEnd(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("audit lacks %q", want)
 		}
+	}
+}
+
+// By SMS through the gateway: DU LIEU and the code, a number for the
+// choice; each answer one GSM-7 SMS, queued and tracked like every SMS.
+func TestSMSDataRequestThroughTheGateway(t *testing.T) {
+	g := smstest.NewGateway("gw-user", "gw-pass")
+	defer g.Close()
+	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
+		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey, "JOIN_WINDOW": "200ms"})
+	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+	reportBySMS(t, p.say)
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 {
+		t.Fatalf("tips = %+v", tips)
+	}
+	ref := tips[0].Reference
+	if got := p.say("du lieu " + strings.ToLower(ref)); !strings.Contains(got, "1 Xem dang giu gi") {
+		t.Fatalf("choices = %q", got)
+	}
+	got := p.say("1")
+	if !strings.Contains(got, "loi ke") || strings.Contains(got, "facebook") {
+		t.Errorf("summary by SMS = %q", got)
+	}
+	p.say("DULIEU " + ref)
+	p.say("4")
+	if got := p.say("1"); !strings.Contains(got, "2 ngay lam viec") {
+		t.Errorf("erasure acknowledged = %q", got)
+	}
+	for _, m := range g.SentTo(victimE164) {
+		if enc, n := sms.Count(m.Body); enc != sms.GSM7 || n != 1 {
+			t.Errorf("SMS %q: %s, %d segments", m.Body, enc, n)
+		}
+	}
+	reqs, _ := s.db.DataRequests(context.Background(), tips[0].ID)
+	if len(reqs) != 2 || reqs[0].Kind != flows.DataErasure || reqs[0].Status != "pending" || reqs[0].Channel != "sms" {
+		t.Errorf("requests = %+v", reqs)
 	}
 }
