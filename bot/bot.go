@@ -150,6 +150,33 @@ type Tips interface {
 	AppendReply(ctx context.Context, ref flows.Reference, sender, channel, sourceID, text string) error
 }
 
+// DataRequest is a request about a report's data, with who made it and how
+// to answer them later.
+type DataRequest struct {
+	flows.DataRequest
+	Channel         string
+	Sender          string
+	SourceMessageID string
+	Lang            string
+	// Sealed is the sender's handle sealed by a master key: the answer to
+	// an erasure must reach them after the report's own key is destroyed.
+	Sealed []byte
+}
+
+// DataRequests records requests about a report's data (Postgres).
+type DataRequests interface {
+	// Record records a request and applies what takes effect at once; for
+	// an access request it returns what we hold. It returns ErrNotFound,
+	// recording nothing, for a code that does not exist and for a report
+	// the sender may not act on.
+	Record(ctx context.Context, r DataRequest) (*flows.Holding, error)
+}
+
+// RecordDataRequests makes the runner record requests about a report's
+// data in d. Without it they are answered and recorded nowhere (the
+// terminal chat). Call it before handling messages.
+func (r *Runner) RecordDataRequests(d DataRequests) { r.data = d }
+
 // ReplyQueue makes conversational replies durable, for a channel where every
 // message we send must be tracked to delivery (SMS).
 type ReplyQueue interface {
@@ -241,6 +268,7 @@ type Runner struct {
 	durable  map[string]durable // channels whose replies go through the outbox
 	observer Observer           // nil: nothing counted
 	limits   Limits
+	data     DataRequests // nil: data requests recorded nowhere
 }
 
 type officerGroup struct {
@@ -369,6 +397,18 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	}
 	if res.Lookup != "" && !flooded { // in a flood the answer would not be said
 		res.Replies = append(res.Replies, r.lookup(ctx, m, res.Session.Lang, res.Lookup))
+	}
+	if res.Data != nil { // answered even in a flood: the person asked about their data
+		reply, err := r.dataRequest(ctx, m, res.Session.Lang, *res.Data)
+		if err != nil {
+			// Nothing said: the provider's retry records it (one retry,
+			// one effect: a request already recorded is not recorded twice).
+			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
+				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
+			}
+			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
+		}
+		res.Replies = append(res.Replies, reply)
 	}
 	if res.Reply != nil && !flooded {
 		err := r.tips.AppendReply(ctx, res.Reply.Reference, m.Sender, m.Channel, m.MessageID, res.Reply.Text)
@@ -520,6 +560,39 @@ func (r *Runner) lookupLimits(m Message, ref flows.Reference) []Limit {
 	return append(limits,
 		Limit{"lookup-code:" + r.keys.Pseudonym("lookup-code", string(ref)), l.LookupsPerCode.N, l.LookupsPerCode.Per},
 		Limit{"lookups:all", l.Lookups.N, l.Lookups.Per})
+}
+
+// dataRequest records a request about a report's data and answers it. It
+// counts against the same limit as lookups, and a code that does not exist,
+// or that this sender may not act on, is answered exactly as a recorded
+// request would be, except that there is nothing to show.
+func (r *Runner) dataRequest(ctx context.Context, m Message, lang string, req flows.DataRequest) (flows.Reply, error) {
+	ok, err := r.sessions.Allow(ctx, "lookup:"+m.Sender, r.limits.LookupsPerSender.N, r.limits.LookupsPerSender.Per)
+	if err != nil {
+		return flows.Reply{}, fmt.Errorf("data request rate limit: %w", err)
+	}
+	if !ok {
+		r.log.InfoContext(ctx, "data request refused: too many", "message", m)
+		return r.engine.DataAnswer(lang, m.Channel, req, nil, true), nil
+	}
+	if r.data == nil {
+		return r.engine.DataAnswer(lang, m.Channel, req, nil, false), nil
+	}
+	sealed, err := r.keys.Seal(m.Channel, m.Sender, m.Handle)
+	if err != nil {
+		return flows.Reply{}, err
+	}
+	held, err := r.data.Record(ctx, DataRequest{DataRequest: req, Channel: m.Channel, Sender: m.Sender,
+		SourceMessageID: m.MessageID, Lang: lang, Sealed: sealed})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		held = nil
+	case err != nil:
+		return flows.Reply{}, fmt.Errorf("data request: %w", err)
+	}
+	// Neither the code nor the sender: only what kind of request it was.
+	r.log.InfoContext(ctx, "data request answered", "channel", m.Channel, "kind", req.Kind)
+	return r.engine.DataAnswer(lang, m.Channel, req, held, false), nil
 }
 
 // Forget deletes a sender's conversation (the web chat's quick exit).

@@ -541,3 +541,73 @@ func TestChannelCapHoldsAnswersButNotTheNumbers(t *testing.T) {
 		t.Errorf("web chat = %+v, %v; want answered", web.Replies, err)
 	}
 }
+
+// memData records data requests for codes it knows, made by their senders.
+type memData struct {
+	known    map[flows.Reference]string // code → its sender
+	recorded []DataRequest
+	fail     error
+}
+
+func (m *memData) Record(_ context.Context, r DataRequest) (*flows.Holding, error) {
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	if m.known[r.Reference] != r.Sender {
+		return nil, ErrNotFound
+	}
+	m.recorded = append(m.recorded, r)
+	if r.Kind == flows.DataAccess {
+		return &flows.Holding{Classes: []string{"story"}, Status: "new"}, nil
+	}
+	return nil, nil
+}
+
+// A request about an unknown code gets word for word the answer a recorded
+// one gets, and is recorded nowhere; requests count against the lookup
+// limit; a failing store says nothing and asks the provider to retry; no
+// log line holds both the code and the sender.
+func TestDataRequestSameAnswerForUnknownCodes(t *testing.T) {
+	f := newFixture(t)
+	known := flows.NewReference([]byte{1, 2, 3, 4, 5, 6, 7})
+	unknown := flows.NewReference([]byte{7, 6, 5, 4, 3, 2, 1})
+	data := &memData{known: map[flows.Reference]string{known: "pseudo"}}
+	f.runner.RecordDataRequests(data)
+	erase := func(id string, ref flows.Reference) string {
+		f.say(t, id+"a", "DU LIEU "+string(ref), "")
+		f.say(t, id+"b", "", "d:erase")
+		replies, err := f.say(t, id+"c", "", "d:erase!")
+		if err != nil || len(replies) != 1 {
+			t.Fatalf("erasure of %s: %v %v", ref, replies, err)
+		}
+		return strings.ReplaceAll(replies[0].Text, string(ref), "CODE")
+	}
+	if a, b := erase("k", known), erase("u", unknown); a != b {
+		t.Errorf("known code answered %q, unknown %q", a, b)
+	}
+	if len(data.recorded) != 1 || data.recorded[0].Kind != flows.DataErasure || data.recorded[0].Reference != known {
+		t.Errorf("recorded = %+v", data.recorded)
+	}
+	if h, err := f.keys.Open(ChannelTelegram, "pseudo", data.recorded[0].Sealed); err != nil || h != "555000111" {
+		t.Errorf("the requester's handle is not sealed by the master key: %q %v", h, err)
+	}
+	for _, line := range strings.Split(f.log.String(), "\n") {
+		if strings.Contains(line, string(known)) && strings.Contains(line, "pseudo") {
+			t.Errorf("a log line ties the code to the sender: %s", line)
+		}
+	}
+	data.fail = errors.New("postgres down")
+	f.say(t, "f1", "/dulieu "+string(known), "")
+	if _, err := f.say(t, "f2", "", "d:stopmsg"); err == nil {
+		t.Error("a failed recording did not ask for a retry")
+	}
+	data.fail = nil
+	var last []flows.Reply
+	for i := range 5 {
+		f.say(t, fmt.Sprint("l", i), "/dulieu "+string(known), "")
+		last, _ = f.say(t, fmt.Sprint("m", i), "", "d:see")
+	}
+	if len(last) != 1 || !strings.Contains(last[0].Text, "nhiều lần") {
+		t.Errorf("after too many requests: %+v", last)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	cmdLanguage
 	cmdEmergency
 	cmdAgain
+	cmdData
 )
 
 // Choice IDs shared by every flow. They travel as Telegram callback data, so
@@ -68,6 +69,7 @@ var commandWords = []struct {
 	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
 	{"/xoa", cmdWipe}, {"xoa", cmdWipe}, {"thoat", cmdWipe},
 	{"/ngonngu", cmdLanguage}, {"ngon ngu", cmdLanguage}, {"language", cmdLanguage},
+	{"/dulieu", cmdData}, {"du lieu", cmdData}, {"dulieu", cmdData},
 	{"/khancap", cmdEmergency}, {"so khan cap", cmdEmergency}, {"khan cap", cmdEmergency}, {"sos", cmdEmergency},
 }
 
@@ -93,6 +95,8 @@ func commandOf(in Input) (command, string) {
 		return cmdEmergency, ""
 	case choiceLanguage:
 		return cmdLanguage, ""
+	case choiceData:
+		return cmdData, ""
 	case choiceCancel, choiceCancelYes:
 		return cmdCancel, ""
 	}
@@ -114,7 +118,11 @@ func commandOf(in Input) (command, string) {
 			if rest, ok := strings.CutPrefix(key, cw.words+" "); ok && !aloneOnly[cw.cmd] {
 				// Keep what follows as typed, for codes: cut the same
 				// number of words from the original text.
-				return cw.cmd, afterWords(in.Text, strings.Count(cw.words, " ")+1, rest)
+				rest = afterWords(in.Text, strings.Count(cw.words, " ")+1, rest)
+				if cw.cmd == cmdData && !LooksLikeReference(rest) {
+					continue // "dữ liệu của tôi bị lộ" is words, not a request
+				}
+				return cw.cmd, rest
 			}
 		}
 	}

@@ -183,6 +183,9 @@ type Result struct {
 	// Danger: this message carried danger words; its replies begin with the
 	// emergency numbers, which the caller's flood caps must not hold back.
 	Danger bool
+	// Data asks the caller to handle a request about the data a code's
+	// report holds and answer with Engine.DataAnswer.
+	Data *DataRequest
 }
 
 // ThreadReply is a reporter's message to the officers of one report.
@@ -259,14 +262,14 @@ func (e *Engine) Step(s Session, in Input) Result {
 	c := &turn{e: e, s: s, in: in}
 	first := s.Touched == 0
 	c.run()
-	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil {
+	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {
 		c.withPrivacy() // first contact: who reads this, what is kept
 	}
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}
 	return Result{Session: c.s, Replies: c.replies, Report: c.report, Lookup: c.lookup, Wipe: c.wipe, Reply: c.reply,
-		Danger: c.danger}
+		Danger: c.danger, Data: c.data}
 }
 
 // turn is the work of one Step.
@@ -279,6 +282,7 @@ type turn struct {
 	lookup  Reference
 	wipe    bool
 	reply   *ThreadReply
+	data    *DataRequest
 	before  map[string]bool // while editing: which steps applied before the answer
 	danger  bool            // this message carries danger words
 	alarm   *Distress       // this message, kept because it raised the alarm

@@ -22,8 +22,8 @@ func (c *turn) run() {
 	}
 	if c.s.Flow == "" && c.s.Step == menuStep && c.in.Choice == "" {
 		// A number typed after the menu picks from it (SMS has no buttons).
-		if n, err := strconv.Atoi(strings.TrimSpace(c.in.Text)); err == nil && n >= 1 && n <= len(menuChoices) {
-			c.in.Choice, c.in.Text = menuChoices[n-1], ""
+		if n, err := strconv.Atoi(strings.TrimSpace(c.in.Text)); err == nil && n >= 1 && n <= len(c.menuChoices()) {
+			c.in.Choice, c.in.Text = c.menuChoices()[n-1].ID, ""
 		}
 	}
 	cmd, rest := commandOf(c.in)
@@ -143,6 +143,9 @@ func (c *turn) run() {
 	case cmdAgain:
 		c.again(true)
 		return
+	case cmdData:
+		c.startData(rest)
+		return
 	}
 	if c.s.Confirm {
 		c.confirming()
@@ -154,6 +157,9 @@ func (c *turn) run() {
 		return
 	case languageFlowName:
 		c.language()
+		return
+	case dataFlowName:
+		c.dataStep()
 		return
 	}
 	if f, ok := c.e.flows[c.s.Flow]; ok {
@@ -270,6 +276,10 @@ func (c *turn) confirming() {
 // again asks the pending question once more; with nothing pending, the
 // menu if orMenu.
 func (c *turn) again(orMenu bool) {
+	if c.s.Flow == dataFlowName {
+		c.dataAgain()
+		return
+	}
 	if f, ok := c.e.flows[c.s.Flow]; ok {
 		if i := f.index(c.s.Step); i >= 0 {
 			c.prompt(f, &f.steps[i])
@@ -308,10 +318,12 @@ func (c *turn) pauseChoices() []Choice {
 	return []Choice{c.choice(choiceResume, "button.resume"), c.choice(choiceRestart, "button.restart")}
 }
 
-// The menu's choices, in the order they are numbered.
+// The menu's choices, in the order they are numbered. Requests about one's
+// data come last, and not on SMS: the menu must stay one SMS, and DU LIEU
+// works there as a keyword.
 var (
-	menuChoices = []string{choiceReport, choiceHelp, choiceStatus, choiceEmergency, choiceLanguage}
-	menuLabels  = []string{"menu.report", "menu.help", "menu.status", "menu.emergency", "menu.language"}
+	menuChoices = []string{choiceReport, choiceHelp, choiceStatus, choiceEmergency, choiceLanguage, choiceData}
+	menuLabels  = []string{"menu.report", "menu.help", "menu.status", "menu.emergency", "menu.language", "menu.data"}
 )
 
 // menuStep marks a session whose last question was the menu.
@@ -328,8 +340,12 @@ func (c *turn) endReply(text string) Reply {
 }
 
 func (c *turn) menuChoices() []Choice {
-	choices := make([]Choice, len(menuChoices))
-	for i := range menuChoices {
+	n := len(menuChoices)
+	if c.in.Channel == "sms" {
+		n-- // no data entry
+	}
+	choices := make([]Choice, n)
+	for i := range n {
 		choices[i] = c.choice(menuChoices[i], menuLabels[i])
 	}
 	return choices

@@ -82,7 +82,7 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 	var s flows.Session
 	var last []flows.Choice
 	channel := "telegram"
-	committed := map[flows.Reference]bool{}
+	committed := map[flows.Reference]*flows.Report{}
 	var openThread flows.Reference
 	busy := false
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -174,14 +174,14 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 			last = rep.Choices
 		}
 		if r.Report != nil {
-			committed[r.Report.Reference] = true
+			committed[r.Report.Reference] = r.Report
 			out.WriteString(describe(r.Report))
 			if channel == "sms" {
 				sent = append(sent, sms.Compose([]flows.Reply{{Text: r.Report.Ack}}, keepMarks))
 			}
 		}
 		if r.Lookup != "" {
-			found := committed[r.Lookup]
+			found := committed[r.Lookup] != nil
 			answer := e.Status(s.Lang, r.Lookup, "new", found, false)
 			if busy {
 				// Refused before anything is read: the same answer for
@@ -201,12 +201,30 @@ func replaySMS(t *testing.T, e *flows.Engine, script string, keepMarks bool) (st
 		}
 		if r.Reply != nil {
 			fmt.Fprintf(&out, "= gửi người phụ trách %s: %s\n", r.Reply.Reference, r.Reply.Text)
-			ack := e.ThreadAck(s.Lang, r.Reply.Reference, committed[r.Reply.Reference])
+			ack := e.ThreadAck(s.Lang, r.Reply.Reference, committed[r.Reply.Reference] != nil)
 			out.WriteString(prefixLines("< ", ack.Text))
 			last = ack.Choices
 			for _, c := range ack.Choices {
 				out.WriteString("  [" + c.Label + "]\n")
 			}
+		}
+		if r.Data != nil {
+			rep := committed[r.Data.Reference]
+			fmt.Fprintf(&out, "= yêu cầu dữ liệu %s %s (có: %t)\n", r.Data.Kind, r.Data.Reference, rep != nil)
+			var h *flows.Holding
+			if rep != nil {
+				h = &flows.Holding{Classes: flows.HoldingClasses(rep.Details, len(rep.Distress) > 0), Media: len(rep.Media),
+					WriteBack: rep.FollowUp, Status: "new"}
+			}
+			answer := e.DataAnswer(s.Lang, channel, *r.Data, h, false)
+			if channel == "sms" {
+				text := sms.Compose([]flows.Reply{answer}, keepMarks)
+				sent = append(sent, text)
+				out.WriteString(prefixLines("< ", text))
+			} else {
+				out.WriteString(prefixLines("< ", answer.Text))
+			}
+			last = answer.Choices
 		}
 		if r.Wipe {
 			out.WriteString("= xoá cuộc trò chuyện\n")

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // sqlEraseTip destroys a report's data key and clears every copy of what the
@@ -41,8 +43,18 @@ SELECT (SELECT count(*) FROM tips WHERE id = $1), (SELECT count(*) FROM t)`
 // audit log (data_request, retention), never free text. Erasing an erased
 // report changes nothing and is not an error.
 func (db *DB) EraseTip(ctx context.Context, tipID int64, actor, why string) error {
+	return eraseTip(ctx, db.pool, tipID, actor, why)
+}
+
+// rowQuerier is a pool or a transaction: an erasure may be part of a
+// larger decision (a data request's).
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func eraseTip(ctx context.Context, q rowQuerier, tipID int64, actor, why string) error {
 	var found, erased int
-	if err := db.pool.QueryRow(ctx, sqlEraseTip, tipID, actor, why).Scan(&found, &erased); err != nil {
+	if err := q.QueryRow(ctx, sqlEraseTip, tipID, actor, why).Scan(&found, &erased); err != nil {
 		return fmt.Errorf("erase tip: %w", err)
 	}
 	if found == 0 {

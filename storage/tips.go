@@ -58,6 +58,9 @@ type Tip struct {
 	Extended  bool          // and was extended once by 2 months
 	Erased    bool          // its data key is destroyed: nothing personal is left
 	Flag      Flag          // an officer's flag on the sender, in force (Kind "" if none)
+	// SharingWithdrawn is when the person withdrew the consent to share
+	// the report with support services (a data request); nil: never.
+	SharingWithdrawn *time.Time
 }
 
 // CommittedTip is what CommitTip returns.
@@ -134,7 +137,7 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 const tipColumns = `tips.id, tips.reference, tips.kind, tips.channel, tips.status, tips.urgency, COALESCE(tips.category, ''),
 	tips.language, tips.details - 'distress', COALESCE(tips.details->'distress', '[]'::jsonb), tips.created_at,
 	COALESCE(tips.claimed_by, ''), tips.follow_up, tips.media, tips.complex, tips.extended, tips.erased_at IS NOT NULL,
-	tips.sealed, k.wrapped,
+	tips.sharing_withdrawn_at, tips.sealed, k.wrapped,
 	COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch')`
 
 // tipsWithKeys is what tipColumns are read from.
@@ -147,7 +150,7 @@ func (db *DB) scanTip(row pgx.Row) (Tip, error) {
 	var sealed, wrapped []byte
 	err := row.Scan(&t.ID, &t.Reference, &t.Kind, &t.Channel, &t.Status, &t.Urgency, &t.Category, &t.Language,
 		&t.Details, &t.Distress, &t.CreatedAt, &t.ClaimedBy, &t.FollowUp, &t.Media, &t.Complex, &t.Extended, &t.Erased,
-		&sealed, &wrapped, &t.Flag.Kind, &t.Flag.Reason, &t.Flag.SetBy, &t.Flag.ExpiresAt)
+		&t.SharingWithdrawn, &sealed, &wrapped, &t.Flag.Kind, &t.Flag.Reason, &t.Flag.SetBy, &t.Flag.ExpiresAt)
 	if err != nil {
 		return Tip{}, err
 	}

@@ -613,7 +613,9 @@ func TestWebChatEndToEnd(t *testing.T) {
 	// A report, typed without diacritics.
 	w := newWebClient(t, s.url)
 	replies, _ := w.send("/start", "")
-	if len(replies) != 1 || !strings.Contains(replies[0].Text, "/privacy") || len(replies[0].Choices) != 5 {
+	// Five doors, and requests about one's data last.
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "/privacy") || len(replies[0].Choices) != 6 ||
+		replies[0].Choices[5].ID != "m:data" {
 		t.Fatalf("menu with the privacy notice = %+v", replies)
 	}
 	u, _ := url.Parse(s.url + "/chat")

@@ -74,6 +74,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	runner := bot.NewRunner(engine, sessionStore{sessions}, tipStore{db}, cfg.Keys, log)
 	intake := newIntakeMetrics()
 	runner.Observe(intake)
+	runner.RecordDataRequests(dataStore{db})
 
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		if err := runner.AlertOfficers(bot.ChannelTelegram, strconv.FormatInt(cfg.TelegramOfficerChatID, 10), cfg.ConsoleURL); err != nil {

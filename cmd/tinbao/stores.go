@@ -108,3 +108,15 @@ func (q replyQueue) QueueReply(ctx context.Context, channel, pseudonym string, s
 	_, err := q.db.QueueReply(ctx, channel, pseudonym, sealed, lang, body)
 	return err
 }
+
+// dataStore fits storage to bot.DataRequests.
+type dataStore struct{ db *storage.DB }
+
+func (a dataStore) Record(ctx context.Context, r bot.DataRequest) (*flows.Holding, error) {
+	h, err := a.db.RecordDataRequest(ctx, storage.NewDataRequest{Reference: string(r.Reference), Kind: r.Kind,
+		Channel: r.Channel, Requester: r.Sender, Sealed: r.Sealed, Language: r.Lang, SourceMessageID: r.SourceMessageID})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, bot.ErrNotFound
+	}
+	return h, err
+}

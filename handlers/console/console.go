@@ -95,8 +95,12 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		"add":  func(a, b int) int { return a + b },
 		"sub":  func(a, b int) int { return a - b },
 	}
-	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit", "admin", "late"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit", "admin", "late", "requests"} {
+		files := []string{"templates/layout.html", "templates/" + page + ".html"}
+		if page == "tip" || page == "requests" {
+			files = append(files, "templates/datareqs.html") // the table of data requests
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return nil, fmt.Errorf("console: %s page: %w", page, err)
 		}
@@ -138,6 +142,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/unflag", c.auth(c.unflagSender))
 	mux.Handle("GET /audit", c.auth(c.auditPage))
 	mux.Handle("GET /late", c.auth(c.late))
+	mux.Handle("GET /requests", c.auth(c.requests))
+	mux.Handle("POST /requests/{id}/decide", c.auth(c.decideRequest))
 	mux.Handle("GET /admin", c.auth(c.admin))
 	mux.Handle("POST /admin/officers", c.auth(c.addOfficer))
 	mux.Handle("POST /admin/officers/disable", c.auth(c.setDisabled))

@@ -26,14 +26,36 @@ func consentFor(kind string) string {
 	return "consent_support"
 }
 
-// referable says whether a report may go to a unit of this kind.
+// referable says whether a report may go to a unit of this kind: never to
+// support services once the person withdrew that consent (a data request),
+// whatever kind of report it is.
 func referable(t storage.Tip, unitKind string) bool {
+	if sharingWithdrawn(t, unitKind) {
+		return false
+	}
 	return t.Kind != "help" || t.Details[consentFor(unitKind)] == "yes"
+}
+
+func sharingWithdrawn(t storage.Tip, unitKind string) bool {
+	return t.SharingWithdrawn != nil && consentFor(unitKind) == "consent_support"
+}
+
+// refusal names why a report may not go to a unit of this kind ("" if it
+// may), for the form and its error.
+func refusal(t storage.Tip, unitKind string) string {
+	switch {
+	case sharingWithdrawn(t, unitKind):
+		return "console.referral.withdrawn"
+	case !referable(t, unitKind):
+		return "console.referral.no_consent"
+	}
+	return ""
 }
 
 type unitChoice struct {
 	storage.Unit
 	Allowed bool
+	Reason  string // message ID of why not
 }
 
 // refer hands the report to a unit with a note and exactly the answers the
@@ -60,7 +82,11 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !referable(t, units[i].Kind) {
-		c.fail(w, r, http.StatusForbidden, "console.err.no_consent")
+		msg := "console.err.no_consent"
+		if sharingWithdrawn(t, units[i].Kind) {
+			msg = "console.err.sharing_withdrawn"
+		}
+		c.fail(w, r, http.StatusForbidden, msg)
 		return
 	}
 	note, ok := formText(r.PostFormValue("note"), maxReply, true)

@@ -65,6 +65,8 @@ type tipData struct {
 	Notes       []storage.Note
 	// CanFlag: the intake team and supervisors may flag the sender.
 	CanFlag bool
+	// Requests about the report's data (not shown to a unit's officers).
+	Requests requestsData
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -122,6 +124,14 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
+	if !unitOfficer(o) {
+		reqs, err := c.db.DataRequests(ctx, t.ID)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		d.Requests = c.requestsData(r, reqs, "tip")
+	}
 	slices.SortStableFunc(d.Thread, func(a, b storage.TipMessage) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if supervises(o) {
 		if d.Officers, err = c.db.Officers(ctx); err != nil {
@@ -136,7 +146,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, u := range units {
-			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind)})
+			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind), Reason: refusal(t, u.Kind)})
 		}
 		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
 	}
