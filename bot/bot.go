@@ -474,8 +474,15 @@ const floodLimit = 30
 // all (the outbox's acknowledgements share them), and every SMS costs money
 // while the outbox sends 5 a second. The web chat answers in its own HTTP
 // response: no cap. Read when a message begins and counted when it ends, so
-// messages handled at the same moment may pass it by a few.
+// messages handled at the same moment may pass it by a few. It holds back
+// only the turns of a sender who is already writing fast (more than
+// brisk messages this minute): a person at a normal pace is always answered,
+// whatever else the channel carries.
 var channelTurns = map[string]int{ChannelTelegram: 25, ChannelSMS: 5}
+
+// brisk is the pace (messages a minute from one sender) above which the
+// channel's cap applies to them.
+const brisk = floodLimit / 2
 
 // capReplies is what of a turn is said under the flood caps. Over the
 // sender's cap: the notice once, then nothing. Over the channel's cap: the
@@ -501,7 +508,7 @@ func (r *Runner) capReplies(ctx context.Context, m Message, b Begun, res flows.R
 		}
 		return nil
 	}
-	if limit, ok := channelTurns[m.Channel]; ok && b.Turns >= limit && !res.Danger {
+	if limit, ok := channelTurns[m.Channel]; ok && b.Turns >= limit && b.Recent > brisk && !res.Danger {
 		r.log.WarnContext(ctx, "channel over its reply cap: turn not answered", "channel", m.Channel)
 		return nil
 	}

@@ -527,8 +527,16 @@ func TestFloodIsAnsweredOnceAndLosesNothing(t *testing.T) {
 func TestChannelCapHoldsAnswersButNotTheNumbers(t *testing.T) {
 	f := newFixture(t)
 	f.sessions.turnsOn = map[string]int{ChannelTelegram: channelTurns[ChannelTelegram]}
+	// A person at a normal pace is answered whatever the channel carries.
+	f.sessions.recent = map[string]int{"calm": 2}
+	calm, err := f.runner.Handle(context.Background(), Message{Channel: ChannelTelegram, Sender: "calm", MessageID: "c1", Text: "/baotin"})
+	if err != nil || len(calm.Replies) == 0 {
+		t.Errorf("a calm sender over the channel's cap = %+v, %v; want answered", calm.Replies, err)
+	}
+	// A sender already writing fast is held back.
+	f.sessions.recent["pseudo"] = brisk
 	if replies, err := f.say(t, "1", "/baotin", ""); err != nil || len(replies) != 0 {
-		t.Errorf("over the channel's cap = %+v, %v; want no answer", replies, err)
+		t.Errorf("a brisk sender over the channel's cap = %+v, %v; want no answer", replies, err)
 	}
 	if f.sessions.sessions["pseudo"].Flow != "report" {
 		t.Errorf("the message was not run: %+v", f.sessions.sessions["pseudo"])
