@@ -83,6 +83,7 @@ var logKeys = map[string]keyRule{
 	"sms_gateway":             plain,
 	"sms_keep_marks":          plain,
 	"session_idle":            plain,
+	"trusted_proxy_header":    plain, // a header name (X-Forwarded-For), not an address
 	"twilio":                  plain,
 	"gateway":                 plain,
 	// Free text from outside: errors (a provider's error body may quote the
