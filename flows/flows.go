@@ -30,6 +30,10 @@ const MaxTextRunes = 2000
 // MaxMedia caps the attachments kept with one report.
 const MaxMedia = 10
 
+// MaxMediaBytes caps one attachment: 10 MiB. A larger file is refused when
+// it is sent, with a word saying so, rather than dropped later in silence.
+const MaxMediaBytes = 10 << 20
+
 // Session is a conversation's state between messages. It is small and
 // JSON-encoded with short keys because Redis holds one per active sender.
 type Session struct {
