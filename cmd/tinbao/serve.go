@@ -26,6 +26,7 @@ import (
 	"tinbao/handlers"
 	"tinbao/handlers/console"
 	"tinbao/locales"
+	"tinbao/media"
 	"tinbao/storage"
 )
 
@@ -144,6 +145,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace, bot.ChannelSMS: delivery.SMSPace},
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
+	downloaders := map[string]media.Downloader{}
+	if tg != nil {
+		downloaders[bot.ChannelTelegram] = telegramFiles{tg}
+	}
+	fetcher := media.NewFetcher(db, downloaders, media.FetcherConfig{}, log)
+	wg.Go(func() { fetcher.Run(ctx) })
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		sealed, err := cfg.Keys.Seal(bot.ChannelTelegram, bot.OfficersPseudonym, strconv.FormatInt(cfg.TelegramOfficerChatID, 10))
 		if err != nil {

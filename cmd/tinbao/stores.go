@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"tinbao/bot"
+	"tinbao/bot/telegram"
 	"tinbao/flows"
+	"tinbao/media"
 	"tinbao/storage"
 )
 
@@ -99,4 +101,15 @@ type replyQueue struct{ db *storage.DB }
 func (q replyQueue) QueueReply(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error {
 	_, err := q.db.QueueReply(ctx, channel, pseudonym, sealed, lang, body)
 	return err
+}
+
+// telegramFiles fits the Telegram adapter to media.Downloader.
+type telegramFiles struct{ tg *telegram.Adapter }
+
+func (f telegramFiles) Download(ctx context.Context, fileID string, max int64) ([]byte, error) {
+	data, err := f.tg.Download(ctx, fileID, max)
+	if errors.Is(err, telegram.ErrFileTooBig) {
+		return nil, media.ErrTooBig
+	}
+	return data, err
 }

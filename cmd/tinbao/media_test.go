@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"tinbao/bot/telegram/telegramtest"
+	"tinbao/media/mediatest"
+	"tinbao/storage"
+)
+
+// documentUpdate is a message with a file sent "as a file", the way a photo
+// keeps its EXIF on Telegram (a photo sent as a photo is recompressed).
+func documentUpdate(updateID int, chatID int64, fileID, mime string, size int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"update_id": updateID,
+		"message": map[string]any{
+			"message_id": updateID, "date": time.Now().Add(2 * time.Second).Unix(), // after the question: no album
+			"chat": map[string]any{"id": chatID, "type": "private", "first_name": firstName},
+			"from": map[string]any{"id": chatID, "is_bot": false, "first_name": firstName, "language_code": "vi"},
+			"document": map[string]any{"file_id": fileID, "file_unique_id": "u" + fileID, "file_name": "IMG_0001.JPG",
+				"mime_type": mime, "file_size": size},
+		},
+	})
+	return b
+}
+
+func (c *tgChat) sendFile(fileID, mime string, size int) {
+	c.t.Helper()
+	*c.next++
+	c.post(documentUpdate(*c.next, c.chatID, fileID, mime, size))
+}
+
+// reportWithFile walks a report whose media step gets one file.
+func reportWithFile(t *testing.T, c *tgChat, fileID string, size int) string {
+	t.Helper()
+	c.say("/baotin")
+	c.press("skip") // category
+	c.say("Có người rủ em tôi đi làm ở xa, đây là ảnh chụp nơi đó")
+	c.press("next")
+	for range 5 { // where, when, people, child, danger
+		c.press("skip")
+	}
+	c.sendFile(fileID, "image/jpeg", size)
+	if got := c.last().Text; !strings.Contains(got, "1") {
+		t.Fatalf("after the photo: %q", got)
+	}
+	c.press("done")
+	c.press("skip") // contact
+	c.press("skip") // follow-up
+	if got := c.last().Text; !strings.Contains(got, "1 ảnh") {
+		t.Errorf("summary does not count the photo: %q", got)
+	}
+	before := len(c.tg.SentTo(c.chatID))
+	c.press("send")
+	sent := c.tg.WaitSent(c.chatID, before+1, 10*time.Second)
+	if len(sent) <= before {
+		t.Fatalf("no acknowledgement:\n%s", c.s.log)
+	}
+	i := strings.Index(sent[before].Text, "TB-")
+	if i < 0 {
+		t.Fatalf("acknowledgement without a code: %q", sent[before].Text)
+	}
+	return sent[before].Text[i : i+12]
+}
+
+// waitMedia waits until a report's attachments are all past pending.
+func waitMedia(t *testing.T, s *service, tipID int64) []storage.MediaItem {
+	t.Helper()
+	var items []storage.MediaItem
+	waitFor(t, func() bool {
+		items, _ = s.db.TipMedia(context.Background(), tipID)
+		for _, it := range items {
+			if it.Status == "pending" {
+				return false
+			}
+		}
+		return len(items) > 0
+	})
+	return items
+}
+
+// A photo with EXIF GPS sent over Telegram is fetched after the report is
+// committed (getFile, then the download URL), kept as the sealed original
+// and a cleaned copy, and stored in clear nowhere.
+func TestTelegramPhotoIsFetchedAndCleaned(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	ctx := context.Background()
+	orig := mediatest.JPEG(40, 20, 6)
+	const fileID = "BQACAgUAAxkBAAIBZ2dGPSsecretfileid"
+	tg.AddFile(fileID, orig)
+	c := s.telegramChat(t, tg, secret, 700101)
+	ref := reportWithFile(t, c, fileID, len(orig))
+	tip, err := s.db.TipByReference(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := waitMedia(t, s, tip.ID)
+	if len(items) != 1 || items[0].Status != "fetched" || !items[0].HasClean || items[0].Width != 20 || items[0].Height != 40 {
+		t.Fatalf("media = %+v\n%s", items, s.log)
+	}
+	if n := len(tg.Calls("getFile")); n != 1 || tg.Downloads() != 1 {
+		t.Errorf("getFile %d times, %d downloads; want 1 each", n, tg.Downloads())
+	}
+	assertNotInClear(t, s, fileID, orig)
+	if logs := s.log.String(); strings.Contains(logs, fileID) || strings.Contains(logs, "documents/file_") {
+		t.Error("the log names the file ID or its path")
+	}
+}
+
+// A file over the limit is refused when it is sent, with a word saying so,
+// and never fetched; one that Telegram fails to hand over is tried again.
+func TestTelegramFileLimitsAndRetries(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700102)
+	c.say("/baotin")
+	c.press("skip")
+	c.say("Có người bị lừa sang Lào")
+	c.press("next")
+	for range 5 {
+		c.press("skip")
+	}
+	c.sendFile("huge-file", "video/mp4", 15<<20)
+	if got := c.last().Text; !strings.Contains(got, "10 MB") {
+		t.Errorf("a 15 MB file: %q, want to be told the limit", got)
+	}
+	orig := mediatest.PNG(16, 16)
+	tg.AddFile("small-file", orig)
+	tg.FailNext("download", 1, telegramtest.Error{Code: 500, Description: "Internal Server Error"})
+	c.sendFile("small-file", "image/png", len(orig))
+	c.press("done")
+	c.press("skip")
+	c.press("skip")
+	c.press("send")
+	var tip storage.Tip
+	waitFor(t, func() bool {
+		tips, _ := s.db.OpenTips(context.Background(), 10)
+		if len(tips) == 1 {
+			tip = tips[0]
+		}
+		return len(tips) == 1
+	})
+	if len(tip.Media) != 1 {
+		t.Errorf("report keeps %d attachments, want only the small one", len(tip.Media))
+	}
+	// The first download fails; the retry comes after the backoff (5 s).
+	deadline := time.Now().Add(20 * time.Second)
+	var items []storage.MediaItem
+	for time.Now().Before(deadline) {
+		items, _ = s.db.TipMedia(context.Background(), tip.ID)
+		if len(items) == 1 && items[0].Status == "fetched" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(items) != 1 || items[0].Status != "fetched" || items[0].ContentType != "image/png" || tg.Downloads() != 2 {
+		t.Fatalf("media = %+v after %d downloads, want fetched on the second", items, tg.Downloads())
+	}
+}
+
+// assertNotInClear finds neither the file ID nor any run of the original's
+// bytes (its GPS block above all) in any column of any table that could
+// hold them.
+func assertNotInClear(t *testing.T, s *service, fileID string, orig []byte) {
+	t.Helper()
+	var found int
+	err := s.db.Pool().QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM tip_media m WHERE m::text LIKE '%'||$1||'%'
+			OR position($2::bytea IN COALESCE(m.original_sealed, '')) > 0
+			OR position($2::bytea IN COALESCE(m.clean_sealed, '')) > 0
+			OR position($3::bytea IN COALESCE(m.original_sealed, '')) > 0)
+		+ (SELECT count(*) FROM tips t WHERE t::text LIKE '%'||$1||'%' OR position($2::bytea IN COALESCE(t.sealed, '')) > 0)
+		+ (SELECT count(*) FROM pending_media p WHERE p::text LIKE '%'||$1||'%'
+			OR position($2::bytea IN p.original_sealed) > 0)`,
+		fileID, mediatest.GPSBytes(), orig[len(orig)/2:len(orig)/2+32]).Scan(&found)
+	if err != nil || found != 0 {
+		t.Errorf("file ID or file content stored in clear: %d rows, %v", found, err)
+	}
+}
