@@ -29,7 +29,7 @@ var allowedDeps = map[string][]string{
 		"tinbao/bot/sms/smsgate", "tinbao/flows",
 		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
 	// Test fakes: imported by tests only, never by product code.
-	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity", "tinbao/media"},
 	"tinbao/bot/telegram/telegramtest":              {},
 	"tinbao/media/mediatest":                        {},
 	"tinbao/bot/sms/smstest":                        {},

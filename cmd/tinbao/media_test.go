@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +114,89 @@ func TestTelegramPhotoIsFetchedAndCleaned(t *testing.T) {
 	if logs := s.log.String(); strings.Contains(logs, fileID) || strings.Contains(logs, "documents/file_") {
 		t.Error("the log names the file ID or its path")
 	}
+
+	// In the console: the report page shows the cleaned copy inline…
+	for _, a := range []struct{ user, role string }{{"duty", "officer"}, {"chief", "supervisor"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, "", "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	duty, chief := newOfficer(t, s.console), newOfficer(t, s.console)
+	duty.login("duty", "correct horse battery staple")
+	chief.login("chief", "correct horse battery staple")
+	src := fmt.Sprintf("/tips/%s/media/%d", ref, items[0].ID)
+	code, page := duty.get("/tips/" + ref)
+	if code != http.StatusOK || !strings.Contains(page, `<img src="`+src+`"`) || strings.Contains(page, src+"/original") {
+		t.Fatalf("report page (%d) lacks the photo, or offers an officer the original:\n%s", code, page)
+	}
+	resp, clean := fetch(t, duty, src)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" ||
+		resp.Header.Get("Cache-Control") != "no-store" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "img-src 'self'") {
+		t.Fatalf("cleaned copy: %d %v", resp.StatusCode, resp.Header)
+	}
+	// …with no EXIF, GPS or comment left, upright (20×40, red above blue).
+	for name, b := range map[string][]byte{"APP1 marker": {0xFF, 0xE1}, "Exif": []byte("Exif"), "GPS": mediatest.GPSBytes(),
+		"comment": []byte(mediatest.Comment)} {
+		if bytes.Contains(clean, b) {
+			t.Errorf("the console's copy holds the %s", name)
+		}
+	}
+	img, err := jpeg.Decode(bytes.NewReader(clean))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 20 || b.Dy() != 40 {
+		t.Errorf("console's copy is %v, want 20x40 upright", b)
+	}
+	if r, _, b, _ := img.At(10, 5).RGBA(); r < 2*b {
+		t.Errorf("top of the upright photo is not red: %v", img.At(10, 5))
+	}
+
+	// The original (evidence) is a supervisor's to download, audited.
+	if resp, _ := fetch(t, duty, src+"/original"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an officer downloads the original: %d, want 403", resp.StatusCode)
+	}
+	if _, page := chief.get("/tips/" + ref); !strings.Contains(page, src+"/original") {
+		t.Error("the supervisor's page offers no original")
+	}
+	resp, got := fetch(t, chief, src+"/original")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, orig) || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") ||
+		resp.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(resp.Header.Get("Repr-Digest"), "sha-256=:") {
+		t.Fatalf("original: %d, %d bytes, %v", resp.StatusCode, len(got), resp.Header)
+	}
+	var audited []string
+	rows, _ := s.db.Pool().Query(ctx, `SELECT actor || ' ' || action FROM audit_log WHERE tip_id = $1 AND action LIKE 'media.%' ORDER BY id`, tip.ID)
+	for rows.Next() {
+		var a string
+		rows.Scan(&a)
+		audited = append(audited, a)
+	}
+	rows.Close()
+	if want := "duty media.viewed,duty media.original_refused,chief media.original_viewed"; strings.Join(audited, ",") != want {
+		t.Errorf("audit = %v, want %s", audited, want)
+	}
+
+	// Erasing the report makes its photo unreadable, original and copy.
+	if err := s.db.EraseTip(ctx, tip.ID, "chief", "data_request"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{src, src + "/original"} {
+		if resp, body := fetch(t, chief, path); resp.StatusCode != http.StatusNotFound || bytes.Contains(body, []byte{0xFF, 0xD8}) {
+			t.Errorf("%s after the erasure: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// fetch GETs a console path as an officer and returns the raw answer.
+func fetch(t *testing.T, o *officerClient, path string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := o.http.Get(o.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 // A file over the limit is refused when it is sent, with a word saying so,

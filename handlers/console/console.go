@@ -134,6 +134,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/assign", c.auth(c.assign))
 	mux.Handle("POST /tips/{code}/clock", c.auth(c.decisionClock))
 	mux.Handle("POST /tips/{code}/note", c.auth(c.note))
+	mux.Handle("GET /tips/{code}/media/{id}", c.auth(c.mediaFile))
+	mux.Handle("GET /tips/{code}/media/{id}/original", c.auth(c.mediaOriginal))
 	mux.Handle("GET /audit", c.auth(c.auditPage))
 	mux.Handle("GET /late", c.auth(c.late))
 	mux.Handle("GET /admin", c.auth(c.admin))
