@@ -200,7 +200,7 @@ func (c *turn) prompt(f *flow, st *step) {
 	if st.input == inputMedia {
 		choices = append(choices, c.choice(choiceSkip, "button.skip"))
 	}
-	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia}
+	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia, Attach: st.input == inputMedia}
 	if st.input == inputText && st.optional {
 		r.Hint = c.t("common.skip_hint", nil) // SMS: "0 = bỏ qua"
 	}
@@ -552,8 +552,8 @@ func (c *turn) handleMedia(f *flow, i int, choice string) {
 		if album || kept == 0 {
 			return
 		}
-		c.say(c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
-			c.choice(choiceDone, "button.done"))
+		c.replies = append(c.replies, Reply{Text: c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
+			Choices: []Choice{c.choice(choiceDone, "button.done")}, Attach: true})
 	case choice == choiceDone:
 		c.advance(f, i, "")
 	case c.in.Unsupported:

@@ -109,7 +109,7 @@ type Input struct {
 	Text      string    // what was typed, if anything
 	Choice    string    // the ID of a pressed button, if any
 	Location  *Location // a shared location (Telegram)
-	Media     []Media   // attachments (Telegram)
+	Media     []Media   // attachments (Telegram; photos uploaded in the web chat)
 	Now       time.Time // when the message arrived
 	Reference Reference // a fresh code, used only if this input submits a report
 	LangHint  string    // the client's language (Telegram language_code), for a new session
@@ -140,6 +140,9 @@ type Reply struct {
 	// get it instead.
 	Menu bool
 	Hint string
+	// Attach marks a question that takes photos: the web page offers a
+	// button to pick one (Telegram has its own paperclip).
+	Attach bool
 }
 
 // Choice is one option offered with a reply. ID is opaque and short (it

@@ -27,7 +27,7 @@ var allowedDeps = map[string][]string{
 	"tinbao/media": {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/bot/web", "tinbao/bot/sms", "tinbao/bot/sms/twilio",
 		"tinbao/bot/sms/smsgate", "tinbao/flows",
-		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
+		"tinbao/locales", "tinbao/identity", "tinbao/storage", "tinbao/media"},
 	// Test fakes: imported by tests only, never by product code.
 	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity", "tinbao/media"},
 	"tinbao/bot/telegram/telegramtest":              {},

@@ -268,3 +268,108 @@ func assertNotInClear(t *testing.T, s *service, fileID string, orig []byte) {
 		t.Errorf("file ID or file content stored in clear: %d rows, %v", found, err)
 	}
 }
+
+// photo uploads a file as the page does and returns the status and answer.
+func (w *webClient) photo(body []byte, contentType string) (int, webPhotoAnswer) {
+	w.t.Helper()
+	w.n++
+	req, _ := http.NewRequest(http.MethodPost, w.base+"/chat/photo", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Tinbao", "1")
+	req.Header.Set("X-Tinbao-ID", fmt.Sprintf("p%d", w.n))
+	resp, err := w.http.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out webPhotoAnswer
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+type webPhotoAnswer struct {
+	Replies []struct {
+		Text   string `json:"text"`
+		Attach bool   `json:"attach"`
+	} `json:"replies"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// The web chat takes photos at the report's photo question: too big → 413,
+// not a JPEG or PNG → 415, each with a plain word in Vietnamese; a good one
+// is cleaned, counted in the summary ("1 ảnh") and attached at the commit,
+// with nothing of its metadata left in the console's copy.
+func TestWebChatPhoto(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	w := newWebClient(t, s.url)
+	w.send("", "m:report")
+	w.send("", "skip")
+	w.send("co nguoi ru em toi di lam o xa", "")
+	w.send("", "next")
+	var replies []webReply
+	for range 5 { // where, when, people, child, danger
+		replies, _ = w.send("", "skip")
+	}
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "ảnh") {
+		t.Fatalf("the photo question = %+v", replies)
+	}
+	// The page offers the photo button on that question.
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/chat/send", strings.NewReader(`{"id":"again1","choice":"m:again"}`))
+	req.Header.Set("X-Tinbao", "1")
+	resp, err := w.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again webPhotoAnswer
+	json.NewDecoder(resp.Body).Decode(&again)
+	resp.Body.Close()
+	if len(again.Replies) == 0 || !again.Replies[len(again.Replies)-1].Attach {
+		t.Errorf("the photo question asked again carries no photo button: %+v", again)
+	}
+
+	// Another site cannot post photos; nor can a browser with no conversation.
+	req, _ = http.NewRequest(http.MethodPost, s.url+"/chat/photo", bytes.NewReader(mediatest.PNG(4, 4)))
+	req.Header.Set("X-Tinbao", "1")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if r, err := w.http.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site photo: %v %v, want 403", r, err)
+	}
+
+	big := append(mediatest.JPEG(8, 8, 1), bytes.Repeat([]byte{0}, 10<<20)...)
+	if code, a := w.photo(big, "image/jpeg"); code != http.StatusRequestEntityTooLarge || !strings.Contains(a.Message, "10 MB") {
+		t.Errorf("11 MB: %d %+v, want 413 and the limit in words", code, a)
+	}
+	if code, a := w.photo([]byte("%PDF-1.7\n1 0 obj <<>> endobj\n"), "image/jpeg"); code != http.StatusUnsupportedMediaType ||
+		!strings.Contains(a.Message, "JPEG") {
+		t.Errorf("a PDF named a JPEG: %d %+v, want 415 and what is taken", code, a)
+	}
+	orig := mediatest.JPEG(40, 20, 6)
+	code, a := w.photo(orig, "image/jpeg")
+	if code != http.StatusOK || len(a.Replies) != 1 || !strings.Contains(a.Replies[0].Text, "1") || !a.Replies[0].Attach {
+		t.Fatalf("a good photo: %d %+v", code, a)
+	}
+	w.send("", "done")
+	replies, _ = w.send("", "skip") // contact
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "Ảnh/tệp: 1 ảnh") {
+		t.Fatalf("summary = %+v, want it to count the photo", replies)
+	}
+	w.send("", "send")
+	var tips []storage.Tip
+	waitFor(t, func() bool { tips, _ = s.db.OpenTips(ctx, 10); return len(tips) == 1 })
+	items, err := s.db.TipMedia(ctx, tips[0].ID)
+	if err != nil || len(items) != 1 || items[0].Status != "fetched" || items[0].Width != 20 || items[0].Height != 40 {
+		t.Fatalf("attached = %+v, %v", items, err)
+	}
+	clean, err := s.db.OpenMedia(ctx, tips[0].ID, items[0].ID, false, "test", "")
+	if err != nil || bytes.Contains(clean.Data, []byte("Exif")) || bytes.Contains(clean.Data, mediatest.GPSBytes()) {
+		t.Fatalf("cleaned copy: %v (or it keeps EXIF/GPS)", err)
+	}
+	assertNotInClear(t, s, "upload:", orig)
+	var waiting int
+	s.db.Pool().QueryRow(ctx, `SELECT count(*) FROM pending_media`).Scan(&waiting)
+	if waiting != 0 {
+		t.Errorf("%d uploads still waiting after the commit", waiting)
+	}
+}

@@ -81,6 +81,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		}
 	}
 	webChat := web.New(runner, cfg.Keys, sessions)
+	webChat.TakeUploads(uploadStore{db})
 	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
 	if cfg.telegramOn() {
