@@ -126,13 +126,23 @@ func (c *turn) more() {
 	c.say(c.t("common.more", nil), c.choice(choiceNext, "button.next"))
 }
 
-// keepMedia keeps the attachments of this message with the report.
-func (c *turn) keepMedia() {
-	if len(c.in.Media) == 0 {
-		return
+// keepMedia keeps the attachments of this message with the report, up to
+// MaxMedia, and returns how many it kept. A file over MaxMediaBytes is
+// refused at once, with a word saying so: the person can send a smaller
+// one now, and would never learn later that it was not kept.
+func (c *turn) keepMedia() int {
+	var fit []Media
+	for _, m := range c.in.Media {
+		if m.Size <= MaxMediaBytes {
+			fit = append(fit, m)
+		}
 	}
-	room := max(MaxMedia-len(c.s.Media), 0)
-	c.s.Media = append(c.s.Media, c.in.Media[:min(room, len(c.in.Media))]...)
+	if len(fit) < len(c.in.Media) {
+		c.say(c.t("common.file_too_big", map[string]any{"MB": MaxMediaBytes >> 20}))
+	}
+	n := min(max(MaxMedia-len(c.s.Media), 0), len(fit))
+	c.s.Media = append(c.s.Media, fit[:n]...)
+	return n
 }
 
 // addToStory keeps words typed where a button was expected (more of the

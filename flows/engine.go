@@ -200,7 +200,7 @@ func (c *turn) prompt(f *flow, st *step) {
 	if st.input == inputMedia {
 		choices = append(choices, c.choice(choiceSkip, "button.skip"))
 	}
-	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia}
+	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia, Attach: st.input == inputMedia}
 	if st.input == inputText && st.optional {
 		r.Hint = c.t("common.skip_hint", nil) // SMS: "0 = bỏ qua"
 	}
@@ -244,10 +244,7 @@ func (c *turn) summary(f *flow) string {
 // answerText shows an answer in words: option labels, not their IDs.
 func (c *turn) answerText(st *step) string {
 	if st.input == inputMedia {
-		if len(c.s.Media) == 0 {
-			return c.t("common.not_given", nil)
-		}
-		return c.t("common.files", map[string]any{"Count": len(c.s.Media)})
+		return c.mediaCount()
 	}
 	v, ok := c.s.Answers[st.id]
 	if !ok || v == "" {
@@ -268,6 +265,27 @@ func (c *turn) answerText(st *step) string {
 		labels = append(labels, note)
 	}
 	return strings.Join(labels, ", ")
+}
+
+// mediaCount says what was attached: "1 ảnh", "2 tệp", "1 ảnh, 2 tệp".
+func (c *turn) mediaCount() string {
+	photos := 0
+	for _, m := range c.s.Media {
+		if m.Kind == "photo" {
+			photos++
+		}
+	}
+	var parts []string
+	if photos > 0 {
+		parts = append(parts, c.t("common.photos", map[string]any{"Count": photos}))
+	}
+	if files := len(c.s.Media) - photos; files > 0 {
+		parts = append(parts, c.t("common.other_files", map[string]any{"Count": files}))
+	}
+	if len(parts) == 0 {
+		return c.t("common.not_given", nil)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // chosen turns the input into one of the offered choices: a pressed button,
@@ -526,16 +544,16 @@ func (c *turn) handleMedia(f *flow, i int, choice string) {
 	switch {
 	case len(c.in.Media) > 0:
 		album := c.in.Text == "" && c.burst() // the rest of an album: no word for each photo
-		c.keepMedia()
+		kept := c.keepMedia()
 		c.s.JoinAt = c.in.Now.UnixMilli()
 		if c.in.Text != "" {
 			c.s.Answers[st.id+"_note"] = c.in.Text
 		}
-		if album {
+		if album || kept == 0 {
 			return
 		}
-		c.say(c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
-			c.choice(choiceDone, "button.done"))
+		c.replies = append(c.replies, Reply{Text: c.t("common.files_received", map[string]any{"Count": len(c.s.Media)}),
+			Choices: []Choice{c.choice(choiceDone, "button.done")}, Attach: true})
 	case choice == choiceDone:
 		c.advance(f, i, "")
 	case c.in.Unsupported:

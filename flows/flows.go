@@ -30,6 +30,10 @@ const MaxTextRunes = 2000
 // MaxMedia caps the attachments kept with one report.
 const MaxMedia = 10
 
+// MaxMediaBytes caps one attachment: 10 MiB. A larger file is refused when
+// it is sent, with a word saying so, rather than dropped later in silence.
+const MaxMediaBytes = 10 << 20
+
 // Session is a conversation's state between messages. It is small and
 // JSON-encoded with short keys because Redis holds one per active sender.
 type Session struct {
@@ -109,7 +113,7 @@ type Input struct {
 	Text      string    // what was typed, if anything
 	Choice    string    // the ID of a pressed button, if any
 	Location  *Location // a shared location (Telegram)
-	Media     []Media   // attachments (Telegram)
+	Media     []Media   // attachments (Telegram; photos uploaded in the web chat)
 	Now       time.Time // when the message arrived
 	Reference Reference // a fresh code, used only if this input submits a report
 	LangHint  string    // the client's language (Telegram language_code), for a new session
@@ -140,6 +144,9 @@ type Reply struct {
 	// get it instead.
 	Menu bool
 	Hint string
+	// Attach marks a question that takes photos: the web page offers a
+	// button to pick one (Telegram has its own paperclip).
+	Attach bool
 }
 
 // Choice is one option offered with a reply. ID is opaque and short (it

@@ -171,7 +171,7 @@ func (c *turn) run() {
 			// dropped; its caption, if any, answers the question. The
 			// rest of an album arrives at once: kept without a word.
 			album := c.in.Text == "" && c.burst()
-			c.keepMedia()
+			kept := c.keepMedia()
 			if c.in.Text == "" {
 				c.s.JoinStep, c.s.JoinAt = "", c.in.Now.UnixMilli()
 			}
@@ -179,7 +179,9 @@ func (c *turn) run() {
 				return
 			}
 			if c.in.Text == "" {
-				c.say(c.t("common.files_kept", map[string]any{"Count": len(c.s.Media)}))
+				if kept > 0 {
+					c.say(c.t("common.files_kept", map[string]any{"Count": len(c.s.Media)}))
+				}
 				c.again(false)
 				return
 			}

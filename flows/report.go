@@ -74,7 +74,9 @@ func reportFlow() *flow {
 					return ""
 				}},
 			{id: "media", prompt: "report.media", label: "report.label.media", input: inputMedia,
-				when: func(c *turn) bool { return c.in.Channel == "telegram" || len(c.s.Media) > 0 }},
+				// Not on SMS, which carries no pictures. The web chat takes
+				// photos (JPEG, PNG), uploaded from the page.
+				when: func(c *turn) bool { return c.in.Channel != "sms" || len(c.s.Media) > 0 }},
 			{id: "contact", prompt: "report.contact", label: "report.label.contact", input: inputPick, optional: true,
 				options: []option{
 					{id: "anonymous", label: "button.anonymous", aliases: []string{"an danh"}},

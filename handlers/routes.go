@@ -13,6 +13,7 @@ func (h *Handlers) Public() http.Handler {
 	mux.HandleFunc("GET /chat", h.chatPage)
 	mux.Handle("GET /chat/static/", h.chatStatic())
 	mux.HandleFunc("POST /chat/send", h.chatSend)
+	mux.HandleFunc("POST /chat/photo", h.chatPhoto)
 	mux.HandleFunc("GET /chat/inbox", h.chatInbox)
 	mux.HandleFunc("POST /chat/exit", h.chatExit)
 	mux.HandleFunc("GET /privacy", h.privacyPage)

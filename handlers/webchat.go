@@ -15,6 +15,7 @@ import (
 	"tinbao/bot/web"
 	"tinbao/flows"
 	"tinbao/locales"
+	"tinbao/media"
 )
 
 //go:embed templates/*.html
@@ -38,6 +39,7 @@ const (
 type chatPage struct {
 	Lang, Title, Note, Note2, Privacy, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
 	Sending, Retrying, Copy, Copied, Call                                                  string
+	Photo, PhotoSent, PhotoTooBig                                                          string
 	// Start says whether the page opens by asking the pending question
 	// again (the menu when nothing is pending): false after a wipe, when the
 	// page waits, blank, for the person to write.
@@ -78,7 +80,9 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 		Lang: lang, Title: t("web.title"), Note: t("web.note"), Note2: t("web.note2"), Privacy: t("web.privacy_link"),
 		Sending: t("web.sending"), Retrying: t("web.retrying"), Copy: t("web.copy"), Copied: t("web.copied"),
 		Call: t("web.call"), Placeholder: t("web.placeholder"),
-		Send: t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
+		Photo: t("web.photo"), PhotoSent: t("web.photo_sent"),
+		PhotoTooBig: h.cat.T(lang, "web.photo_too_big", map[string]any{"MB": media.MaxBytes >> 20, "Count": flows.MaxMedia}),
+		Send:        t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
 		ExitURL: exitURL, Start: chatStart(r),
 	})
 	if err != nil {
@@ -156,6 +160,8 @@ type chatResponse struct {
 	Wipe    bool         `json:"wipe,omitempty"`
 	Lang    string       `json:"lang,omitempty"` // the conversation's language: the page follows it
 	Error   string       `json:"error,omitempty"`
+	// Message says, in the person's language, why a photo was refused.
+	Message string `json:"message,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -303,5 +309,66 @@ func (h *Handlers) privacyPage(w http.ResponseWriter, r *http.Request) {
 		"Back": h.cat.T(lang, "privacy.back", nil)})
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "render privacy", "request_id", requestID(r.Context()), "err", err)
+	}
+}
+
+// chatPhoto takes a photo the page uploads at the report's photo question:
+// the raw file as the body, the page's message ID in X-Tinbao-ID. Over
+// media.MaxBytes → 413; anything but a JPEG or PNG (by its bytes, not its
+// name or declared type) → 415; a sixth… eleventh photo → 409; each with a
+// plain word in the person's language. The photo is cleaned here, at once,
+// and kept sealed until the report is committed.
+func (h *Handlers) chatPhoto(w http.ResponseWriter, r *http.Request) {
+	refuse := func(status int, id string) {
+		writeJSON(w, status, chatResponse{Error: id, Message: h.cat.T(h.chatLang(r), "web."+id,
+			map[string]any{"MB": media.MaxBytes >> 20, "Count": flows.MaxMedia})})
+	}
+	if !sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, chatResponse{Error: "cross-site request refused"})
+		return
+	}
+	sid := h.chatSession(r)
+	if sid == "" {
+		writeJSON(w, http.StatusForbidden, chatResponse{Error: "no conversation"})
+		return
+	}
+	if r.ContentLength > media.MaxBytes {
+		refuse(http.StatusRequestEntityTooLarge, "photo_too_big")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, media.MaxBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(http.StatusRequestEntityTooLarge, "photo_too_big")
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "could not read body"})
+		return
+	}
+	if !media.Cleanable(media.Sniff(body)) {
+		refuse(http.StatusUnsupportedMediaType, "photo_type")
+		return
+	}
+	p := media.Process(body)
+	if p.Clean == nil { // broken, or a canvas over the pixel cap
+		refuse(http.StatusUnsupportedMediaType, "photo_unreadable")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
+	defer cancel()
+	out, err := h.web.Photo(ctx, sid, r.Header.Get("X-Tinbao-ID"), web.Upload{ContentType: p.ContentType, Original: body,
+		Clean: p.Clean, Width: p.Width, Height: p.Height})
+	switch {
+	case errors.Is(err, web.ErrBadInput):
+		writeJSON(w, http.StatusBadRequest, chatResponse{Error: "malformed message"})
+	case errors.Is(err, web.ErrTooManyUploads):
+		refuse(http.StatusConflict, "photo_too_many")
+	case err != nil:
+		h.log.ErrorContext(r.Context(), "web chat photo failed", "request_id", requestID(r.Context()), "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, chatResponse{Replies: web.Replies(out.Replies),
+			Error: "request " + requestID(r.Context())})
+	default:
+		writeJSON(w, http.StatusOK, chatResponse{Replies: web.Replies(out.Replies), Wipe: out.Wipe, Lang: out.Lang})
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 // sqlEraseTip destroys a report's data key and clears every copy of what the
 // person wrote or can be reached by: the sealed fields, the reply handles,
-// their replies, officers' notes and messages about them. What stays is the
+// their replies, officers' notes, messages about them, and the photos and
+// files they sent. What stays is the
 // bare row (reference, kind, channel, status, dates) that the statistics and
 // the audit trail need, none of it personal. Messages still waiting to go
 // to the person are cancelled.
@@ -31,6 +32,13 @@ const sqlEraseTip = `WITH t AS (
 	UPDATE tip_messages SET body = '', sealed_body = NULL WHERE tip_id IN (SELECT id FROM t)
 ), n AS (
 	UPDATE tip_notes SET body = '' WHERE tip_id IN (SELECT id FROM t)
+), md AS (
+	-- photos and files: shredded with the key, and their sealed copies gone
+	-- too; kind, type, size and status stay for the statistics
+	UPDATE tip_media SET source_sealed = NULL, sha256_sealed = NULL, original_sealed = NULL, clean_sealed = NULL,
+		status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END,
+		last_error = CASE WHEN status = 'pending' THEN 'report erased' ELSE last_error END
+	WHERE tip_id IN (SELECT id FROM t)
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
 	SELECT $2, 'tip.erased', id, jsonb_build_object('why', $3::text) FROM t

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"tinbao/identity"
 )
 
@@ -40,7 +42,8 @@ func (db *DB) RewrapDataKeys(ctx context.Context, kr *identity.Keyring) (int, er
 			return total, fmt.Errorf("rewrap: %w", err)
 		}
 		if len(batch) == 0 {
-			return total, nil
+			n, err := db.rewrapUploads(ctx, kr)
+			return total + n, err
 		}
 		for _, k := range batch {
 			re, _, err := kr.Rewrap(k.ref, k.wrapped)
@@ -67,4 +70,39 @@ func (db *DB) DataKeysByWrapper(ctx context.Context, kr *identity.Keyring) (newe
 		err = fmt.Errorf("count data keys: %w", err)
 	}
 	return newest, older, err
+}
+
+// rewrapUploads wraps again the keys of web chat uploads still waiting for
+// their report (a day at most), so that retiring the old master key loses
+// none of them.
+func (db *DB) rewrapUploads(ctx context.Context, kr *identity.Keyring) (int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, sender_pseudonym, wrapped FROM pending_media
+		WHERE substring(wrapped FROM 2 FOR 4) <> $1`, kr.NewestKeyID())
+	if err != nil {
+		return 0, fmt.Errorf("rewrap uploads: %w", err)
+	}
+	type key struct {
+		id, sender string
+		wrapped    []byte
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (key, error) {
+		var k key
+		return k, r.Scan(&k.id, &k.sender, &k.wrapped)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrap uploads: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		re, _, err := kr.Rewrap(uploadKeyRef(k.sender, k.id), k.wrapped)
+		if err != nil {
+			return n, fmt.Errorf("rewrap an upload's key: %w", err)
+		}
+		tag, err := db.pool.Exec(ctx, `UPDATE pending_media SET wrapped = $2 WHERE id = $1 AND wrapped = $3`, k.id, re, k.wrapped)
+		if err != nil {
+			return n, fmt.Errorf("rewrap uploads: %w", err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
 }

@@ -36,6 +36,7 @@ type sealedFields struct {
 // and the fields and reply handle sealed under it.
 type sealedTip struct {
 	wrapped, fields, handle []byte
+	dk                      identity.DataKey // for the attachments
 }
 
 func (db *DB) sealTip(n NewTip) (sealedTip, error) {
@@ -55,6 +56,7 @@ func (db *DB) sealTip(n NewTip) (sealedTip, error) {
 		wrapped: wrapped,
 		fields:  dk.Seal(tipPurpose, plain),
 		handle:  dk.Seal(identity.HandlePurpose(n.Channel, n.SenderPseudonym), []byte(n.Handle)),
+		dk:      dk,
 	}, nil
 }
 

@@ -70,9 +70,11 @@ type CommittedTip struct {
 	OutboxID  int64
 }
 
-// sqlCommitTip writes the tip, its acknowledgement in the outbox, an audit row
-// and a wake-up for the dispatcher in one statement: one round trip, one
-// transaction. A replayed source message inserts nothing.
+// sqlCommitTip writes the tip, its acknowledgement in the outbox, an audit row,
+// its attachments (a web upload moves from pending_media, sealed again
+// under the report's key) and a wake-up for the dispatcher in one
+// statement: one round trip, one transaction. A replayed source message
+// inserts nothing.
 const sqlCommitTip = `WITH t AS (
 	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, source_message_id,
 		follow_up, sealed, distress)
@@ -91,6 +93,15 @@ const sqlCommitTip = `WITH t AS (
 ), al AS (
 	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
 	SELECT id, 'alert', $12, $13, $14, 'vi', $15 FROM t WHERE $15 <> ''
+), md AS (
+	INSERT INTO tip_media (tip_id, ordinal, kind, content_type, size, width, height, status, no_preview,
+		source_sealed, sha256_sealed, original_sealed, clean_sealed, fetched_at)
+	SELECT t.id, m.ord, m.kind, m.ct, m.size, NULLIF(m.w, 0), NULLIF(m.h, 0), m.status, NULLIF(m.np, ''),
+		m.src, m.sha, m.orig, m.clean, CASE WHEN m.status = 'pending' THEN NULL ELSE now() END
+	FROM t, unnest($19::int[], $20::text[], $21::text[], $22::bigint[], $23::int[], $24::int[], $25::text[], $26::text[],
+		$27::bytea[], $28::bytea[], $29::bytea[], $30::bytea[]) AS m(ord, kind, ct, size, w, h, status, np, src, sha, orig, clean)
+), pd AS (
+	DELETE FROM pending_media WHERE id = ANY($31::text[]) AND sender_pseudonym = $7 AND EXISTS (SELECT 1 FROM t)
 )
 SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text), pg_notify('tips', t.reference || ' new ' || $4)
 FROM t, o`
@@ -108,6 +119,10 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	if err != nil {
 		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
 	}
+	m, err := db.sealMedia(ctx, sealed.dk, n)
+	if err != nil {
+		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
+	}
 	alert := Alert{Sealed: []byte{}}
 	if n.Alert != nil {
 		alert = *n.Alert
@@ -119,6 +134,8 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 		n.SenderPseudonym, n.SourceMessageID, sealed.handle, r.Ack, r.FollowUp,
 		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
 		sealed.fields, len(r.Distress) > 0, sealed.wrapped,
+		m.ordinal, m.kind, m.contentType, m.size, m.width, m.height, m.status, m.noPreview,
+		m.source, m.sha, m.original, m.clean, m.uploads,
 	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified, &notified)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -41,6 +44,7 @@ type Tracker interface {
 // Adapter connects Telegram to the bot runner.
 type Adapter struct {
 	client  *tgbot.Bot
+	files   *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
 	runner  *bot.Runner
 	keys    *identity.Keyring
 	tracker Tracker
@@ -51,7 +55,7 @@ type Adapter struct {
 // when Telegram cannot be reached, and the outbox retries. runner may be nil
 // for an adapter that only sends.
 func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, tracker Tracker, log *slog.Logger) (*Adapter, error) {
-	a := &Adapter{runner: runner, keys: keys, tracker: tracker, log: log}
+	a := &Adapter{runner: runner, keys: keys, tracker: tracker, log: log, files: &http.Client{Timeout: 90 * time.Second}}
 	opts := []tgbot.Option{
 		tgbot.WithSkipGetMe(),
 		tgbot.WithServerURL(cfg.APIURL),
@@ -241,7 +245,13 @@ func media(msg *models.Message) []flows.Media {
 		out = append(out, flows.Media{Kind: "photo", FileID: p.FileID, Mime: "image/jpeg", Size: int64(p.FileSize)})
 	}
 	if d := msg.Document; d != nil {
-		out = append(out, flows.Media{Kind: "document", FileID: d.FileID, Mime: d.MimeType, Size: d.FileSize})
+		// A photo sent "as a file" keeps its EXIF; to the person it is a
+		// photo all the same (and is cleaned like one).
+		kind := "document"
+		if strings.HasPrefix(d.MimeType, "image/") {
+			kind = "photo"
+		}
+		out = append(out, flows.Media{Kind: kind, FileID: d.FileID, Mime: d.MimeType, Size: d.FileSize})
 	}
 	if v := msg.Video; v != nil {
 		out = append(out, flows.Media{Kind: "video", FileID: v.FileID, Mime: v.MimeType, Size: v.FileSize})
@@ -386,4 +396,49 @@ func (a *Adapter) pollHandler(ctx context.Context, _ *tgbot.Bot, u *models.Updat
 		}
 		wait = min(wait*2, 30*time.Second)
 	}
+}
+
+// ErrFileTooBig means a file is larger than the caller takes, or than a bot
+// may download (20 MB): it is not fetched.
+var ErrFileTooBig = errors.New("telegram: file too big")
+
+// Download fetches a file a person sent, by its file ID: getFile names its
+// path, then the bytes come from <api>/file/bot<token>/<path>, max at most.
+// Errors never carry the download URL, which holds the bot's token.
+func (a *Adapter) Download(ctx context.Context, fileID string, max int64) ([]byte, error) {
+	f, err := a.client.GetFile(ctx, &tgbot.GetFileParams{FileID: fileID})
+	switch {
+	case err != nil && errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(err.Error(), "too big"):
+		return nil, ErrFileTooBig
+	case err != nil:
+		return nil, fmt.Errorf("telegram getFile: %w", err)
+	case f.FileSize > max:
+		return nil, ErrFileTooBig
+	case f.FilePath == "":
+		return nil, errors.New("telegram getFile: no file path")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.client.FileDownloadLink(f), nil)
+	if err != nil {
+		return nil, errors.New("telegram download: bad file path")
+	}
+	resp, err := a.files.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL and its token
+		}
+		return nil, fmt.Errorf("telegram download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("telegram download: status %d", resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("telegram download: %w", err)
+	case int64(len(data)) > max:
+		return nil, ErrFileTooBig
+	}
+	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,4 +177,40 @@ func TestCallbackFromAnotherUserIgnored(t *testing.T) {
 	if _, _, ok := a.message(context.Background(), u); ok {
 		t.Error("a press by user 777 in chat 42 was taken")
 	}
+}
+
+// A file is fetched by getFile and the download URL, within the cap; a
+// larger one, or one Telegram will not hand a bot, is ErrFileTooBig; an
+// error never carries the token of the download URL.
+func TestDownload(t *testing.T) {
+	a, fake, _ := newAdapter(t)
+	ctx := context.Background()
+	data := []byte(strings.Repeat("x", 2000))
+	fake.AddFile("file-1", data)
+	got, err := a.Download(ctx, "file-1", 4096)
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("download = %d bytes, %v", len(got), err)
+	}
+	if _, err := a.Download(ctx, "file-1", 1000); !errors.Is(err, ErrFileTooBig) {
+		t.Errorf("over the cap: %v, want ErrFileTooBig", err)
+	}
+	fake.FailNext("getFile", 1, telegramtest.FileTooBig)
+	if _, err := a.Download(ctx, "file-1", 4096); !errors.Is(err, ErrFileTooBig) {
+		t.Errorf("over the Bot API's limit: %v, want ErrFileTooBig", err)
+	}
+	fake.FailNext("download", 1, telegramtest.Error{Code: 500, Description: "Internal Server Error"})
+	_, err = a.Download(ctx, "file-1", 4096)
+	if err == nil || strings.Contains(err.Error(), telegramtest.Token) {
+		t.Errorf("a failed download: %v (must fail, without the token)", err)
+	}
+	a.files.Transport = failingTransport{}
+	if _, err := a.Download(ctx, "file-1", 4096); err == nil || strings.Contains(err.Error(), telegramtest.Token) {
+		t.Errorf("a broken connection: %v (must fail, without the token)", err)
+	}
+}
+
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection reset")
 }

@@ -28,11 +28,60 @@ type Inbox interface {
 	ReadInbox(ctx context.Context, sender string, shown int) ([]string, error)
 }
 
+// Upload is a photo from the page, already cleaned of its metadata.
+type Upload struct {
+	ContentType   string // sniffed: image/jpeg or image/png
+	Original      []byte
+	Clean         []byte
+	Width, Height int
+}
+
+// Uploads keeps photos sent before their report exists.
+type Uploads interface {
+	// KeepUpload stores the photo, sealed, for the sender and returns the
+	// file ID that names it in the conversation; ErrTooManyUploads when
+	// the sender has as many waiting as a report can carry.
+	KeepUpload(ctx context.Context, sender string, u Upload) (string, error)
+	// ForgetUploads deletes the sender's waiting photos.
+	ForgetUploads(ctx context.Context, sender string) error
+}
+
+// ErrTooManyUploads means the sender has sent as many photos as a report
+// can carry.
+var ErrTooManyUploads = errors.New("web: too many photos")
+
 // Adapter connects web chat sessions to the bot runner.
 type Adapter struct {
-	runner *bot.Runner
-	keys   *identity.Keyring
-	inbox  Inbox
+	runner  *bot.Runner
+	keys    *identity.Keyring
+	inbox   Inbox
+	uploads Uploads // nil: photos are refused
+}
+
+// TakeUploads lets the page send photos, kept in u until the report is
+// committed. Call it before handling messages.
+func (a *Adapter) TakeUploads(u Uploads) { a.uploads = u }
+
+// Photo keeps a photo the page uploaded and runs it as a message with one
+// attachment, as Telegram's photos are: the flows keep it with the report
+// (the summary counts it) and the commit attaches it.
+func (a *Adapter) Photo(ctx context.Context, sessionID, messageID string, u Upload) (bot.Outcome, error) {
+	if !ValidSessionID(sessionID) || !messageIDPattern.MatchString(messageID) || a.uploads == nil {
+		return bot.Outcome{}, ErrBadInput
+	}
+	sender := a.sender(sessionID)
+	fileID, err := a.uploads.KeepUpload(ctx, sender, u)
+	if err != nil {
+		return bot.Outcome{}, err
+	}
+	return a.runner.Handle(ctx, bot.Message{
+		Channel:   bot.ChannelWeb,
+		Sender:    sender,
+		Handle:    sessionID,
+		MessageID: messageID,
+		Media:     []flows.Media{{Kind: "photo", FileID: fileID, Mime: u.ContentType, Size: int64(len(u.Original))}},
+		Seq:       flows.SeqAfterReply,
+	})
 }
 
 // New builds the adapter; runner may be nil for an adapter that only sends.
@@ -183,6 +232,12 @@ func (a *Adapter) Exit(ctx context.Context, sessionID string) error {
 	if _, err := a.inbox.TakeInbox(ctx, sender); err != nil {
 		return err
 	}
+	if a.uploads != nil {
+		// Photos sent for a report never made go with the session.
+		if err := a.uploads.ForgetUploads(ctx, sender); err != nil {
+			return err
+		}
+	}
 	return a.runner.Forget(ctx, sender)
 }
 
@@ -201,6 +256,7 @@ func (a *Adapter) Menu(lang string) []flows.Choice { return a.runner.Engine().Me
 type Render struct {
 	Text    string       `json:"text"`
 	Choices []RenderItem `json:"choices,omitempty"`
+	Attach  bool         `json:"attach,omitempty"` // offer the photo button
 }
 
 // RenderItem is one button.
@@ -213,7 +269,7 @@ type RenderItem struct {
 func Replies(rs []flows.Reply) []Render {
 	out := make([]Render, 0, len(rs))
 	for _, r := range rs {
-		item := Render{Text: r.Text}
+		item := Render{Text: r.Text, Attach: r.Attach}
 		for _, c := range r.Choices {
 			item.Choices = append(item.Choices, RenderItem{ID: c.ID, Label: c.Label})
 		}

@@ -79,7 +79,7 @@ func TestWebChatInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#text`), "co nguoi bi lua sang Lao lam viec"+kb.Enter),
 		chromedp.Sleep(200 * time.Millisecond), press("Tiếp"),
 	}
-	for range 6 { // where, when, people, child, danger, contact (no follow-up question on the web)
+	for range 7 { // where, when, people, child, danger, photos, contact (no follow-up question on the web)
 		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
 	}
 	steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Gửi"))
@@ -195,7 +195,7 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 		t.Fatalf("where: %v", err)
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.me')].pop().textContent === 'gan cho' && !document.querySelector('.msg.me .status')`)
-	for range 4 { // when, people, child, contact (danger was said in words)
+	for range 5 { // when, people, child, photos, contact (danger was said in words)
 		if err := chromedp.Do(ctx, chromedp.Sleep(250*time.Millisecond), press("Bỏ qua")); err != nil {
 			t.Fatalf("skip: %v\n%s", err, s.log)
 		}
@@ -267,7 +267,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	w.send("", "skip")
 	w.send("co nguoi ru di lam o Lao", "")
 	w.send("", "next")
-	for range 6 {
+	for range 7 { // where, when, people, child, danger, photos, contact
 		w.send("", "skip")
 	}
 	w.send("", "send")

@@ -23,12 +23,15 @@ var allowedDeps = map[string][]string{
 	"tinbao/bot/sms/twilio":  {"tinbao/bot/sms", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/bot/sms/smsgate": {"tinbao/bot/sms", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/delivery":        {"tinbao/storage", "tinbao/bot", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	// media cleans photos (flows: the size limit) and fetches files into storage.
+	"tinbao/media": {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
 	"tinbao/handlers": {"tinbao/bot", "tinbao/bot/telegram", "tinbao/bot/web", "tinbao/bot/sms", "tinbao/bot/sms/twilio",
 		"tinbao/bot/sms/smsgate", "tinbao/flows",
-		"tinbao/locales", "tinbao/identity", "tinbao/storage"},
+		"tinbao/locales", "tinbao/identity", "tinbao/storage", "tinbao/media"},
 	// Test fakes: imported by tests only, never by product code.
-	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity"},
+	"tinbao/handlers/console":                       {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity", "tinbao/media"},
 	"tinbao/bot/telegram/telegramtest":              {},
+	"tinbao/media/mediatest":                        {},
 	"tinbao/bot/sms/smstest":                        {},
 	"tinbao/bot/sms/smstest/fakesms":                {"tinbao/bot/sms/smstest"}, // dev tool
 	"tinbao/storage/storagetest":                    {"tinbao/storage", "tinbao/flows", "tinbao/locales", "tinbao/identity"},

@@ -62,7 +62,15 @@ var logKeys = map[string]keyRule{
 	"method":      plain, // HTTP method
 	"component":   plain, // which library wrote a foreign line: redis, http
 	"stack":       plain, // a panic's stack: our code's frames and hex words, no data
-	"limit":       plain, // which lookup limit refused (lookup, lookup-address, lookup-code, lookups), never its key
+	// Fetched attachments: our row, the type, sizes, a retry delay; never the
+	// provider's file ID or URL.
+	"media_id":        plain,
+	"content_type":    plain,
+	"bytes":           plain,
+	"cleaned":         plain,
+	"retry_in":        plain,
+	"data_request_id": plain, // a row of our data_requests
+	"limit":           plain, // which lookup limit refused (lookup, lookup-address, lookup-code, lookups), never its key
 	// The purge's counts, by data class (numbers only).
 	"reports":  plain,
 	"handles":  plain,

@@ -627,7 +627,7 @@ func TestWebChatEndToEnd(t *testing.T) {
 	w.send("", "skip")
 	w.send("co nguoi bi giu o Campuchia, doi tien chuoc", "")
 	w.send("", "next")
-	for range 6 { // where, when, people, child, danger, contact (no media or follow-up question on the web)
+	for range 7 { // where, when, people, child, danger, photos, contact (no follow-up question on the web)
 		w.send("", "skip")
 	}
 	replies, _ = w.send("gui", "")

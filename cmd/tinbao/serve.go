@@ -26,6 +26,7 @@ import (
 	"tinbao/handlers"
 	"tinbao/handlers/console"
 	"tinbao/locales"
+	"tinbao/media"
 	"tinbao/storage"
 )
 
@@ -82,6 +83,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		}
 	}
 	webChat := web.New(runner, cfg.Keys, sessions)
+	webChat.TakeUploads(uploadStore{db})
 	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
 	if cfg.telegramOn() {
@@ -148,6 +150,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
 	wg.Go(func() { runPurge(ctx, db, cfg.Retention, cfg.PurgeEvery, log) })
+	downloaders := map[string]media.Downloader{}
+	if tg != nil {
+		downloaders[bot.ChannelTelegram] = telegramFiles{tg}
+	}
+	fetcher := media.NewFetcher(db, downloaders, media.FetcherConfig{}, log)
+	wg.Go(func() { fetcher.Run(ctx) })
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		sealed, err := cfg.Keys.Seal(bot.ChannelTelegram, bot.OfficersPseudonym, strconv.FormatInt(cfg.TelegramOfficerChatID, 10))
 		if err != nil {

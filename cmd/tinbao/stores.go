@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"tinbao/bot"
+	"tinbao/bot/telegram"
+	"tinbao/bot/web"
 	"tinbao/flows"
+	"tinbao/media"
 	"tinbao/storage"
 )
 
@@ -119,4 +122,31 @@ func (a dataStore) Record(ctx context.Context, r bot.DataRequest) (*flows.Holdin
 		return nil, bot.ErrNotFound
 	}
 	return h, err
+}
+
+// telegramFiles fits the Telegram adapter to media.Downloader.
+type telegramFiles struct{ tg *telegram.Adapter }
+
+func (f telegramFiles) Download(ctx context.Context, fileID string, max int64) ([]byte, error) {
+	data, err := f.tg.Download(ctx, fileID, max)
+	if errors.Is(err, telegram.ErrFileTooBig) {
+		return nil, media.ErrTooBig
+	}
+	return data, err
+}
+
+// uploadStore fits storage to web.Uploads.
+type uploadStore struct{ db *storage.DB }
+
+func (u uploadStore) KeepUpload(ctx context.Context, sender string, up web.Upload) (string, error) {
+	id, err := u.db.KeepUpload(ctx, sender, storage.MediaFile{Kind: "photo", Original: up.Original,
+		ContentType: up.ContentType, Clean: up.Clean, Width: up.Width, Height: up.Height})
+	if errors.Is(err, storage.ErrTooManyUploads) {
+		return "", web.ErrTooManyUploads
+	}
+	return id, err
+}
+
+func (u uploadStore) ForgetUploads(ctx context.Context, sender string) error {
+	return u.db.ForgetUploads(ctx, sender)
 }

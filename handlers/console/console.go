@@ -140,6 +140,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("POST /tips/{code}/note", c.auth(c.note))
 	mux.Handle("POST /tips/{code}/flag", c.auth(c.flagSender))
 	mux.Handle("POST /tips/{code}/unflag", c.auth(c.unflagSender))
+	mux.Handle("GET /tips/{code}/media/{id}", c.auth(c.mediaFile))
+	mux.Handle("GET /tips/{code}/media/{id}/original", c.auth(c.mediaOriginal))
 	mux.Handle("GET /audit", c.auth(c.auditPage))
 	mux.Handle("GET /late", c.auth(c.late))
 	mux.Handle("GET /requests", c.auth(c.requests))

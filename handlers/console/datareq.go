@@ -115,7 +115,7 @@ func (c *Console) decideRequest(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusConflict, "console.err.datareq")
 		return
 	case err != nil:
-		c.log.ErrorContext(r.Context(), "decide data request", "request", d.ID, "err", err)
+		c.log.ErrorContext(r.Context(), "decide data request", "data_request_id", d.ID, "err", err)
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}

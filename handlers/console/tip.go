@@ -67,6 +67,9 @@ type tipData struct {
 	CanFlag bool
 	// Requests about the report's data (not shown to a unit's officers).
 	Requests requestsData
+	// Photos and files, with who may download originals.
+	Media     []mediaItem
+	Originals bool
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -119,6 +122,14 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 				d.Thread = append(d.Thread, more...)
 			}
 		}
+	}
+	if !unitOfficer(o) {
+		items, err := c.db.TipMedia(ctx, t.ID)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		d.Media, d.Originals = mediaItems(items), supervises(o)
 	}
 	if d.Notes, err = c.db.Notes(ctx, t.ID); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")

@@ -4,6 +4,9 @@
 // storage in the browser: the conversation lives on the server, tied to a
 // session cookie that ends with the browser session.
 //
+// At the photo question a button picks photos (JPEG, PNG) that go up to
+// /chat/photo, in line with the messages.
+//
 // Nothing typed is lost: messages typed while another is on its way wait in
 // a queue and go in order, each showing "đang gửi…" until it is through;
 // a lost connection keeps them and tries again (with the same ID, so the
@@ -15,6 +18,8 @@
   var log = document.getElementById("log");
   var form = document.getElementById("form");
   var text = document.getElementById("text");
+  var photo = document.getElementById("photo");
+  var maxPhoto = 10 * 1024 * 1024; // the server's limit, said before the upload
   var body = document.body;
   var lang = document.documentElement.lang || "vi";
   var say = function (name) { return body.getAttribute("data-" + name) || ""; };
@@ -102,6 +107,16 @@
     disableChoices(); // only the newest question's buttons answer it
     var row = document.createElement("div");
     row.className = "choices";
+    if (reply.attach) {
+      // The photo question: pick photos from the phone; each goes up on
+      // its own, in order with the messages.
+      var p = document.createElement("button");
+      p.type = "button";
+      p.className = "photo";
+      p.textContent = say("photo");
+      p.addEventListener("click", function () { photo.click(); });
+      row.appendChild(p);
+    }
     reply.choices.forEach(function (c) {
       var b = document.createElement("button");
       b.type = "button";
@@ -157,17 +172,43 @@
     pump();
   }
 
+  // request is how an item goes up: a message as JSON, a photo as itself.
+  function request(item) {
+    if (item.file) {
+      return fetch("/chat/photo?lang=" + encodeURIComponent(lang), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": item.file.type || "application/octet-stream", "X-Tinbao": "1", "X-Tinbao-ID": item.msg.id },
+        body: item.file
+      });
+    }
+    return fetch("/chat/send", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Tinbao": "1" },
+      body: JSON.stringify(item.msg)
+    });
+  }
+
+  // sendPhoto queues a photo like a message; one over the limit is
+  // refused at once, without spending the person's data on it.
+  function sendPhoto(file) {
+    if (file.size > maxPhoto) {
+      bubble("sys", say("photo-too-big"));
+      return;
+    }
+    var item = { msg: { id: newID() }, file: file, el: bubble("me", say("photo-sent")), tries: 0 };
+    status(item, say("sending"));
+    queue.push(item);
+    pump();
+  }
+
   function pump() {
     if (inflight || !queue.length) { return; }
     var item = inflight = queue.shift();
     item.tries++;
     item.msg.greeted = greeted;
-    fetch("/chat/send", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Tinbao": "1" },
-      body: JSON.stringify(item.msg)
-    }).then(function (r) {
+    request(item).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, data: data }; });
     }).then(function (res) {
       var data = res.data;
@@ -185,7 +226,7 @@
       delay = 0;
       status(item, "");
       if (res.status >= 400) {
-        bubble("sys", say("offline"));
+        bubble("sys", data.message || say("offline"));
         pump();
         return;
       }
@@ -249,6 +290,10 @@
   });
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  photo.addEventListener("change", function () {
+    Array.prototype.forEach.call(photo.files, sendPhoto);
+    photo.value = "";
   });
   document.getElementById("exit").addEventListener("click", exitNow);
   setInterval(collect, 4000);

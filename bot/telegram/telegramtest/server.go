@@ -153,7 +153,13 @@ type Server struct {
 	fail       map[string][]Error
 	updates    []queuedUpdate // sorted by id
 	webhookURL string
-	changed    chan struct{} // closed and replaced whenever sent/updates change
+	changed    chan struct{}         // closed and replaced whenever sent/updates change
+	files      map[string]storedFile // by file_id, for getFile and downloads
+}
+
+type storedFile struct {
+	path string
+	data []byte
 }
 
 type msgKey struct {
@@ -193,7 +199,69 @@ func New() *Server {
 		nextMsgID: FirstMessageID,
 		fail:      make(map[string][]Error),
 		changed:   make(chan struct{}),
+		files:     make(map[string]storedFile),
 	}
+}
+
+// FileTooBig is what getFile answers for a file over the 20 MB a bot may
+// download.
+var FileTooBig = Error{Code: http.StatusBadRequest, Description: "Bad Request: file is too big"}
+
+// AddFile makes a file a person sent available to getFile (by fileID) and
+// to the download URL, <URL>/file/bot<token>/<file_path>, as the real API
+// serves it. Make the update that carries it with the same file ID. A
+// failure queued with FailNext("download", …) answers the next download.
+func (s *Server) AddFile(fileID string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[fileID] = storedFile{path: fmt.Sprintf("documents/file_%d.bin", len(s.files)), data: append([]byte(nil), data...)}
+}
+
+// Downloads counts the file downloads served (successful or not).
+func (s *Server) Downloads() int { return len(s.Calls("download")) }
+
+// serveFile answers GET /file/bot<token>/<file_path>.
+func (s *Server) serveFile(w http.ResponseWriter, rest string) {
+	token, path, _ := strings.Cut(rest, "/")
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Method: "download", Params: map[string]string{"file_path": path}, At: time.Now()})
+	s.mu.Unlock()
+	if token != Token {
+		writeError(w, errUnauthorized)
+		return
+	}
+	if e, failed := s.takeFailure("download"); failed {
+		writeError(w, e)
+		return
+	}
+	s.mu.Lock()
+	var data []byte
+	found := false
+	for _, f := range s.files {
+		if f.path == path {
+			data, found = f.data, true
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		writeError(w, errNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	_, _ = w.Write(data)
+}
+
+func (s *Server) getFile(w http.ResponseWriter, p map[string]string) {
+	s.mu.Lock()
+	f, ok := s.files[p["file_id"]]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, Error{Code: http.StatusBadRequest, Description: "Bad Request: invalid file_id"})
+		return
+	}
+	writeOK(w, map[string]any{"file_id": p["file_id"], "file_unique_id": "u" + strconv.Itoa(len(f.path)),
+		"file_size": len(f.data), "file_path": f.path})
 }
 
 // ServeHTTP answers Bot API requests.
@@ -337,6 +405,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound)
 		return
 	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot"); ok && r.Method == http.MethodGet {
+		s.serveFile(w, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	if !ok {
 		writeError(w, errNotFound)
@@ -430,6 +502,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOK(w, info)
 	case "getUpdates":
 		s.getUpdates(w, r, params)
+	case "getFile":
+		s.getFile(w, params)
 	default:
 		writeError(w, errMethodNotFound)
 	}
