@@ -441,7 +441,11 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		}
 		res.Replies = nil
 	}
-	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session, answered); err != nil {
+	// Only a fast sender's answered turns count against the channel's cap:
+	// the cap bounds what fast senders take of the channel, and a person at
+	// a normal pace neither uses it up nor is held back by it.
+	fast := answered && b.Recent > brisk
+	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session, fast); err != nil {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
 			// committed and not create it again.
@@ -474,8 +478,8 @@ const floodLimit = 30
 // all (the outbox's acknowledgements share them), and every SMS costs money
 // while the outbox sends 5 a second. The web chat answers in its own HTTP
 // response: no cap. Read when a message begins and counted when it ends, so
-// messages handled at the same moment may pass it by a few. It holds back
-// only the turns of a sender who is already writing fast (more than
+// messages handled at the same moment may pass it by a few. It counts and
+// holds back only the turns of senders already writing fast (more than
 // brisk messages this minute): a person at a normal pace is always answered,
 // whatever else the channel carries.
 var channelTurns = map[string]int{ChannelTelegram: 25, ChannelSMS: 5}

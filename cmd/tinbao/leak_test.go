@@ -198,7 +198,7 @@ func TestNoPersonalDataInLogsOrColumns(t *testing.T) {
 	w.send("", "skip")
 	w.send(leakStoryWeb, "")
 	w.send("", "next")
-	for range 6 {
+	for range 7 { // where, when, people, child, danger, photos, contact
 		w.send("", "skip")
 	}
 	w.send("gui", "")
