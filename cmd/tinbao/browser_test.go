@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"tinbao/flows"
+	"tinbao/media/mediatest"
 	"tinbao/storage"
 )
 
@@ -403,4 +404,71 @@ func unitIDByName(t *testing.T, s *service, name string) string {
 	}
 	t.Fatalf("no unit %q", name)
 	return ""
+}
+
+// A supervisor's shift in a real browser: a report with a photo (sent with
+// its GPS position) and a request to erase it come in; she opens the data
+// requests, sees the one waiting with its 2-working-day clock, opens the
+// report and sees the cleaned photo, and the flag form. Screenshots at
+// desktop and phone sizes go to SCREENSHOTS.
+func TestSupervisorInBrowser(t *testing.T) {
+	ctx := browser(t)
+	s, tg, secret := startTelegram(t)
+	if _, err := s.db.AddOfficer(context.Background(), "chief", "supervisor", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	orig := mediatest.JPEG(40, 20, 6)
+	const fileID = "BQACAgUAAxkBAAIBbrowserfileid"
+	tg.AddFile(fileID, orig)
+	c := s.telegramChat(t, tg, secret, 700601)
+	ref := reportWithFile(t, c, fileID, len(orig))
+	tip, err := s.db.TipByReference(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMedia(t, s, tip.ID)
+	c.dataRequest(ref, "d:erase")
+
+	shot := func(name string) {
+		if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+			if b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				os.WriteFile(dir+"/"+name+".png", b, 0o644)
+			}
+		}
+	}
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(s.console+"/requests"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "chief"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"+kb.Enter),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `location.pathname === '/queue'`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`nav a[href="/requests"]`))); err != nil {
+		t.Fatalf("the nav has no link to the data requests: %v", err)
+	}
+	waitJS(t, ctx, `location.pathname === '/requests' && document.body.textContent.includes('`+ref+`') &&
+		document.body.textContent.includes('Xoá tin')`)
+	shot("console-requests")
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref)); err != nil {
+		t.Fatal(err)
+	}
+	// The cleaned photo shows, upright (taller than wide), and the page
+	// offers the supervisor the original.
+	waitJS(t, ctx, `(() => { const i = document.querySelector('img[src*="/media/"]');
+		return !!i && i.complete && i.naturalWidth === 20 && i.naturalHeight === 40; })() &&
+		!!document.querySelector('a[href$="/original"]') && !!document.querySelector('form[action$="/flag"]')`)
+	shot("console-report-supervisor")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/requests")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.body.textContent.includes('`+ref+`')`)
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil || wide {
+		t.Errorf("the requests page scrolls sideways on a phone (%v)", err)
+	}
+	shot("console-requests-phone")
 }

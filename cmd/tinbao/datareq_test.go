@@ -150,7 +150,15 @@ func TestTelegramDataRequestsEndToEnd(t *testing.T) {
 	if r, _ := sup.post(decide, url.Values{"decision": {"done"}, "csrf": {"forged"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a decision without the CSRF token: %d, want 403", r.StatusCode)
 	}
-	if r, _ := sup.post(decide, url.Values{"decision": {"done"}, "back": {"tip"}}); r.StatusCode != http.StatusSeeOther ||
+	// One stray tap erases nothing: the form asks to tick that an erasure
+	// cannot be undone.
+	if r, _ := sup.post(decide, url.Values{"decision": {"done"}, "back": {"tip"}}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("an erasure without the tick: %d", r.StatusCode)
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref); tip.Erased {
+		t.Fatal("erased without the tick")
+	}
+	if r, _ := sup.post(decide, url.Values{"decision": {"done"}, "back": {"tip"}, "sure": {"yes"}}); r.StatusCode != http.StatusSeeOther ||
 		r.Header.Get("Location") != "/tips/"+ref {
 		t.Fatalf("erase: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}

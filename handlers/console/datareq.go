@@ -104,7 +104,10 @@ func (c *Console) decideRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	decision, reason := r.PostFormValue("decision"), r.PostFormValue("reason")
-	if !slices.Contains(storage.DataDecisions(d.Kind), decision) || (decision == "refused" && !slices.Contains(flows.ErasureRefusals, reason)) {
+	// An erasure cannot be undone: the form asks the supervisor to tick
+	// that they know, so one stray tap erases nothing.
+	sure := d.Kind != "erasure" || decision != "done" || r.PostFormValue("sure") == "yes"
+	if !slices.Contains(storage.DataDecisions(d.Kind), decision) || (decision == "refused" && !slices.Contains(flows.ErasureRefusals, reason)) || !sure {
 		c.fail(w, r, http.StatusBadRequest, "console.err.datareq")
 		return
 	}
