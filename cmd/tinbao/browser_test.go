@@ -315,17 +315,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	// The next one is the oldest urgent report: the first.
 	waitJS(t, ctx, `location.pathname === '/tips/`+ref+`' && document.querySelector('section.distress').textContent.includes('cứu em, họ giữ hộ chiếu')`)
-	err = chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
-		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Cập nhật"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
-		chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
-		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
-	)
-	if err != nil {
-		t.Fatalf("status and reply: %v\n%s", err, s.log)
+	// Each form reloads the page: mark the old document, and wait for a
+	// new one with its flash (the old page may carry a flash of its own).
+	submitted := func(actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.before = true`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("status and reply: %v\n%s", err, s.log)
+		}
+		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete' && !!document.querySelector('.flash')`)
 	}
+	submitted(chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
+		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Cập nhật"]`)))
+	submitted(chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
+		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)))
 	got := tg.WaitSent(chat, 1, 10*time.Second)
 	waitFor(t, func() bool {
 		for _, m := range tg.SentTo(chat) {
