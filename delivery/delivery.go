@@ -49,11 +49,23 @@ type Limiter interface {
 	Held(ctx context.Context, key string) (time.Duration, error)
 }
 
+// ShareLimiter is a Limiter whose channel budget is shared with the
+// replies sent on the request path (they spend from it without waiting):
+// the outbox reserves from what they leave, and while they are flowing it
+// takes at most one slot per share, so that a person waiting for an answer
+// comes first.
+type ShareLimiter interface {
+	ReserveShare(ctx context.Context, key string, interval, share, maxWait time.Duration) (time.Duration, bool, error)
+}
+
 // Pace is how fast one channel may send. Zero means no limit.
 type Pace struct {
 	PerRecipient time.Duration // between two messages to one person
 	PerGroup     time.Duration // between two messages to the officers' group
-	Overall      time.Duration // between any two messages of the channel
+	Overall      time.Duration // between any two messages of the channel, replies included
+	// Share is the outbox's pace while replies are flowing (zero: no share
+	// kept for replies). Needs a ShareLimiter.
+	Share time.Duration
 }
 
 // SMSPace keeps an SMS gateway phone and its SIM within what carriers
@@ -62,8 +74,10 @@ type Pace struct {
 var SMSPace = Pace{PerRecipient: time.Second, Overall: time.Second / 5}
 
 // TelegramPace follows the Bot API's limits: about one message a second per
-// chat, twenty a minute per group, thirty a second in all.
-var TelegramPace = Pace{PerRecipient: time.Second, PerGroup: 3 * time.Second, Overall: time.Second / 30}
+// chat, twenty a minute per group, thirty a second in all, conversational
+// replies included; while replies are flowing the outbox takes twenty of
+// the thirty.
+var TelegramPace = Pace{PerRecipient: time.Second, PerGroup: 3 * time.Second, Overall: time.Second / 30, Share: time.Second / 20}
 
 // Config tunes the dispatcher; zero values take the defaults.
 type Config struct {
@@ -284,11 +298,12 @@ func (d *Dispatcher) pace(ctx context.Context, log *slog.Logger, m storage.Outbo
 	for _, slot := range []struct {
 		key      string
 		interval time.Duration
-	}{{m.Channel + ":" + m.RecipientPseudonym, per}, {m.Channel, p.Overall}} {
+		share    time.Duration
+	}{{m.Channel + ":" + m.RecipientPseudonym, per, 0}, {m.Channel, p.Overall, p.Share}} {
 		if slot.interval <= 0 {
 			continue
 		}
-		w, reserved, err := d.cfg.Limiter.Reserve(ctx, slot.key, slot.interval, d.cfg.MaxWait)
+		w, reserved, err := d.reserve(ctx, slot.key, slot.interval, slot.share)
 		if err != nil {
 			// Without Redis, send anyway: the provider's own 429 still
 			// protects us, and a late acknowledgement is worse.
@@ -310,6 +325,15 @@ func (d *Dispatcher) pace(ctx context.Context, log *slog.Logger, m storage.Outbo
 		return false
 	}
 	return true
+}
+
+// reserve takes a slot under key, from the share the outbox keeps when its
+// budget is shared with replies.
+func (d *Dispatcher) reserve(ctx context.Context, key string, interval, share time.Duration) (time.Duration, bool, error) {
+	if sl, ok := d.cfg.Limiter.(ShareLimiter); ok && share > 0 {
+		return sl.ReserveShare(ctx, key, interval, share, d.cfg.MaxWait)
+	}
+	return d.cfg.Limiter.Reserve(ctx, key, interval, d.cfg.MaxWait)
 }
 
 func (d *Dispatcher) deferMsg(ctx context.Context, log *slog.Logger, m storage.OutboxMessage, after time.Duration, reason string) {

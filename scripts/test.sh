@@ -2,7 +2,9 @@
 # make test / make bench: run the Go checks against a fresh, throwaway Postgres + Redis.
 #
 #   scripts/test.sh test    go vet, gofmt check, go test -race -count=1 ./...; with CI set, scripts/fuzz.sh 2
-#   scripts/test.sh bench   go test -run '^$' -bench . -benchmem ./...
+#   scripts/test.sh bench   go test -run '^$' -bench . -benchmem ./... (BENCHCOUNT runs each, default 1), then one
+#                           table of the figures (scripts/benchtable), also written to bench/results/<date>-<sha>.json
+#                           and bench/results/latest.json
 #
 # The services live in a temp dir that is stopped and removed on any exit; tests find
 # them through TEST_DATABASE_URL and TEST_REDIS_URL.
@@ -69,6 +71,15 @@ if [ "$mode" = test ]; then
     bash scripts/fuzz.sh 2
   fi
 else
-  echo "+ go test -run '^\$' -bench . -benchmem ./..." >&2
-  go test -run '^$' -bench . -benchmem ./...
+  count=${BENCHCOUNT:-1}
+  echo "+ go test -run '^\$' -bench . -benchmem -count $count ./..." >&2
+  status=0
+  go test -run '^$' -bench . -benchmem -count "$count" ./... | tee "$dir/bench.txt" || status=$?
+  sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  mkdir -p bench/results
+  out="bench/results/$(date -u +%Y-%m-%d)-$sha.json"
+  go run ./scripts/benchtable -commit "$sha" -json "$out" <"$dir/bench.txt" 2>/dev/null
+  cp "$out" bench/results/latest.json
+  echo "table written to $out and bench/results/latest.json" >&2
+  exit "$status"
 fi

@@ -28,8 +28,9 @@ var (
 
 // DB is the Postgres side of storage.
 type DB struct {
-	pool *pgxpool.Pool
-	keys *identity.Keyring // wraps each report's data key (SetKeys)
+	pool  *pgxpool.Pool
+	keys  *identity.Keyring // wraps each report's data key (SetKeys)
+	group *committer        // commits reports that arrive together as one
 }
 
 // Open connects to Postgres and checks that it answers.
@@ -46,11 +47,15 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	return NewDB(pool), nil
 }
 
 // NewDB wraps an existing pool (tests give each test its own schema).
-func NewDB(pool *pgxpool.Pool) *DB { return &DB{pool: pool} }
+func NewDB(pool *pgxpool.Pool) *DB {
+	db := &DB{pool: pool}
+	db.group = newCommitter(db)
+	return db
+}
 
 // Pool exposes the pool for LISTEN, which needs a dedicated connection.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
@@ -58,8 +63,11 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // Ping reports whether Postgres answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
-// Close closes the pool.
-func (db *DB) Close() { db.pool.Close() }
+// Close answers the commits in flight, then closes the pool.
+func (db *DB) Close() {
+	db.group.close()
+	db.pool.Close()
+}
 
 func isUniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError

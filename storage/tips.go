@@ -73,13 +73,15 @@ type CommittedTip struct {
 // sqlCommitTip writes the tip, its acknowledgement in the outbox, an audit row,
 // its attachments (a web upload moves from pending_media, sealed again
 // under the report's key) and a wake-up for the dispatcher in one
-// statement: one round trip, one transaction. A replayed source message
-// inserts nothing.
+// statement: one round trip. A replayed source message, or a reference code
+// already taken, inserts nothing and returns no row (commitOutcome tells
+// which): never an error, so that one such report cannot abort the
+// transaction it shares with others (group commit, commit.go).
 const sqlCommitTip = `WITH t AS (
 	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, source_message_id,
 		follow_up, sealed, distress)
 	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $11, $16, $17)
-	ON CONFLICT ON CONSTRAINT tips_source_message_key DO NOTHING
+	ON CONFLICT DO NOTHING
 	RETURNING id, reference
 ), k AS (
 	INSERT INTO data_keys (tip_id, wrapped) SELECT id, $18 FROM t
@@ -109,7 +111,24 @@ FROM t, o`
 // CommitTip commits a report and its acknowledgement together. It returns
 // ErrDuplicate when the source message was committed before, and
 // ErrReferenceTaken when the report's reference code already exists.
+//
+// Reports committed at the same moment share one transaction and one fsync
+// (see commit.go); each caller still gets its own result. When ctx ends
+// first CommitTip returns its error, but a report already on its way to
+// Postgres is committed all the same: a retry with the same source message
+// then finds it (ErrDuplicate), as after any lost answer.
 func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
+	args, err := db.commitArgs(ctx, n)
+	if err != nil {
+		return CommittedTip{}, err
+	}
+	return db.group.commit(ctx, &commitRequest{ctx: ctx, args: args, channel: n.Channel, source: n.SourceMessageID})
+}
+
+// commitArgs seals the report and lays out sqlCommitTip's parameters; it
+// runs in the caller's goroutine, so sealing is never serialised behind the
+// commit loop.
+func (db *DB) commitArgs(ctx context.Context, n NewTip) ([]any, error) {
 	r := n.Report
 	urgency := "normal"
 	if r.Urgent {
@@ -117,35 +136,24 @@ func (db *DB) CommitTip(ctx context.Context, n NewTip) (CommittedTip, error) {
 	}
 	sealed, err := db.sealTip(n)
 	if err != nil {
-		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
+		return nil, fmt.Errorf("commit tip: %w", err)
 	}
 	m, err := db.sealMedia(ctx, sealed.dk, n)
 	if err != nil {
-		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
+		return nil, fmt.Errorf("commit tip: %w", err)
 	}
 	alert := Alert{Sealed: []byte{}}
 	if n.Alert != nil {
 		alert = *n.Alert
 	}
-	var c CommittedTip
-	var notified string
-	err = db.pool.QueryRow(ctx, sqlCommitTip,
+	return []any{
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
 		n.SenderPseudonym, n.SourceMessageID, sealed.handle, r.Ack, r.FollowUp,
 		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
 		sealed.fields, len(r.Distress) > 0, sealed.wrapped,
 		m.ordinal, m.kind, m.contentType, m.size, m.width, m.height, m.status, m.noPreview,
 		m.source, m.sha, m.original, m.clean, m.uploads,
-	).Scan(&c.TipID, &c.Reference, &c.OutboxID, &notified, &notified)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return CommittedTip{}, ErrDuplicate
-	case isUniqueViolation(err, "tips_reference_key"):
-		return CommittedTip{}, ErrReferenceTaken
-	case err != nil:
-		return CommittedTip{}, fmt.Errorf("commit tip: %w", err)
-	}
-	return c, nil
+	}, nil
 }
 
 // tipColumns are read by TipByReference and OpenTips: the clear columns of

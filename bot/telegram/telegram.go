@@ -41,14 +41,57 @@ type Tracker interface {
 	TakeTrackedMessages(ctx context.Context, sender string) ([]int, error)
 }
 
+// Budget is the bot's send budget, shared with the outbox across replicas
+// (Redis): replies spend from it without waiting.
+type Budget interface {
+	// SpendReplies counts n replies and says when the first one's slot
+	// comes.
+	SpendReplies(ctx context.Context, key string, n int, interval time.Duration) (time.Duration, error)
+}
+
 // Adapter connects Telegram to the bot runner.
 type Adapter struct {
-	client  *tgbot.Bot
-	files   *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
-	runner  *bot.Runner
-	keys    *identity.Keyring
-	tracker Tracker
-	log     *slog.Logger
+	client   *tgbot.Bot
+	files    *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
+	runner   *bot.Runner
+	keys     *identity.Keyring
+	tracker  Tracker
+	log      *slog.Logger
+	budget   Budget        // nil: replies counted nowhere
+	interval time.Duration // of the budget: one message per interval
+}
+
+// spendWait bounds how long a reply waits for its budget to be counted: a
+// person is waiting, and Redis being slow must not make them wait longer.
+const spendWait = 50 * time.Millisecond
+
+// replyWait is the most a reply waits for its slot, smoothing a burst of
+// replies into the bot's pace; a slot further off is not waited for (the
+// reply goes, and the outbox waits instead).
+const replyWait = 150 * time.Millisecond
+
+// SpendFrom counts every conversational reply against the bot's budget,
+// one message per interval, shared with the outbox (delivery.Pace.Overall
+// under the key "telegram"). Call it before handling updates.
+func (a *Adapter) SpendFrom(b Budget, interval time.Duration) { a.budget, a.interval = b, interval }
+
+// spend counts n replies before they go, waiting a moment for their slot
+// when it is that close. They go whatever it answers: the outbox is the
+// one that waits.
+func (a *Adapter) spend(ctx context.Context, n int) {
+	if a.budget == nil || n == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, spendWait)
+	wait, err := a.budget.SpendReplies(sctx, bot.ChannelTelegram, n, a.interval)
+	cancel()
+	if err != nil {
+		a.log.WarnContext(ctx, "telegram reply budget", "err", err)
+		return
+	}
+	if wait > 0 && wait <= replyWait {
+		time.Sleep(wait)
+	}
 }
 
 // New builds the adapter. It does not call Telegram: the service starts even
@@ -127,6 +170,7 @@ func (a *Adapter) handle(ctx context.Context, u *models.Update) error {
 	if err != nil {
 		out.Replies = nil
 	}
+	a.spend(ctx, len(out.Replies))
 	for _, r := range out.Replies {
 		id, serr := a.send(ctx, chatID, r)
 		if serr != nil {

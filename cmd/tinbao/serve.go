@@ -92,6 +92,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			return err
 		}
 		senders[bot.ChannelTelegram] = tg
+		// Replies and the outbox share the bot's one budget.
+		tg.SpendFrom(sessions, delivery.TelegramPace.Overall)
 	} else {
 		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
 	}

@@ -155,6 +155,13 @@ type Server struct {
 	webhookURL string
 	changed    chan struct{}         // closed and replaced whenever sent/updates change
 	files      map[string]storedFile // by file_id, for getFile and downloads
+
+	// The bot's overall rate limit (RateLimit): a bucket of perSecond
+	// messages, refilled continuously.
+	perSecond int
+	tokens    float64
+	refilled  time.Time
+	throttled int
 }
 
 type storedFile struct {
@@ -439,6 +446,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if method == "sendMessage" {
+		if e, throttled := s.throttle(now); throttled {
+			writeError(w, e)
+			return
+		}
+	}
 
 	switch method {
 	case "getMe":
@@ -507,6 +520,42 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, errMethodNotFound)
 	}
+}
+
+// RateLimit makes the fake refuse sendMessage past perSecond messages a
+// second in all, as Telegram refuses a bot that sends too fast: a bucket of
+// perSecond messages refilled continuously; a message past it is answered
+// 429 with retry_after (whole seconds, at least 1) and not sent. Zero: no
+// limit (the default).
+func (s *Server) RateLimit(perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perSecond, s.tokens, s.refilled = perSecond, float64(perSecond), time.Now()
+}
+
+// Throttled is how many messages the rate limit refused with a 429.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// throttle takes a message from the bucket, or says how long to wait.
+func (s *Server) throttle(now time.Time) (Error, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perSecond <= 0 {
+		return Error{}, false
+	}
+	s.tokens = min(float64(s.perSecond), s.tokens+now.Sub(s.refilled).Seconds()*float64(s.perSecond))
+	s.refilled = now
+	if s.tokens >= 1 {
+		s.tokens--
+		return Error{}, false
+	}
+	s.throttled++
+	wait := (1 - s.tokens) / float64(s.perSecond)
+	return TooManyRequests(max(1, int(wait+0.999))), true
 }
 
 func (s *Server) takeFailure(method string) (Error, bool) {

@@ -133,6 +133,33 @@ func TestTooManyRequests(t *testing.T) {
 	}
 }
 
+// Past the bot's overall rate, sendMessage is answered 429 with
+// retry_after, as the client reads it, and nothing is sent; the bucket
+// refills with time.
+func TestRateLimit(t *testing.T) {
+	s := NewServer(t)
+	b := newBot(t, s, bot.WithSkipGetMe())
+	s.RateLimit(5)
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: int64(42 + i), Text: "a"}); err != nil {
+			t.Fatalf("send %d within the burst: %v", i, err)
+		}
+	}
+	_, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: int64(50), Text: "b"})
+	var tmr *bot.TooManyRequestsError
+	if !errors.As(err, &tmr) || tmr.RetryAfter < 1 {
+		t.Fatalf("send past the rate = %v, want 429 with retry_after", err)
+	}
+	if s.Throttled() != 1 || len(s.SentTo(50)) != 0 {
+		t.Fatalf("throttled %d, sent %v", s.Throttled(), s.SentTo(50))
+	}
+	time.Sleep(250 * time.Millisecond) // a token back (5 a second)
+	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: int64(50), Text: "c"}); err != nil {
+		t.Fatalf("send after the refill: %v", err)
+	}
+}
+
 func TestCannedErrors(t *testing.T) {
 	s := NewServer(t)
 	b := newBot(t, s, bot.WithSkipGetMe())
