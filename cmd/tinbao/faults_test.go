@@ -41,6 +41,9 @@ func TestFaultDrills(t *testing.T) {
 	}
 	var rows []drillRow
 	for _, d := range drills {
+		if only := os.Getenv("FAULTS_ONLY"); only != "" && !strings.Contains(d.name, only) {
+			continue // FAULTS_ONLY=Redis: one drill, while working on it
+		}
 		row := h.run(d)
 		rows = append(rows, row)
 		t.Logf("%s: %s", row.name, row.summary())
@@ -90,6 +93,7 @@ var drillSteady = drill{name: "steady (no fault)", fault: func(h *harness, r *dr
 // stays, what it leased is sent by the other replica or after the restart.
 var drillKill9 = drill{name: "kill -9 + restart", fault: func(h *harness, r *drillRow) {
 	rep := h.reps[0]
+	r.cutAllowed = true // requests in flight on the killed replica get no answer
 	rep.kill()
 	time.Sleep(time.Second)
 	h.start(rep)
@@ -163,6 +167,7 @@ func (h *harness) run(d drill) drillRow {
 	r.load = <-done
 	convs := h.convsSince(first)
 	if r.receipts {
+		h.settle(convs)
 		h.fireReceipts(&r, convs)
 	}
 	h.check(&r, convs)
