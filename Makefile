@@ -13,7 +13,7 @@ bench:
 	bash scripts/test.sh bench
 
 # the fault drills in full (kill -9, Postgres stopped, Redis killed, SIGTERM, provider
-# faults; two replicas), about 6 minutes; prints the table and writes it to bin/faults.md.
+# faults; two replicas), about 7 minutes; prints the table and writes it to bin/faults.md.
 # A short version runs in make test.
 faults:
 	mkdir -p bin
