@@ -8,6 +8,9 @@
 #   scripts/services.sh cluster-up DIR
 #                                 also start a 3-master Redis Cluster (the same redis-server, in
 #                                 cluster mode) and print REDIS_CLUSTER_URL=redis://…?addr=…&addr=…
+#   scripts/services.sh pg-stop DIR
+#                                 stop only DIR's Postgres (pg_ctl -m fast), as a fault drill does;
+#                                 `up DIR` starts it again on the same port
 #
 # Only the two URL lines go to stdout; progress goes to stderr. Files in DIR:
 # pg/ (data), pgsock/, pg.log, redis/ (append-only data), redis.pid, redis.port,
@@ -19,9 +22,10 @@ say() { echo "services: $*" >&2; }
 die() { say "$*"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-[ $# -eq 2 ] && { [ "$1" = up ] || [ "$1" = down ] || [ "$1" = cluster-up ]; } || die "usage: $0 up|down|cluster-up DIR"
+[ $# -eq 2 ] && { [ "$1" = up ] || [ "$1" = down ] || [ "$1" = cluster-up ] || [ "$1" = pg-stop ]; } ||
+  die "usage: $0 up|down|cluster-up|pg-stop DIR"
 cmd=${1//-/_}
-[ "$cmd" = down ] && [ ! -d "$2" ] && exit 0
+{ [ "$cmd" = down ] || [ "$cmd" = pg_stop ]; } && [ ! -d "$2" ] && exit 0
 mkdir -p "$2"
 DIR=$(cd "$2" && pwd)
 
@@ -191,6 +195,12 @@ down() {
   fi
   rm -f "$DIR/redis.pid"
   cluster_down
+}
+
+pg_stop() {
+  [ -f "$DIR/pg/postmaster.pid" ] && PGBIN=$(find_pgbin) && [ -n "$PGBIN" ] || return 0
+  PGU=$(pg_user)
+  if pg_running; then say "stopping postgres ($DIR/pg, fast)"; as_pg "$PGBIN/pg_ctl" -D "$DIR/pg" -m fast -w stop >&2; fi
 }
 
 cluster_down() {

@@ -384,7 +384,8 @@ func TestConsoleKPIsExportsAndMetrics(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`tinbao_tips{channel="web",kind="tip",status="new"} 2`, `tinbao_tips{channel="web",kind="tip",status="in_review"} 1`,
-		"tinbao_outbox_lag_seconds", `tinbao_deadlines_at_risk{state="overdue"} 0`, `tinbao_messages_total{channel="web",outcome="handled"} 1`} {
+		"tinbao_outbox_lag_seconds", `tinbao_deadlines_at_risk{state="overdue"} 0`, `tinbao_messages_total{channel="web",outcome="handled"} 1`,
+		"go_goroutines ", "process_open_fds "} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tinbao/storage"
@@ -167,10 +168,12 @@ func (c *Console) tipsCSV(w http.ResponseWriter, r *http.Request) {
 
 // Metrics is /metrics: figures read from Postgres at each scrape (reports
 // by kind, channel and status; outbox states; the dispatcher's lag;
-// deadlines at risk), so every replica reports the same truth.
+// deadlines at risk), so every replica reports the same truth; and this
+// process's own (go_goroutines, process_open_fds…), which show a leak after
+// a fault (make faults reads them).
 func (c *Console) Metrics() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{c})
+	reg.MustRegister(collector{c}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(c.metrics...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -151,6 +151,7 @@ type Server struct {
 	messages   map[msgKey]storedMessage // for edits
 	nextMsgID  int
 	fail       map[string][]Error
+	failUntil  map[string]timedFailure
 	updates    []queuedUpdate // sorted by id
 	webhookURL string
 	changed    chan struct{}         // closed and replaced whenever sent/updates change
@@ -205,6 +206,7 @@ func New() *Server {
 		messages:  make(map[msgKey]storedMessage),
 		nextMsgID: FirstMessageID,
 		fail:      make(map[string][]Error),
+		failUntil: make(map[string]timedFailure),
 		changed:   make(chan struct{}),
 		files:     make(map[string]storedFile),
 	}
@@ -366,11 +368,29 @@ func (s *Server) FailNext(method string, n int, e Error) {
 	}
 }
 
-// ClearFailures drops the failures still queued for method.
+// timedFailure is FailFor's switch: every call fails with e until until.
+type timedFailure struct {
+	e     Error
+	until time.Time
+}
+
+// FailFor makes every call of method answer with e for the next d: a 429
+// storm (TooManyRequests) or an outage (a 500 Error) that lasts a while,
+// however many calls come, as fault drills need. Queued FailNext failures
+// are answered first.
+func (s *Server) FailFor(method string, d time.Duration, e Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failUntil[method] = timedFailure{e: e, until: time.Now().Add(d)}
+}
+
+// ClearFailures drops the failures still queued for method, and ends a
+// FailFor switch.
 func (s *Server) ClearFailures(method string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.fail, method)
+	delete(s.failUntil, method)
 }
 
 // PushUpdate queues a raw update (JSON) for getUpdates long polling;
@@ -563,6 +583,9 @@ func (s *Server) takeFailure(method string) (Error, bool) {
 	defer s.mu.Unlock()
 	q := s.fail[method]
 	if len(q) == 0 {
+		if f, ok := s.failUntil[method]; ok && time.Now().Before(f.until) {
+			return f.e, true
+		}
 		return Error{}, false
 	}
 	e := q[0]

@@ -160,6 +160,35 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// FailFor answers every call with the error for a while, then lets calls
+// through again; ClearFailures ends it early.
+func TestFailFor(t *testing.T) {
+	s := NewServer(t)
+	b := newBot(t, s, bot.WithSkipGetMe())
+	send := func() error {
+		_, err := b.SendMessage(context.Background(), &bot.SendMessageParams{ChatID: int64(42), Text: "x"})
+		return err
+	}
+	s.FailFor("sendMessage", 200*time.Millisecond, TooManyRequests(1))
+	for i := range 3 {
+		if err := send(); !bot.IsTooManyRequestsError(err) {
+			t.Fatalf("call %d in the storm: err = %v, want 429", i, err)
+		}
+	}
+	time.Sleep(250 * time.Millisecond)
+	if err := send(); err != nil {
+		t.Fatalf("after the storm: %v", err)
+	}
+	s.FailFor("sendMessage", time.Hour, Error{Code: http.StatusInternalServerError, Description: "Internal Server Error"})
+	if err := send(); err == nil {
+		t.Fatal("a 500 outage let a call through")
+	}
+	s.ClearFailures("sendMessage")
+	if err := send(); err != nil {
+		t.Fatalf("after ClearFailures: %v", err)
+	}
+}
+
 func TestCannedErrors(t *testing.T) {
 	s := NewServer(t)
 	b := newBot(t, s, bot.WithSkipGetMe())
