@@ -85,10 +85,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
 	if cfg.telegramOn() {
-		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, sessions, log)
+		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, log)
 		if err != nil {
 			return err
 		}
+		defer tg.Close()
 		senders[bot.ChannelTelegram] = tg
 	} else {
 		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
@@ -144,6 +145,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	})
 	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{
 		Limiter: sessions,
+		Threads: sessions,
 		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace, bot.ChannelSMS: delivery.SMSPace},
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
