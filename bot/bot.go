@@ -28,10 +28,15 @@ const (
 // to write back (a chat ID, a phone number): it is never logged and never
 // stored in clear.
 type Message struct {
-	Channel     string
-	Sender      string // keyed pseudonym of the sender
-	Handle      string
-	MessageID   string // the provider's ID: Telegram update_id, Twilio MessageSid
+	Channel   string
+	Sender    string // keyed pseudonym of the sender
+	Handle    string
+	MessageID string // the provider's ID: Telegram update_id, Twilio MessageSid
+	// Position is the message's place in its chat where the channel numbers
+	// a chat's messages (Telegram's message_id, shared by both sides of a
+	// private chat); 0 elsewhere. The session keeps the range seen, so a
+	// wipe deletes it without a list of IDs.
+	Position    int64
 	Text        string
 	Choice      string // a pressed button's ID
 	LangHint    string
@@ -74,8 +79,9 @@ var (
 type Sessions interface {
 	// Begin returns ErrDuplicate for a message handled before, ErrBusy while
 	// another message of the sender is handled, else the session, locked,
-	// with the flood counts read in the same round trip.
-	Begin(ctx context.Context, channel, messageID, sender, token string) (Begun, error)
+	// with the flood counts, the chat's range (widened by pos) and the
+	// officer's mark read in the same round trip.
+	Begin(ctx context.Context, channel, messageID, sender, token string, pos int64) (Begun, error)
 	// Finish saves the session, marks the message handled and unlocks;
 	// answered counts the turn among the channel's replies this second.
 	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error
@@ -108,6 +114,12 @@ type Begun struct {
 	// Turns counts the turns answered on the channel in the current second,
 	// across every sender and replica.
 	Turns int
+	// First and Last are the lowest and highest chat positions seen in the
+	// conversation (0: none), for a wipe.
+	First, Last int64
+	// Thread: an officer wrote to the sender lately, so a free message may
+	// be a reply; only then is Postgres asked which report it is about.
+	Thread bool
 }
 
 // Submission is a finished report with what is needed to acknowledge it.
@@ -222,6 +234,10 @@ type Outcome struct {
 	Wipe bool
 	// Lang is the conversation's language after this message.
 	Lang string
+	// First and Last are the range of chat positions the conversation has
+	// seen, this message's included (0: the channel has none): what a Wipe
+	// deletes.
+	First, Last int64
 }
 
 // Rate is at most N events Per period.
@@ -346,8 +362,9 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	}
 	in := flows.Input{Channel: m.Channel, Text: m.Text, Choice: m.Choice, Location: m.Location, Media: m.Media,
 		Now: r.now(), LangHint: m.LangHint, Unsupported: m.Unsupported, Seq: m.Seq, SentAt: m.SentAt}
-	if sess.Flow == "" && m.Text != "" && !flooded {
-		// Between flows, a free message may be a reply to an officer. A
+	if sess.Flow == "" && m.Text != "" && !flooded && b.Thread {
+		// Between flows, a free message may be a reply to an officer, if
+		// one wrote (the mark Begin read): only then is Postgres asked. A
 		// slow database must not hold up the conversation: give up soon
 		// and treat the message as new. A flood asks Postgres nothing.
 		tctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -460,7 +477,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	if flooded {
 		outcome = "capped"
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang}, outcome, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, First: b.First, Last: b.Last}, outcome, nil
 }
 
 // Flood caps. From one sender, floodLimit messages a minute are answered as
@@ -617,7 +634,7 @@ func (r *Runner) begin(ctx context.Context, m Message, token string) (Begun, err
 	deadline := r.now().Add(r.busyWait)
 	wait := 20 * time.Millisecond
 	for {
-		b, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token)
+		b, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token, m.Position)
 		if !errors.Is(err, ErrBusy) || r.now().After(deadline) {
 			return b, err
 		}

@@ -31,9 +31,10 @@ type memSessions struct {
 	recent   map[string]int // messages per sender (one window that never ends)
 	turns    int            // turns answered on any channel (one second that never ends)
 	turnsOn  map[string]int // turns answered per channel (the same second)
+	thread   bool           // an officer wrote: Begin says so
 }
 
-func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (Begun, error) {
+func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string, _ int64) (Begun, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen[channel+id] {
@@ -47,7 +48,7 @@ func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string) (B
 		m.recent = map[string]int{}
 	}
 	m.recent[sender]++
-	return Begun{Session: m.sessions[sender], Recent: m.recent[sender], Turns: m.turnsOn[channel]}, nil
+	return Begun{Session: m.sessions[sender], Recent: m.recent[sender], Turns: m.turnsOn[channel], Thread: m.thread}, nil
 }
 
 func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session, answered bool) error {

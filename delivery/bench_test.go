@@ -34,7 +34,7 @@ func BenchmarkCommitToAck(b *testing.B) {
 	keys, _ := identity.ParseKeyring(identity.NewSecret())
 	db.SetKeys(keys)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tg, err := telegram.New(telegram.Config{Token: telegramtest.Token, APIURL: fake.URL}, nil, keys, nil, log)
+	tg, err := telegram.New(telegram.Config{Token: telegramtest.Token, APIURL: fake.URL}, nil, keys, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,6 +37,13 @@ type MenuSender interface {
 	SendWithMenu(ctx context.Context, handle, text, lang string) (string, error)
 }
 
+// ThreadMarker marks a reporter an officer writes to (Redis), so that the
+// runner asks Postgres about open threads only for their free messages, not
+// for everyone's.
+type ThreadMarker interface {
+	MarkThread(ctx context.Context, pseudonym string) error
+}
+
 // Limiter paces sends across every replica (Redis).
 type Limiter interface {
 	// Reserve asks for the next slot under key, one per interval: how long
@@ -88,6 +95,9 @@ type Config struct {
 	MaxWait     time.Duration   // a send whose slot is further off goes back to the queue; default 2s
 	Paces       map[string]Pace // per channel
 	Limiter     Limiter         // nil: no pacing
+	// Threads is told of each officer's message before it is sent (nil:
+	// nobody; the reporter's answers are then not taken as replies).
+	Threads ThreadMarker
 }
 
 // Dispatcher drains the outbox.
@@ -242,6 +252,14 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 	}
 	if !d.pace(ctx, log, m) {
 		return
+	}
+	if m.Kind == "followup" && d.cfg.Threads != nil {
+		// Marked before it is sent, so the answer cannot arrive first. Not
+		// marked, the answer would be taken as a new message: try later.
+		if err := d.cfg.Threads.MarkThread(ctx, m.RecipientPseudonym); err != nil {
+			d.retry(ctx, log, m, d.backoff(m.Attempts), "thread mark: "+err.Error())
+			return
+		}
 	}
 	var providerID string
 	if ms, ok := sender.(MenuSender); ok && (m.Kind == "ack" || m.Kind == "status") {

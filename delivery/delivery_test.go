@@ -97,7 +97,7 @@ func (e *env) openDB() *storage.DB {
 // telegram is the real adapter, pointed at the fake Bot API.
 func (e *env) telegram() delivery.Sender {
 	e.t.Helper()
-	a, err := telegram.New(telegram.Config{Token: telegramtest.Token, APIURL: e.fake.URL}, nil, e.keys, nil, e.log)
+	a, err := telegram.New(telegram.Config{Token: telegramtest.Token, APIURL: e.fake.URL}, nil, e.keys, e.log)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 
 	"tinbao/bot/telegram"
@@ -34,10 +35,24 @@ func (h *Handlers) telegramWebhook(w http.ResponseWriter, r *http.Request) {
 	// Telegram waits up to 60 s for an answer; stay well inside it.
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	if err := h.telegram.HandleUpdate(ctx, u); err != nil {
+	call, err := h.telegram.HandleUpdate(ctx, u)
+	if err != nil {
 		h.log.ErrorContext(ctx, "telegram update failed", "request_id", requestID(r.Context()), "update_id", u.ID, "err", err)
 		fail(w, r, http.StatusServiceUnavailable, "temporarily unavailable, please retry")
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	if call == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	// The turn's last reply rides on the answer: Telegram makes the call
+	// (the Bot API's "reply to a webhook"), and the request waits for no
+	// call of ours to the Bot API.
+	body, err = json.Marshal(call)
+	if err != nil {
+		w.WriteHeader(http.StatusOK) // the effect is durable: never ask for a retry now
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
 }

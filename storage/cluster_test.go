@@ -70,11 +70,11 @@ func TestSessionsOnRedisCluster(t *testing.T) {
 		if err := s.Forget(ctx, sender); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.TrackMessages(ctx, sender, 10, 11); err != nil {
+		if err := s.MarkThread(ctx, sender); err != nil {
 			t.Fatal(err)
 		}
-		if ids, err := s.TakeTrackedMessages(ctx, sender); err != nil || len(ids) != 2 {
-			t.Fatalf("tracked = %v, %v", ids, err)
+		if b, err := s.BeginAt(ctx, "telegram", "m4", sender, "tok4", 7); err != nil || !b.Thread || b.First != 7 {
+			t.Fatalf("Begin with a thread and a position: %+v, %v", b, err)
 		}
 		if _, err := s.PushInbox(ctx, sender, "xin chào"); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // CommitTipAlone is the commit as it was before group commit: each report
 // its own statement and transaction. The benchmark compares both in one run.
@@ -40,3 +43,6 @@ func (db *DB) CommitTogether(ctx context.Context, tips []NewTip) ([]CommittedTip
 	}
 	return committed, errs
 }
+
+// ShortenLock makes the lock run out after d, for tests of a lock taken over.
+func (s *Sessions) ShortenLock(d time.Duration) { s.lockTTL = d }

@@ -17,14 +17,18 @@ import (
 // caller waits and tries again.
 var ErrBusy = errors.New("storage: sender busy")
 
-// Sessions keeps conversations in Redis: each sender's session with an idle
-// TTL, a per-sender lock so one sender's messages are handled one at a time,
-// and the set of provider message IDs already handled.
+// Sessions keeps conversations in Redis. Each sender has ONE key, a small
+// record (see beginScript): the session, the lock that serialises the
+// sender's messages, the flood window's count, the last few provider message
+// IDs (to drop replays) and the range of chat message positions seen (for a
+// wipe). One key, because each key costs Redis more than its content (about
+// 150 bytes for the name, the TTL and the bookkeeping): today's one key per
+// handled message, kept two days for dedupe, cost more than the
+// conversation itself.
 type Sessions struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	idle    time.Duration
-	seenTTL time.Duration
 	lockTTL time.Duration
 }
 
@@ -33,23 +37,25 @@ type Sessions struct {
 func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *Sessions {
 	// The lock outlives any handler's deadline (20 s) by far, so it cannot
 	// expire under a message still being handled.
-	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, seenTTL: 48 * time.Hour, lockTTL: time.Minute}
+	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: time.Minute}
 }
 
-// Keys share the sender's hash tag so one script touches one cluster slot.
-func (s *Sessions) keys(channel, messageID, sender string) []string {
-	tag := "{" + sender + "}"
-	return []string{
-		s.prefix + "seen:" + tag + ":" + channel + ":" + messageID,
-		s.prefix + "lock:" + tag,
-		s.prefix + "sess:" + tag,
-		s.prefix + "flood:" + tag,
-	}
-}
+// senderKey is the sender's record. Its hash tag is the sender, shared by
+// every key a script of theirs touches (one cluster slot).
+func (s *Sessions) senderKey(sender string) string { return s.prefix + "c:{" + sender + "}" }
+
+// threadKey marks a sender an officer wrote to (see MarkThread).
+func (s *Sessions) threadKey(sender string) string { return s.prefix + "thread:{" + sender + "}" }
 
 // FloodWindow is the window in which Begin counts a sender's messages: a
 // fixed window, started by the first message.
 const FloodWindow = time.Minute
+
+// Dedupe is how many of a sender's last handled message IDs are kept to drop
+// replays: a provider retries a message whose answer it did not get, soon,
+// and a sender's messages are handled one at a time, so a replay is always
+// among the last few.
+const Dedupe = 8
 
 // turnsKey counts the turns answered on a channel in one second, across
 // every sender and replica. It has a tag of its own (another slot), so it
@@ -58,20 +64,62 @@ func (s *Sessions) turnsKey(channel string, at time.Time) string {
 	return s.prefix + "turns:{" + channel + "}:" + strconv.FormatInt(at.Unix(), 10)
 }
 
+// recordLua reads and writes the sender's record, a MessagePack array:
+//
+//	1 lock token ('' when free)   2 lock expiry (ms, Redis's clock)
+//	3 messages in the flood window 4 the window's start (ms)
+//	5 first chat position seen     6 last chat position seen (0: none)
+//	7 the last Dedupe message IDs (numbers when they are digits: smaller)
+//	8 the session, JSON ('' none)
+//
+// Times come from Redis's own clock (TIME), so replicas with skewed clocks
+// agree about a lock.
+const recordLua = `
+local function load(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  return cmsgpack.unpack(raw)
+end
+local function idkey(id)
+  if #id < 16 and string.match(id, '^%d+$') then return tonumber(id) end
+  return id
+end
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
 // beginScript: already handled → {1}; locked by another message → {2};
-// otherwise take the lock, count the message in the sender's flood window
-// and return {0, session, count}. Counting only once the lock is taken: a
-// caller waiting for the lock asks again, and must not count twice.
-var beginScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1, false, 0} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, false, 0} end
-local n = redis.call('INCR', KEYS[4])
-if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
-return {0, redis.call('GET', KEYS[3]), n}
+// otherwise take the lock, count the message in the sender's flood window,
+// widen the range of chat positions and return
+// {0, session, count, first, last, thread}. Counting only once the lock is
+// taken: a caller waiting for the lock asks again, and must not count
+// twice. KEYS: the record, the thread marker. ARGV: token, lock ms, window
+// ms, message ID, chat position, TTL s.
+var beginScript = redis.NewScript(recordLua + `
+local r = load(KEYS[1]) or {'', 0, 0, 0, 0, 0, {}, ''}
+local id = idkey(ARGV[4])
+for _, seen in ipairs(r[7]) do
+  if seen == id then return {1, false, 0, 0, 0, 0} end
+end
+local t = now()
+if r[1] ~= '' and r[2] > t then return {2, false, 0, 0, 0, 0} end
+r[1] = ARGV[1]
+r[2] = t + tonumber(ARGV[2])
+if t >= r[4] + tonumber(ARGV[3]) then r[3] = 0; r[4] = t end
+r[3] = r[3] + 1
+local pos = tonumber(ARGV[5])
+if pos > 0 then
+  if r[5] == 0 or pos < r[5] then r[5] = pos end
+  if pos > r[6] then r[6] = pos end
+end
+redis.call('SET', KEYS[1], cmsgpack.pack(r), 'EX', ARGV[6])
+return {0, r[8], r[3], r[5], r[6], redis.call('EXISTS', KEYS[2])}
 `)
 
-// Begun is what Begin read in its one round trip: the session, and the two
-// counts that cap a flood.
+// Begun is what Begin read in its one round trip: the session, the two
+// counts that cap a flood, the chat's range and whether an officer wrote.
 type Begun struct {
 	Session flows.Session
 	// Recent counts the sender's messages in the current FloodWindow, this
@@ -80,18 +128,31 @@ type Begun struct {
 	// Turns counts the turns already answered on the channel in the current
 	// second, across every sender and replica.
 	Turns int
+	// First and Last are the lowest and highest chat positions seen while
+	// the record lived (0 when the channel has none).
+	First, Last int64
+	// Thread: an officer wrote to this sender within ThreadWindow, so a
+	// free message may answer them (Postgres says which report).
+	Thread bool
 }
 
-// Begin starts handling one message: it returns ErrDuplicate if the message
-// was handled before, ErrBusy if the sender's lock is held, and otherwise the
-// sender's session (zero if none) with the lock taken under token. In the
-// same round trip it counts the message in the sender's flood window and
-// reads how many turns the channel answered this second.
+// Begin is BeginAt for a message without a position in its chat.
 func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token string) (Begun, error) {
+	return s.BeginAt(ctx, channel, messageID, sender, token, 0)
+}
+
+// BeginAt starts handling one message: it returns ErrDuplicate if the
+// message was handled before, ErrBusy if the sender's lock is held, and
+// otherwise the sender's session (zero if none) with the lock taken under
+// token. In the same round trip it counts the message in the sender's flood
+// window, widens the chat's range by pos (Telegram's message_id; 0: none),
+// says whether an officer wrote, and reads how many turns the channel
+// answered this second.
+func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, token string, pos int64) (Begun, error) {
 	var script *redis.Cmd
 	var turns *redis.StringCmd
-	keys := s.keys(channel, messageID, sender)
-	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds()}
+	keys := []string{s.senderKey(sender), s.threadKey(sender)}
+	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl()}
 	_, err := pipelineScript(ctx, s.rdb, beginScript, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, keys, args...)
 		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
@@ -100,8 +161,8 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 		return Begun{}, fmt.Errorf("begin session: %w", err)
 	}
 	res, err := script.Slice()
-	if err != nil {
-		return Begun{}, fmt.Errorf("begin session: %w", err)
+	if err != nil || len(res) < 6 {
+		return Begun{}, fmt.Errorf("begin session: %v %w", res, err)
 	}
 	switch code, _ := res[0].(int64); code {
 	case 1:
@@ -110,9 +171,9 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 		return Begun{}, ErrBusy
 	}
 	b := Begun{}
-	if n, ok := res[2].(int64); ok {
-		b.Recent = int(n)
-	}
+	b.Recent = int(asInt(res[2]))
+	b.First, b.Last = asInt(res[3]), asInt(res[4])
+	b.Thread = asInt(res[5]) == 1
 	if n, err := turns.Int(); err == nil {
 		b.Turns = n
 	}
@@ -125,6 +186,14 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 	}
 	return b, nil
 }
+
+func asInt(v any) int64 {
+	n, _ := v.(int64)
+	return n
+}
+
+// ttl is how long a quiet sender's record lives, in seconds (at least one).
+func (s *Sessions) ttl() int64 { return max(int64(s.idle.Seconds()), 1) }
 
 type scriptFunc func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd
 
@@ -148,17 +217,24 @@ func pipelineScript(ctx context.Context, rdb redis.UniversalClient, sc *redis.Sc
 }
 
 // finishScript saves only while the caller still holds the lock: a
-// session written by a caller whose lock ran out could undo a newer one.
-var finishScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
-redis.call('DEL', KEYS[2])
+// session written by a caller whose lock was taken over could undo a newer
+// one. It marks the message handled among the last Dedupe and unlocks.
+// ARGV: token, session, TTL s, message ID.
+var finishScript = redis.NewScript(recordLua + `
+local r = load(KEYS[1])
+if not r or r[1] ~= ARGV[1] then return 0 end
+r[1] = ''
+r[2] = 0
+r[8] = ARGV[2]
+local ids = r[7]
+ids[#ids + 1] = idkey(ARGV[4])
+while #ids > ` + strconv.Itoa(Dedupe) + ` do table.remove(ids, 1) end
+redis.call('SET', KEYS[1], cmsgpack.pack(r), 'EX', ARGV[3])
 return 1
 `)
 
-// ErrLockLost means the sender's lock ran out before Finish: nothing was
-// saved, and the message is not marked handled.
+// ErrLockLost means the sender's lock was taken over before Finish: nothing
+// was saved, and the message is not marked handled.
 var ErrLockLost = errors.New("storage: sender lock lost")
 
 // Finish saves the session, marks the message handled and releases the lock,
@@ -172,7 +248,7 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 	}
 	var script *redis.Cmd
 	_, err = pipelineScript(ctx, s.rdb, finishScript, func(p redis.Pipeliner, eval scriptFunc) {
-		script = eval(p, s.keys(channel, messageID, sender), token, raw, int64(s.idle.Seconds()), int64(s.seenTTL.Seconds()))
+		script = eval(p, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
 		if answered {
 			key := s.turnsKey(channel, time.Now())
 			p.Incr(ctx, key)
@@ -192,24 +268,49 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 	return nil
 }
 
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+var releaseScript = redis.NewScript(recordLua + `
+local r = load(KEYS[1])
+if not r or r[1] ~= ARGV[1] then return 0 end
+r[1] = ''
+r[2] = 0
+redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
+return 1
 `)
 
 // Release drops the sender's lock without saving anything, after a failure,
 // so the provider's retry is handled from the same state.
 func (s *Sessions) Release(ctx context.Context, sender, token string) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{s.keys("", "", sender)[1]}, token).Err(); err != nil {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.senderKey(sender)}, token).Err(); err != nil {
 		return fmt.Errorf("release session: %w", err)
 	}
 	return nil
 }
 
+// forgetScript drops the session and keeps the rest of the record: the lock
+// of a message still being handled, and the IDs that make a replay harmless.
+var forgetScript = redis.NewScript(recordLua + `
+local r = load(KEYS[1])
+if not r then return 0 end
+r[8] = ''
+redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
+return 1
+`)
+
 // Forget deletes a sender's session (the web chat's quick exit).
 func (s *Sessions) Forget(ctx context.Context, sender string) error {
-	if err := s.rdb.Del(ctx, s.keys("", "", sender)[2]).Err(); err != nil {
+	if err := forgetScript.Run(ctx, s.rdb, []string{s.senderKey(sender)}).Err(); err != nil {
 		return fmt.Errorf("forget session: %w", err)
+	}
+	return nil
+}
+
+// MarkThread notes that an officer wrote to sender, for ThreadWindow: Begin
+// reads it in its round trip, and only then does the runner ask Postgres
+// which report the thread is about. Without the mark, a free message asks
+// Postgres nothing.
+func (s *Sessions) MarkThread(ctx context.Context, sender string) error {
+	if err := s.rdb.Set(ctx, s.threadKey(sender), 1, ThreadWindow).Err(); err != nil {
+		return fmt.Errorf("mark thread: %w", err)
 	}
 	return nil
 }
@@ -269,56 +370,6 @@ func (s *Sessions) AllowEach(ctx context.Context, limits []Limit) (int, error) {
 		return -1, fmt.Errorf("rate limits: %w", err)
 	}
 	return n - 1, nil
-}
-
-// trackTTL matches how long Telegram lets a bot delete messages.
-const trackTTL = 48 * time.Hour
-
-// TrackMessages remembers message IDs of a sender's chat, so that a wipe can
-// delete them while the channel still allows it.
-func (s *Sessions) TrackMessages(ctx context.Context, sender string, ids ...int) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	key := s.prefix + "msgs:{" + sender + "}"
-	vals := make([]any, len(ids))
-	for i, id := range ids {
-		vals[i] = id
-	}
-	// One round trip; a plain pipeline is enough (EXPIRE after RPUSH).
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.RPush(ctx, key, vals...)
-		p.Expire(ctx, key, trackTTL)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("track messages: %w", err)
-	}
-	return nil
-}
-
-// TakeTrackedMessages returns and forgets the tracked message IDs.
-func (s *Sessions) TakeTrackedMessages(ctx context.Context, sender string) ([]int, error) {
-	key := s.prefix + "msgs:{" + sender + "}"
-	var lr *redis.StringSliceCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		lr = p.LRange(ctx, key, 0, -1)
-		p.Del(ctx, key)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("take tracked messages: %w", err)
-	}
-	seen := map[int]bool{}
-	var ids []int
-	for _, v := range lr.Val() {
-		var id int
-		if _, err := fmt.Sscan(v, &id); err == nil && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
 }
 
 // inboxTTL bounds how long an undelivered web chat message waits for its page.

@@ -50,7 +50,7 @@ func TestSessionsLifecycle(t *testing.T) {
 		t.Fatalf("Begin after Release: %v", err)
 	}
 	// A session expires after the idle time.
-	ttl := rdb.TTL(ctx, prefix+"sess:{alice}").Val()
+	ttl := rdb.TTL(ctx, prefix+"c:{alice}").Val()
 	if ttl <= 29*time.Minute || ttl > 30*time.Minute {
 		t.Errorf("session TTL = %s, want about 30m", ttl)
 	}
@@ -75,8 +75,8 @@ func TestSessionsNoPersonalDataInKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := rdb.Keys(ctx, prefix+"*").Val()
-	if len(keys) != 3 { // session, seen and the flood counter; lock released
-		t.Errorf("keys = %v, want the session, the seen marker and the flood counter", keys)
+	if len(keys) != 1 || keys[0] != prefix+"c:{pseudo}" { // one record per sender, nothing else
+		t.Errorf("keys = %v, want only the sender's record", keys)
 	}
 }
 
@@ -85,12 +85,13 @@ func TestFinishRefusesWithoutTheLock(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := storagetest.Redis(t)
 	s := storage.NewSessions(rdb, prefix, time.Minute)
+	s.ShortenLock(50 * time.Millisecond)
 	if _, err := s.Begin(ctx, "web", "1", "p", "slow"); err != nil {
 		t.Fatal(err)
 	}
 	// The slow handler's lock runs out; another message takes over and
 	// finishes first.
-	rdb.Del(ctx, prefix+"lock:{p}")
+	time.Sleep(60 * time.Millisecond)
 	if _, err := s.Begin(ctx, "web", "2", "p", "fast"); err != nil {
 		t.Fatal(err)
 	}
@@ -197,12 +198,59 @@ func TestBeginCountsAFlood(t *testing.T) {
 	if b.Turns < 1 || b.Turns > 5 { // the second may have turned meanwhile
 		t.Errorf("turns answered on the channel = %d, want the flooder's 5 (or those of this second)", b.Turns)
 	}
-	if ttl := rdb.PTTL(ctx, prefix+"flood:{flooder}").Val(); ttl <= 0 || ttl > storage.FloodWindow {
-		t.Errorf("flood window TTL = %s", ttl)
-	}
 	// Redis forgot the script (a restart): the pipeline sends its text.
 	rdb.ScriptFlush(ctx)
 	if b, err := s.Begin(ctx, "sms", "y", "third", "t"); err != nil || b.Recent != 1 {
 		t.Fatalf("after SCRIPT FLUSH: %+v, %v", b, err)
+	}
+}
+
+// One record per sender keeps the last Dedupe message IDs, the range of chat
+// positions for a wipe, and reads the officer's mark in the same round trip.
+func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	for i, pos := range []int64{40, 41, 39, 0, 45} {
+		id := fmt.Sprint(1000 + i)
+		b, err := s.BeginAt(ctx, "telegram", id, "p", "t"+id, pos)
+		if err != nil || b.Thread {
+			t.Fatalf("message %d: %+v, %v", i, b, err)
+		}
+		if err := s.Finish(ctx, "telegram", id, "p", "t"+id, flows.Session{Lang: "vi"}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkThread(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.BeginAt(ctx, "telegram", "web-1", "p", "x", 46)
+	if err != nil || b.First != 39 || b.Last != 46 || !b.Thread || b.Session.Lang != "vi" {
+		t.Fatalf("Begin = %+v, %v; want range 39–46, the mark and the session", b, err)
+	}
+	if err := s.Finish(ctx, "telegram", "web-1", "p", "x", flows.Session{}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"1000", "1004", "web-1"} {
+		if _, err := s.Begin(ctx, "telegram", id, "p", "r"); !errors.Is(err, storage.ErrDuplicate) {
+			t.Errorf("replay of %s: %v, want ErrDuplicate", id, err)
+		}
+	}
+	// Only the last Dedupe IDs are kept: a provider replays soon or never.
+	for i := range storage.Dedupe {
+		id := fmt.Sprint(2000 + i)
+		if _, err := s.Begin(ctx, "telegram", id, "p", "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, "telegram", id, "p", "t", flows.Session{}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Begin(ctx, "telegram", "2000", "p", "r"); !errors.Is(err, storage.ErrDuplicate) {
+		t.Errorf("replay of the oldest kept: %v", err)
+	}
+	if _, err := s.Begin(ctx, "telegram", "1000", "p", "r"); err != nil {
+		t.Errorf("an ID older than the last %d: %v, want it taken as new", storage.Dedupe, err)
 	}
 }

@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,7 +47,7 @@ func FuzzParseUpdate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a, err := New(Config{Token: telegramtest.Token, APIURL: api.URL}, nil, keys, nil, slog.New(slog.DiscardHandler))
+	a, err := New(Config{Token: telegramtest.Token, APIURL: api.URL}, nil, keys, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -69,7 +68,7 @@ func FuzzParseUpdate(f *testing.F) {
 			(u.Message != nil && (v.Message.Text != u.Message.Text || v.Message.Chat.ID != u.Message.Chat.ID)) {
 			t.Fatalf("round trip changed the update: %s\n→ %s (%v)", body, again, err)
 		}
-		m, chatID, ok := a.message(context.Background(), u)
+		m, chatID, ok := a.message(u)
 		if !ok {
 			return
 		}

@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -34,13 +36,6 @@ type Config struct {
 	WebhookURL    string // PUBLIC_URL + /webhooks/telegram
 }
 
-// Tracker remembers the message IDs of each chat for 48 hours, the time
-// Telegram lets a bot delete them, so that /xoa can wipe the conversation.
-type Tracker interface {
-	TrackMessages(ctx context.Context, sender string, ids ...int) error
-	TakeTrackedMessages(ctx context.Context, sender string) ([]int, error)
-}
-
 // Budget is the bot's send budget, shared with the outbox across replicas
 // (Redis): replies spend from it without waiting.
 type Budget interface {
@@ -55,10 +50,13 @@ type Adapter struct {
 	files    *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
 	runner   *bot.Runner
 	keys     *identity.Keyring
-	tracker  Tracker
 	log      *slog.Logger
-	budget   Budget        // nil: replies counted nowhere
-	interval time.Duration // of the budget: one message per interval
+	budget   Budget                     // nil: replies counted nowhere
+	interval time.Duration              // of the budget: one message per interval
+	chores   chan func(context.Context) // calls off the request path (see later)
+	done     chan struct{}
+	// Dropped counts the calls later refused because its queue was full.
+	Dropped atomic.Int64
 }
 
 // spendWait bounds how long a reply waits for its budget to be counted: a
@@ -94,11 +92,35 @@ func (a *Adapter) spend(ctx context.Context, n int) {
 	}
 }
 
+// Chores bounds the calls waiting off the request path; choreWorkers make
+// them. Past the bound a chore is dropped: they are only callback answers
+// and keyboard removals, never a reply.
+const (
+	Chores       = 1024
+	choreWorkers = 4
+)
+
+// transport is one connection pool for every Bot API call: the default
+// keeps 2 idle connections per host, so 16 concurrent webhooks opened a new
+// TCP (and, in production, TLS) connection for most calls.
+func transport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
 // New builds the adapter. It does not call Telegram: the service starts even
 // when Telegram cannot be reached, and the outbox retries. runner may be nil
-// for an adapter that only sends.
-func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, tracker Tracker, log *slog.Logger) (*Adapter, error) {
-	a := &Adapter{runner: runner, keys: keys, tracker: tracker, log: log, files: &http.Client{Timeout: 90 * time.Second}}
+// for an adapter that only sends. Close stops its background calls.
+func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, log *slog.Logger) (*Adapter, error) {
+	a := &Adapter{runner: runner, keys: keys, log: log, files: &http.Client{Timeout: 90 * time.Second}, chores: make(chan func(context.Context), Chores), done: make(chan struct{})}
 	opts := []tgbot.Option{
 		tgbot.WithSkipGetMe(),
 		tgbot.WithServerURL(cfg.APIURL),
@@ -106,7 +128,7 @@ func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, tracker Tracker
 		// are never handled out of order (go-telegram/bot#64).
 		tgbot.WithNotAsyncHandlers(),
 		tgbot.WithWorkers(1),
-		tgbot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 40 * time.Second}),
+		tgbot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 40 * time.Second, Transport: transport()}),
 		tgbot.WithAllowedUpdates(tgbot.AllowedUpdates{"message", "callback_query"}),
 		tgbot.WithDefaultHandler(a.pollHandler),
 		tgbot.WithErrorsHandler(func(err error) { log.Warn("telegram client", "err", err) }),
@@ -116,7 +138,39 @@ func New(cfg Config, runner *bot.Runner, keys *identity.Keyring, tracker Tracker
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
 	a.client = c
+	for range choreWorkers {
+		go a.work()
+	}
 	return a, nil
+}
+
+// Close stops the background calls; those still queued are dropped.
+func (a *Adapter) Close() { close(a.done) }
+
+func (a *Adapter) work() {
+	for {
+		select {
+		case <-a.done:
+			return
+		case f := <-a.chores:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			f(ctx)
+			cancel()
+		}
+	}
+}
+
+// later queues a call nobody waits for. It never blocks: with the queue
+// full the call is dropped (a spinner that stops by itself, a keyboard
+// left in place whose late press the flows answer as any stale one).
+func (a *Adapter) later(f func(context.Context)) {
+	select {
+	case a.chores <- f:
+	default:
+		if a.Dropped.Add(1)%100 == 1 {
+			a.log.Warn("telegram background calls dropped: queue full", "count", a.Dropped.Load())
+		}
+	}
 }
 
 // Client exposes the Bot API client (for setWebhook at start).
@@ -137,97 +191,110 @@ func ParseUpdate(body []byte) (*models.Update, error) {
 	return &u, nil
 }
 
-// HandleUpdate runs one update through the bot and sends the replies. It
-// returns an error only when nothing durable happened and Telegram should
-// deliver the update again. Updates tinbao does not take (edits, group chatter,
-// channel posts) are dropped on purpose.
-func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) error {
+// Call is one Bot API method call carried by the webhook's HTTP response:
+// Telegram makes it after our answer, and says nothing back, so it carries
+// only a call whose result we do not need: the turn's last reply.
+type Call struct {
+	Method      string `json:"method"`
+	ChatID      int64  `json:"chat_id"`
+	Text        string `json:"text"`
+	ReplyMarkup any    `json:"reply_markup,omitempty"`
+}
+
+// HandleUpdate runs one webhook update through the bot. It returns the call
+// to put in the HTTP response (nil: none), and an error only when nothing
+// durable happened and Telegram should deliver the update again. Updates
+// tinbao does not take (edits, group chatter, channel posts) are dropped on
+// purpose.
+func (a *Adapter) HandleUpdate(ctx context.Context, u *models.Update) (*Call, error) {
 	// On failure the webhook answers 503 and Telegram sends the update
 	// again: saying "please send again" too would apply a resent copy twice.
-	return a.handle(ctx, u)
+	return a.handle(ctx, u, true)
 }
 
 // handle runs an update. When it fails nothing is said: the update comes
 // again (Telegram's retry, or our own when polling), and a "please send
-// again" would have the person resend what is then applied twice.
-func (a *Adapter) handle(ctx context.Context, u *models.Update) error {
-	m, chatID, ok := a.message(ctx, u)
+// again" would have the person resend what is then applied twice. With
+// webhook, the turn's last reply is returned for the HTTP response instead
+// of being sent: the replies before it are sent first, so the order holds,
+// and a turn of one reply (most) waits for no Bot API call at all.
+func (a *Adapter) handle(ctx context.Context, u *models.Update, webhook bool) (*Call, error) {
+	m, chatID, ok := a.message(u)
 	if !ok {
 		a.log.DebugContext(ctx, "telegram update ignored", "update_id", u.ID)
-		return nil
-	}
-	var incoming []int
-	if u.Message != nil {
-		incoming = append(incoming, u.Message.ID)
+		return nil, nil
 	}
 	out, err := a.runner.Handle(ctx, m)
-	if out.Wipe {
-		a.track(ctx, m.Sender, incoming...) // the /xoa itself goes too
-		incoming = nil
-		a.wipe(ctx, m.Sender, chatID)
-	}
-	sent := incoming
 	if err != nil {
-		out.Replies = nil
+		return nil, err
 	}
 	a.spend(ctx, len(out.Replies))
-	for _, r := range out.Replies {
-		id, serr := a.send(ctx, chatID, r)
-		if serr != nil {
+	if out.Wipe {
+		a.wipe(ctx, m, chatID, out)
+	}
+	replies := out.Replies
+	var last *Call
+	if webhook && len(replies) > 0 {
+		r := replies[len(replies)-1]
+		last = &Call{Method: "sendMessage", ChatID: chatID, Text: r.Text, ReplyMarkup: keyboard(r.Choices)}
+		replies = replies[:len(replies)-1]
+	}
+	for _, r := range replies {
+		if _, serr := a.send(ctx, chatID, r); serr != nil {
 			// The effect is durable; the person can send again. Log only.
 			a.log.WarnContext(ctx, "telegram reply not sent", "message", m, "err", serr)
-			break
+			return nil, nil // the rest would come out of order
 		}
-		sent = append(sent, id)
 	}
-	a.track(ctx, m.Sender, sent...)
-	return err
+	return last, nil
 }
 
-func (a *Adapter) track(ctx context.Context, sender string, ids ...int) {
-	if a.tracker == nil {
-		return
-	}
-	if err := a.tracker.TrackMessages(ctx, sender, ids...); err != nil {
-		a.log.WarnContext(ctx, "track telegram messages", "sender", sender, "err", err)
-	}
-}
+// wipeMargin: positions past the last one seen that a wipe deletes too. A
+// press adds no message of its own, and the bot's replies to it (sent in
+// webhook responses, whose IDs we never learn) follow the pressed message;
+// positions that do not exist yet are skipped by deleteMessages.
+const wipeMargin = 20
 
-// wipe deletes every tracked message of the chat that Telegram still lets a
-// bot delete: its own and, in a private chat, the person's, under 48 hours.
-func (a *Adapter) wipe(ctx context.Context, sender string, chatID int64) {
-	if a.tracker == nil {
-		return
+// maxWipe bounds a wipe's calls (100 positions each): Telegram lets a bot
+// delete only messages of the last 48 hours, and a conversation that long
+// ago began is unlikely to hold more.
+const maxWipe = 1000
+
+// wipe deletes the conversation's range of positions: in a private chat,
+// message IDs are one sequence shared by both sides, so the range holds
+// every message of the conversation, the person's and ours, the
+// acknowledgement with its code included, without a list of IDs. Telegram
+// skips the IDs it cannot find. Where the range is unknown (the record ran
+// out), the last positions before this one go.
+func (a *Adapter) wipe(ctx context.Context, m bot.Message, chatID int64, out bot.Outcome) {
+	last := max(out.Last, m.Position) + wipeMargin
+	first := out.First
+	if first <= 0 {
+		first = last - 100
 	}
-	ids, err := a.tracker.TakeTrackedMessages(ctx, sender)
-	if err != nil {
-		a.log.WarnContext(ctx, "wipe: tracked messages", "sender", sender, "err", err)
-		return
-	}
-	var failed []int
-	for len(ids) > 0 {
-		n := min(len(ids), 100) // deleteMessages takes at most 100 IDs
-		if _, err := a.client.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chatID, MessageIDs: ids[:n]}); err != nil {
-			a.log.WarnContext(ctx, "wipe: delete messages", "sender", sender, "count", n, "err", err)
-			// Keep them for the next /xoa: a 429 or a timeout must not
-			// leave the code on the screen for good. (Messages older than
-			// 48 h fail for ever; the tracking expires with them.)
-			failed = append(failed, ids[:n]...)
+	first = max(first, last-maxWipe+1, 1)
+	for from := first; from <= last; from += 100 {
+		ids := make([]int, 0, 100)
+		for id := from; id <= last && id < from+100; id++ {
+			ids = append(ids, int(id))
 		}
-		ids = ids[n:]
+		if _, err := a.client.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chatID, MessageIDs: ids}); err != nil {
+			// The range stays in the record: the next /xoa tries again.
+			a.log.WarnContext(ctx, "wipe: delete messages", "message", m, "count", len(ids), "err", err)
+		}
 	}
-	a.track(context.WithoutCancel(ctx), sender, failed...)
 }
 
 // message makes a bot.Message of an update. Names, usernames and
 // forwarded-from data never leave this function.
-func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, int64, bool) {
+func (a *Adapter) message(u *models.Update) (bot.Message, int64, bool) {
 	m := bot.Message{Channel: bot.ChannelTelegram, MessageID: strconv.FormatInt(u.ID, 10)}
 	var chat models.Chat
 	switch {
 	case u.Message != nil:
 		msg := u.Message
 		chat = msg.Chat
+		m.Position = int64(msg.ID)
 		m.Text = msg.Text
 		if msg.Date > 0 {
 			m.SentAt = time.Unix(int64(msg.Date), 0)
@@ -248,10 +315,13 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 		}
 	case u.CallbackQuery != nil:
 		q := u.CallbackQuery
-		// Always answer, or the person's client shows a spinner.
-		if _, err := a.client.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: q.ID}); err != nil {
-			a.log.WarnContext(ctx, "answer callback query", "update_id", u.ID, "err", err)
-		}
+		// Always answer, or the person's client shows a spinner; nobody
+		// waits for it, so not on the request path.
+		a.later(func(ctx context.Context) {
+			if _, err := a.client.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: q.ID}); err != nil {
+				a.log.WarnContext(ctx, "answer callback query", "update_id", u.ID, "err", err)
+			}
+		})
 		if q.Message.Message == nil { // too old: Telegram no longer shows it
 			return m, 0, false
 		}
@@ -259,16 +329,21 @@ func (a *Adapter) message(ctx context.Context, u *models.Update) (bot.Message, i
 		if q.From.ID != chat.ID {
 			// In a private chat the chat is the person: a press from anyone
 			// else (a forwarded or shared message) is not theirs to apply.
-			a.log.InfoContext(ctx, "callback from someone else than the chat's owner ignored", "update_id", u.ID)
+			a.log.Info("callback from someone else than the chat's owner ignored", "update_id", u.ID)
 			return m, 0, false
 		}
 		m.Choice = q.Data
 		m.LangHint = q.From.LanguageCode
-		// The choice is made: take the keyboard away so it is not pressed twice.
-		if _, err := a.client.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{
-			ChatID: chat.ID, MessageID: q.Message.Message.ID}); err != nil {
-			a.log.DebugContext(ctx, "remove keyboard", "update_id", u.ID, "err", err)
-		}
+		m.Position = int64(q.Message.Message.ID)
+		// The choice is made: take the keyboard away so it is not pressed
+		// twice. The next question does not wait for it.
+		chatID, msgID := chat.ID, q.Message.Message.ID
+		a.later(func(ctx context.Context) {
+			if _, err := a.client.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{
+				ChatID: chatID, MessageID: msgID}); err != nil {
+				a.log.DebugContext(ctx, "remove keyboard", "update_id", u.ID, "err", err)
+			}
+		})
 	default:
 		return m, 0, false
 	}
@@ -374,8 +449,8 @@ func (a *Adapter) sendDurable(ctx context.Context, handle string, r flows.Reply)
 	if err != nil {
 		return "", classify(err)
 	}
-	// The acknowledgement carries the reference code: a wipe must find it.
-	a.track(ctx, a.keys.Pseudonym(bot.ChannelTelegram, handle), id)
+	// The acknowledgement, with its code, needs no tracking: it lands in
+	// the chat's range of positions, which a wipe deletes.
 	return strconv.Itoa(id), nil
 }
 
@@ -427,7 +502,7 @@ func (a *Adapter) pollHandler(ctx context.Context, _ *tgbot.Bot, u *models.Updat
 		// The library has moved its offset: finish this update even if
 		// shutdown begins.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		err := a.handle(hctx, u)
+		_, err := a.handle(hctx, u, false)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			return

@@ -87,10 +87,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	senders := map[string]delivery.Sender{bot.ChannelWeb: webChat}
 	var tg *telegram.Adapter
 	if cfg.telegramOn() {
-		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, sessions, log)
+		tg, err = telegram.New(telegram.Config{Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL}, runner, cfg.Keys, log)
 		if err != nil {
 			return err
 		}
+		defer tg.Close()
 		senders[bot.ChannelTelegram] = tg
 		// Replies and the outbox share the bot's one budget.
 		tg.SpendFrom(sessions, delivery.TelegramPace.Overall)
@@ -148,6 +149,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	})
 	dispatcher := delivery.New(db, cfg.Keys, senders, delivery.Config{
 		Limiter: sessions,
+		Threads: sessions,
 		Paces:   map[string]delivery.Pace{bot.ChannelTelegram: delivery.TelegramPace, bot.ChannelSMS: delivery.SMSPace},
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })

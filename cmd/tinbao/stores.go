@@ -18,15 +18,15 @@ import (
 
 type sessionStore struct{ s *storage.Sessions }
 
-func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, token string) (bot.Begun, error) {
-	b, err := a.s.Begin(ctx, channel, messageID, sender, token)
+func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, token string, pos int64) (bot.Begun, error) {
+	b, err := a.s.BeginAt(ctx, channel, messageID, sender, token, pos)
 	switch {
 	case errors.Is(err, storage.ErrDuplicate):
 		return bot.Begun{}, bot.ErrDuplicate
 	case errors.Is(err, storage.ErrBusy):
 		return bot.Begun{}, bot.ErrBusy
 	}
-	return bot.Begun{Session: b.Session, Recent: b.Recent, Turns: b.Turns}, err
+	return bot.Begun{Session: b.Session, Recent: b.Recent, Turns: b.Turns, First: b.First, Last: b.Last, Thread: b.Thread}, err
 }
 
 func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error {

@@ -54,8 +54,10 @@ const (
 	BotUsername        = "tinbao_test_bot"
 )
 
-// FirstMessageID is the message_id of the first message sent through a new
-// Server; each successful sendMessage gets the next one.
+// FirstMessageID is the message_id of the first message in each chat. As in
+// a real private chat, a chat's messages are numbered in one sequence shared
+// by both sides: each successful sendMessage takes the next one, and so does
+// each message the person sends (NewMessageID).
 const FirstMessageID = 1000
 
 // MaxPollWait caps how long getUpdates waits for updates, whatever timeout
@@ -75,6 +77,9 @@ type Call struct {
 	// is its file name.
 	Params map[string]string
 	At     time.Time
+	// InResponse: the call came in a webhook's HTTP response (Respond), not
+	// from the bot's own client.
+	InResponse bool
 }
 
 // Sent is one successful sendMessage.
@@ -149,7 +154,7 @@ type Server struct {
 	calls      []Call
 	sent       []Sent
 	messages   map[msgKey]storedMessage // for edits
-	nextMsgID  int
+	nextMsgID  map[int64]int            // per chat: the next message_id
 	fail       map[string][]Error
 	failUntil  map[string]timedFailure
 	updates    []queuedUpdate // sorted by id
@@ -193,8 +198,22 @@ func NewServer(t testing.TB) *Server {
 	s := New()
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL
+	servers.Store(s.URL, s)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// servers are the fakes NewServer started, by URL.
+var servers sync.Map
+
+// ByURL returns the fake NewServer started at url (a bot's TELEGRAM_API_URL),
+// or nil: a test that only knows a service's configuration finds the fake
+// that must make the calls of the service's webhook responses.
+func ByURL(url string) *Server {
+	if s, ok := servers.Load(url); ok {
+		return s.(*Server)
+	}
+	return nil
 }
 
 // New returns a fake that is not listening yet: serve it (it is an
@@ -204,7 +223,7 @@ func New() *Server {
 	return &Server{
 		closed:    make(chan struct{}),
 		messages:  make(map[msgKey]storedMessage),
-		nextMsgID: FirstMessageID,
+		nextMsgID: make(map[int64]int),
 		fail:      make(map[string][]Error),
 		failUntil: make(map[string]timedFailure),
 		changed:   make(chan struct{}),
@@ -284,6 +303,7 @@ func (s *Server) Close() {
 	default:
 	}
 	close(s.closed)
+	servers.Delete(s.URL)
 	if s.srv != nil {
 		s.srv.Close()
 	}
@@ -451,7 +471,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	params, perr := readParams(r)
 	now := time.Now()
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: method, Params: params, At: now})
+	s.calls = append(s.calls, Call{Method: method, Params: params, At: now, InResponse: r.Header.Get(responseHeader) != ""})
 	s.mu.Unlock()
 
 	if token != Token {
@@ -578,6 +598,57 @@ func (s *Server) throttle(now time.Time) (Error, bool) {
 	return TooManyRequests(max(1, int(wait+0.999))), true
 }
 
+// NewMessageID numbers a message the person sends in chatID (the
+// message_id of the update a test builds), in the sequence the bot's own
+// messages share.
+func (s *Server) NewMessageID(chatID int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.takeIDLocked(chatID)
+}
+
+func (s *Server) takeIDLocked(chatID int64) int {
+	id, ok := s.nextMsgID[chatID]
+	if !ok {
+		id = FirstMessageID
+	}
+	s.nextMsgID[chatID] = id + 1
+	return id
+}
+
+// responseHeader marks a call Respond makes on the webhook's behalf.
+const responseHeader = "X-Telegramtest-Webhook-Response"
+
+// Respond makes the method call a webhook's HTTP response body carries
+// ({"method":"sendMessage","chat_id":…}), as Telegram does once it has the
+// response; it reports nothing back to the bot, as Telegram does not. An
+// empty body is no call. The call is recorded with InResponse set.
+func (s *Server) Respond(body []byte) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var call struct {
+		Method string `json:"method"`
+	}
+	if err := json.Unmarshal(body, &call); err != nil || call.Method == "" || strings.ContainsAny(call.Method, "/?#") {
+		return fmt.Errorf("telegramtest: a webhook response that is no method call: %.200s", body)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/bot"+Token+"/"+call.Method, bytes.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:1"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(responseHeader, "1")
+	rec := httptest.NewRecorder()
+	s.serveHTTP(rec, req)
+	var env struct {
+		OK          bool   `json:"ok"`
+		Description string `json:"description"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || !env.OK {
+		return fmt.Errorf("telegramtest: webhook response call %s failed: %s", call.Method, env.Description)
+	}
+	return nil
+}
+
 func (s *Server) takeFailure(method string) (Error, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -615,8 +686,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now tim
 	}
 
 	s.mu.Lock()
-	id := s.nextMsgID
-	s.nextMsgID++
+	id := s.takeIDLocked(chatID)
 	s.sent = append(s.sent, Sent{ChatID: chatID, MessageID: id, Text: text, ReplyMarkup: p["reply_markup"], At: now})
 	s.messages[msgKey{chatID, id}] = storedMessage{date: now.Unix(), text: text, replyMarkup: p["reply_markup"]}
 	s.notifyLocked()

@@ -86,9 +86,10 @@ func TestGetMeAndSendMessage(t *testing.T) {
 		t.Fatalf("Calls(\"\") = %+v", all)
 	}
 
-	// Message ids increase per server; chat type follows the id.
+	// Message ids are numbered per chat, as in Telegram; chat type follows
+	// the id.
 	msg, err = b.SendMessage(context.Background(), &bot.SendMessageParams{ChatID: int64(-1001234567890), Text: "nhóm"})
-	if err != nil || msg.ID != 1001 || msg.Chat.Type != models.ChatTypeSupergroup {
+	if err != nil || msg.ID != FirstMessageID || msg.Chat.Type != models.ChatTypeSupergroup {
 		t.Fatalf("supergroup send = %+v, %v", msg, err)
 	}
 	if c := s.Calls("sendMessage")[1]; c.Params["chat_id"] != "-1001234567890" {
@@ -735,4 +736,30 @@ func rawCallToken(t *testing.T, s *Server, httpMethod, token, method, contentTyp
 		t.Fatalf("%s: Content-Type %q", method, resp.Header.Get("Content-Type"))
 	}
 	return r
+}
+
+// A webhook's response is a method call the fake makes as Telegram does; a
+// chat's message IDs are one sequence shared by the person and the bot.
+func TestRespondAndSharedMessageIDs(t *testing.T) {
+	s := NewServer(t)
+	if id := s.NewMessageID(42); id != FirstMessageID {
+		t.Fatalf("the person's first message = %d", id)
+	}
+	if err := s.Respond([]byte(`{"method":"sendMessage","chat_id":42,"text":"Xin chào","reply_markup":{"inline_keyboard":[[{"text":"A","callback_data":"a"}]]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	sent := s.SentTo(42)
+	if len(sent) != 1 || sent[0].MessageID != FirstMessageID+1 || sent[0].Text != "Xin chào" ||
+		!strings.Contains(sent[0].ReplyMarkup, `"callback_data":"a"`) {
+		t.Fatalf("sent = %+v", sent)
+	}
+	if c := s.Calls("sendMessage"); len(c) != 1 || !c[0].InResponse {
+		t.Errorf("calls = %+v, want one made in a response", c)
+	}
+	if err := s.Respond(nil); err != nil {
+		t.Errorf("an empty response: %v", err)
+	}
+	if err := s.Respond([]byte(`{"method":"sendMessage","chat_id":42}`)); err == nil {
+		t.Error("a call the API refuses was taken")
+	}
 }
