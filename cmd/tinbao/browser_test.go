@@ -451,9 +451,12 @@ func TestSupervisorInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign in: %v\n%s", err, s.log)
 	}
-	waitJS(t, ctx, `location.pathname === '/queue'`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`nav a[href="/requests"]`))); err != nil {
-		t.Fatalf("the nav has no link to the data requests: %v", err)
+	// The nav leads there (clicked from the page's own script: the queue
+	// page may still be settling, and a node handle could go stale).
+	waitJS(t, ctx, `location.pathname === '/queue' && document.readyState === 'complete' &&
+		!!document.querySelector('nav a[href="/requests"]')`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('nav a[href="/requests"]').click(), true`)); err != nil {
+		t.Fatalf("the nav's link to the data requests: %v", err)
 	}
 	waitJS(t, ctx, `location.pathname === '/requests' && document.body.textContent.includes('`+ref+`') &&
 		document.body.textContent.includes('Xoá tin')`)
