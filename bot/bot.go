@@ -84,7 +84,10 @@ type Sessions interface {
 	Begin(ctx context.Context, channel, messageID, sender, token string, pos int64) (Begun, error)
 	// Finish saves the session, marks the message handled and unlocks;
 	// answered counts the turn among the channel's replies this second.
-	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error
+	// fast counts the turn against the channel's cap; replies spend from
+	// the channel's send budget (if it has one) in the same round trip,
+	// and the returned wait says when the first one's slot comes.
+	Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, fast bool, replies int) (time.Duration, error)
 	// Release unlocks without saving.
 	Release(ctx context.Context, sender, token string) error
 	// Forget deletes the sender's session.
@@ -234,6 +237,9 @@ type Outcome struct {
 	Wipe bool
 	// Lang is the conversation's language after this message.
 	Lang string
+	// Wait is when the first reply's slot in the channel's send budget
+	// comes (zero: now): an adapter may wait a moment to smooth a burst.
+	Wait time.Duration
 	// First and Last are the range of chat positions the conversation has
 	// seen, this message's included (0: the channel has none): what a Wipe
 	// deletes.
@@ -462,7 +468,8 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	// the cap bounds what fast senders take of the channel, and a person at
 	// a normal pace neither uses it up nor is held back by it.
 	fast := answered && b.Recent > brisk
-	if err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session, fast); err != nil {
+	wait, err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, res.Session, fast, len(res.Replies))
+	if err != nil {
 		if res.Report != nil {
 			// The report is durable; a retry of this message will find it
 			// committed and not create it again.
@@ -477,7 +484,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	if flooded {
 		outcome = "capped"
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, First: b.First, Last: b.Last}, outcome, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
 }
 
 // Flood caps. From one sender, floodLimit messages a minute are answered as

@@ -51,12 +51,12 @@ func (m *memSessions) Begin(_ context.Context, channel, id, sender, _ string, _ 
 	return Begun{Session: m.sessions[sender], Recent: m.recent[sender], Turns: m.turnsOn[channel], Thread: m.thread}, nil
 }
 
-func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session, answered bool) error {
+func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s flows.Session, answered bool, _ int) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failSave > 0 {
 		m.failSave--
-		return errors.New("redis: connection refused")
+		return 0, errors.New("redis: connection refused")
 	}
 	m.sessions[sender] = s
 	m.seen[channel+id] = true
@@ -68,7 +68,7 @@ func (m *memSessions) Finish(_ context.Context, channel, id, sender, _ string, s
 		}
 		m.turnsOn[channel]++
 	}
-	return nil
+	return 0, nil
 }
 
 func (m *memSessions) Forget(_ context.Context, sender string) error {

@@ -54,7 +54,7 @@ func TestSessionsOnRedisCluster(t *testing.T) {
 		if _, err := s.Begin(ctx, "telegram", "m2", sender, "other"); !errors.Is(err, storage.ErrBusy) {
 			t.Fatalf("a second Begin while locked: %v", err)
 		}
-		if err := s.Finish(ctx, "telegram", "m1", sender, "tok", flows.Session{Flow: "report", Step: "what"}, true); err != nil {
+		if _, err := s.Finish(ctx, "telegram", "m1", sender, "tok", flows.Session{Flow: "report", Step: "what"}, true, 0); err != nil {
 			t.Fatalf("Finish %s: %v", sender, err)
 		}
 		if _, err := s.Begin(ctx, "telegram", "m1", sender, "tok2"); !errors.Is(err, storage.ErrDuplicate) {

@@ -105,8 +105,7 @@ return wait
 // returns when the first of their slots comes (zero: now), for a caller
 // that may wait a moment to smooth a burst.
 func (s *Sessions) SpendReplies(ctx context.Context, key string, n int, interval time.Duration) (time.Duration, error) {
-	keys := []string{s.prefix + "pace:{" + key + "}", s.prefix + "replies:{" + key + "}"}
-	wait, err := spendScript.Run(ctx, s.rdb, keys, ceilMS(interval), n, maxReplyDebt.Milliseconds(),
+	wait, err := spendScript.Run(ctx, s.rdb, s.spendKeys(key), ceilMS(interval), n, maxReplyDebt.Milliseconds(),
 		repliesFlowing.Milliseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("spend replies %s: %w", key, err)
@@ -153,3 +152,9 @@ func (s *Sessions) ReserveShare(ctx context.Context, key string, interval, share
 // ceilMS rounds a budget's interval up to whole milliseconds (Redis's
 // clock here): 1/30 s is 34 ms, never 33, which would be over 30 a second.
 func ceilMS(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
+
+// spendKeys are a budget's keys: its pace (shared with the outbox) and the
+// mark that replies are flowing; one hash tag, one slot.
+func (s *Sessions) spendKeys(key string) []string {
+	return []string{s.prefix + "pace:{" + key + "}", s.prefix + "replies:{" + key + "}"}
+}

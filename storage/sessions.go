@@ -30,6 +30,19 @@ type Sessions struct {
 	prefix  string
 	idle    time.Duration
 	lockTTL time.Duration
+	// budgets: channels whose replies spend from a send budget shared
+	// with the outbox (SpendRepliesOn), one message per interval.
+	budgets map[string]time.Duration
+}
+
+// SpendRepliesOn makes Finish count a turn's replies on channel against the
+// channel's send budget (the outbox's overall pace, under the key channel),
+// in Finish's own round trip. Call it before handling messages.
+func (s *Sessions) SpendRepliesOn(channel string, interval time.Duration) {
+	if s.budgets == nil {
+		s.budgets = map[string]time.Duration{}
+	}
+	s.budgets[channel] = interval
 }
 
 // NewSessions uses keys under prefix (tests give each test its own). idle is
@@ -241,31 +254,50 @@ var ErrLockLost = errors.New("storage: sender lock lost")
 // in one round trip. Call it only once the message's effects are durable.
 // answered counts the turn against the channel's replies this second (in
 // the same round trip).
-func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session, answered bool) error {
+//
+// fast counts the turn against the channel's cap; replies (the turn's
+// messages) spend from the channel's send budget when it has one, in the
+// same round trip, and the returned wait is when the first one's slot
+// comes (zero: now).
+func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session, fast bool,
+	replies int) (time.Duration, error) {
 	raw, err := json.Marshal(sess)
 	if err != nil {
-		return fmt.Errorf("finish session: %w", err)
+		return 0, fmt.Errorf("finish session: %w", err)
 	}
-	var script *redis.Cmd
+	var script, spend *redis.Cmd
 	_, err = pipelineScript(ctx, s.rdb, finishScript, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
-		if answered {
+		if fast {
 			key := s.turnsKey(channel, time.Now())
 			p.Incr(ctx, key)
 			p.Expire(ctx, key, 2*time.Second)
 		}
+		if interval, ok := s.budgets[channel]; ok && replies > 0 {
+			// By its text, not its hash: a NOSCRIPT here would have the
+			// pipeline sent again, and the session saved twice.
+			spend = spendScript.Eval(ctx, p, s.spendKeys(channel), ceilMS(interval), replies,
+				maxReplyDebt.Milliseconds(), repliesFlowing.Milliseconds())
+		}
 	})
 	if err != nil {
-		return fmt.Errorf("finish session: %w", err)
+		return 0, fmt.Errorf("finish session: %w", err)
 	}
 	held, err := script.Int()
 	if err != nil {
-		return fmt.Errorf("finish session: %w", err)
+		return 0, fmt.Errorf("finish session: %w", err)
 	}
 	if held == 0 {
-		return ErrLockLost
+		return 0, ErrLockLost
 	}
-	return nil
+	if spend == nil {
+		return 0, nil
+	}
+	wait, err := spend.Int64()
+	if err != nil { // the session is saved: a budget not counted is no failure
+		return 0, nil
+	}
+	return time.Duration(wait) * time.Millisecond, nil
 }
 
 var releaseScript = redis.NewScript(recordLua + `

@@ -31,7 +31,7 @@ func TestSessionsLifecycle(t *testing.T) {
 		t.Fatalf("other sender: %v", err)
 	}
 	want := flows.Session{Flow: "report", Step: "where", Lang: "vi", Answers: map[string]string{"what": "bị lừa"}}
-	if err := s.Finish(ctx, "telegram", "100", "alice", "tok1", want, false); err != nil {
+	if _, err := s.Finish(ctx, "telegram", "100", "alice", "tok1", want, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The handled message is a duplicate from now on.
@@ -71,7 +71,7 @@ func TestSessionsNoPersonalDataInKeys(t *testing.T) {
 	if _, err := s.Begin(ctx, "sms", "SM1", "pseudo", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}, false); err != nil {
+	if _, err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	keys := rdb.Keys(ctx, prefix+"*").Val()
@@ -96,10 +96,10 @@ func TestFinishRefusesWithoutTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	newer := flows.Session{Flow: "report", Step: "summary", Lang: "vi"}
-	if err := s.Finish(ctx, "web", "2", "p", "fast", newer, false); err != nil {
+	if _, err := s.Finish(ctx, "web", "2", "p", "fast", newer, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finish(ctx, "web", "1", "p", "slow", flows.Session{Lang: "en"}, false); !errors.Is(err, storage.ErrLockLost) {
+	if _, err := s.Finish(ctx, "web", "1", "p", "slow", flows.Session{Lang: "en"}, false, 0); !errors.Is(err, storage.ErrLockLost) {
 		t.Fatalf("late Finish: %v, want ErrLockLost", err)
 	}
 	got, err := s.Begin(ctx, "web", "3", "p", "next")
@@ -184,7 +184,7 @@ func TestBeginCountsAFlood(t *testing.T) {
 		if _, err := s.Begin(ctx, "telegram", id+"b", "flooder", "other"); !errors.Is(err, storage.ErrBusy) {
 			t.Fatalf("while locked: %v", err)
 		}
-		if err := s.Finish(ctx, "telegram", id, "flooder", "t"+id, flows.Session{}, true); err != nil {
+		if _, err := s.Finish(ctx, "telegram", id, "flooder", "t"+id, flows.Session{}, true, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -218,7 +218,7 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 		if err != nil || b.Thread {
 			t.Fatalf("message %d: %+v, %v", i, b, err)
 		}
-		if err := s.Finish(ctx, "telegram", id, "p", "t"+id, flows.Session{Lang: "vi"}, false); err != nil {
+		if _, err := s.Finish(ctx, "telegram", id, "p", "t"+id, flows.Session{Lang: "vi"}, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,7 +229,7 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 	if err != nil || b.First != 39 || b.Last != 46 || !b.Thread || b.Session.Lang != "vi" {
 		t.Fatalf("Begin = %+v, %v; want range 39–46, the mark and the session", b, err)
 	}
-	if err := s.Finish(ctx, "telegram", "web-1", "p", "x", flows.Session{}, false); err != nil {
+	if _, err := s.Finish(ctx, "telegram", "web-1", "p", "x", flows.Session{}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"1000", "1004", "web-1"} {
@@ -243,7 +243,7 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 		if _, err := s.Begin(ctx, "telegram", id, "p", "t"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Finish(ctx, "telegram", id, "p", "t", flows.Session{}, false); err != nil {
+		if _, err := s.Finish(ctx, "telegram", id, "p", "t", flows.Session{}, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

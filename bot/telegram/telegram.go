@@ -36,61 +36,24 @@ type Config struct {
 	WebhookURL    string // PUBLIC_URL + /webhooks/telegram
 }
 
-// Budget is the bot's send budget, shared with the outbox across replicas
-// (Redis): replies spend from it without waiting.
-type Budget interface {
-	// SpendReplies counts n replies and says when the first one's slot
-	// comes.
-	SpendReplies(ctx context.Context, key string, n int, interval time.Duration) (time.Duration, error)
-}
-
 // Adapter connects Telegram to the bot runner.
 type Adapter struct {
-	client   *tgbot.Bot
-	files    *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
-	runner   *bot.Runner
-	keys     *identity.Keyring
-	log      *slog.Logger
-	budget   Budget                     // nil: replies counted nowhere
-	interval time.Duration              // of the budget: one message per interval
-	chores   chan func(context.Context) // calls off the request path (see later)
-	done     chan struct{}
+	client *tgbot.Bot
+	files  *http.Client // downloads (a file is fetched apart from the Bot API's JSON calls)
+	runner *bot.Runner
+	keys   *identity.Keyring
+	log    *slog.Logger
+	chores chan func(context.Context) // calls off the request path (see later)
+	done   chan struct{}
 	// Dropped counts the calls later refused because its queue was full.
 	Dropped atomic.Int64
 }
 
-// spendWait bounds how long a reply waits for its budget to be counted: a
-// person is waiting, and Redis being slow must not make them wait longer.
-const spendWait = 50 * time.Millisecond
-
-// replyWait is the most a reply waits for its slot, smoothing a burst of
+// replyWait is the most a reply waits for its slot in the bot's send
+// budget (counted with the session, bot.Outcome.Wait), smoothing a burst of
 // replies into the bot's pace; a slot further off is not waited for (the
 // reply goes, and the outbox waits instead).
 const replyWait = 150 * time.Millisecond
-
-// SpendFrom counts every conversational reply against the bot's budget,
-// one message per interval, shared with the outbox (delivery.Pace.Overall
-// under the key "telegram"). Call it before handling updates.
-func (a *Adapter) SpendFrom(b Budget, interval time.Duration) { a.budget, a.interval = b, interval }
-
-// spend counts n replies before they go, waiting a moment for their slot
-// when it is that close. They go whatever it answers: the outbox is the
-// one that waits.
-func (a *Adapter) spend(ctx context.Context, n int) {
-	if a.budget == nil || n == 0 {
-		return
-	}
-	sctx, cancel := context.WithTimeout(ctx, spendWait)
-	wait, err := a.budget.SpendReplies(sctx, bot.ChannelTelegram, n, a.interval)
-	cancel()
-	if err != nil {
-		a.log.WarnContext(ctx, "telegram reply budget", "err", err)
-		return
-	}
-	if wait > 0 && wait <= replyWait {
-		time.Sleep(wait)
-	}
-}
 
 // Chores bounds the calls waiting off the request path; choreWorkers make
 // them. Past the bound a chore is dropped: they are only callback answers
@@ -228,7 +191,9 @@ func (a *Adapter) handle(ctx context.Context, u *models.Update, webhook bool) (*
 	if err != nil {
 		return nil, err
 	}
-	a.spend(ctx, len(out.Replies))
+	if out.Wait > 0 && out.Wait <= replyWait {
+		time.Sleep(out.Wait)
+	}
 	if out.Wipe {
 		a.wipe(ctx, m, chatID, out)
 	}

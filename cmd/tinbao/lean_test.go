@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tinbao/bot"
+	"tinbao/delivery"
 	"tinbao/flows"
 	"tinbao/identity"
 	"tinbao/locales"
@@ -95,6 +96,9 @@ func newLeanRunner(t testing.TB) *leanRunner {
 	trips := &roundTrips{}
 	rdb.AddHook(trips)
 	sessions := storage.NewSessions(rdb, prefix, 24*time.Hour)
+	// As serve does: Telegram's replies spend from the bot's send budget,
+	// counted in Finish's round trip.
+	sessions.SpendRepliesOn(bot.ChannelTelegram, delivery.TelegramPace.Overall)
 	tips := &countedTips{Tips: tipStore{db}}
 	runner := bot.NewRunner(flows.New(cat, flows.Options{}), sessionStore{sessions}, tips, keys, slog.New(slog.DiscardHandler))
 	return &leanRunner{runner: runner, rdb: rdb, prefix: prefix, sessions: sessions, trips: trips, tips: tips, keys: keys}
@@ -133,6 +137,11 @@ func TestRoundTripsPerMessage(t *testing.T) {
 		if trips > 2 || statements != 0 {
 			t.Errorf("%q%q: %d Redis round trips, %d Postgres statements; want ≤ 2 and 0", step.text, step.choice, trips, statements)
 		}
+	}
+	// The replies were counted against the bot's send budget, within those
+	// round trips.
+	if n, err := l.rdb.Exists(context.Background(), l.prefix+"pace:{telegram}", l.prefix+"replies:{telegram}").Result(); err != nil || n != 2 {
+		t.Errorf("the send budget was not spent: %d keys, %v", n, err)
 	}
 	// An officer wrote: the next free message asks Postgres which thread.
 	if err := l.sessions.MarkThread(context.Background(), l.keys.Pseudonym(bot.ChannelTelegram, strconv.Itoa(chat))); err != nil {

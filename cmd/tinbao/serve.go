@@ -94,7 +94,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		defer tg.Close()
 		senders[bot.ChannelTelegram] = tg
 		// Replies and the outbox share the bot's one budget.
-		tg.SpendFrom(sessions, delivery.TelegramPace.Overall)
+		sessions.SpendRepliesOn(bot.ChannelTelegram, delivery.TelegramPace.Overall)
 	} else {
 		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
 	}

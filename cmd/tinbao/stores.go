@@ -29,12 +29,13 @@ func (a sessionStore) Begin(ctx context.Context, channel, messageID, sender, tok
 	return bot.Begun{Session: b.Session, Recent: b.Recent, Turns: b.Turns, First: b.First, Last: b.Last, Thread: b.Thread}, err
 }
 
-func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, answered bool) error {
-	err := a.s.Finish(ctx, channel, messageID, sender, token, s, answered)
+func (a sessionStore) Finish(ctx context.Context, channel, messageID, sender, token string, s flows.Session, fast bool,
+	replies int) (time.Duration, error) {
+	wait, err := a.s.Finish(ctx, channel, messageID, sender, token, s, fast, replies)
 	if errors.Is(err, storage.ErrLockLost) {
-		return bot.ErrBusy // nothing saved: the provider's retry runs again
+		return 0, bot.ErrBusy // nothing saved: the provider's retry runs again
 	}
-	return err
+	return wait, err
 }
 
 func (a sessionStore) Release(ctx context.Context, sender, token string) error {
