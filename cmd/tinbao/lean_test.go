@@ -255,3 +255,25 @@ func BenchmarkConversationMemory(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkRoundTrips reports, for make bench's table, the most Redis round
+// trips and Postgres statements any message of a report's conversation
+// made (up to its summary; the commit is Postgres's one statement), with
+// the send budget on, as serve runs it.
+func BenchmarkRoundTrips(b *testing.B) {
+	l := newLeanRunner(b)
+	l.send(b, 1, "xin chao", "") // Redis learns the scripts: not counted
+	steps := []struct{ text, choice string }{
+		{"/start", ""}, {"", "m:report"}, {"", "skip"}, {"Có người rủ em tôi sang Campuchia làm việc", ""},
+		{"họ giữ hộ chiếu", ""}, {"", "next"}, {"", "skip"}, {"/huy", ""}, {"cảm ơn", ""},
+	}
+	var most, statements int64
+	for i := 0; b.Loop(); i++ {
+		for _, s := range steps {
+			trips, st := l.send(b, int64(700000+i), s.text, s.choice)
+			most, statements = max(most, trips), max(statements, st)
+		}
+	}
+	b.ReportMetric(float64(most), "redis_round_trips/msg")
+	b.ReportMetric(float64(statements), "pg_statements/msg")
+}

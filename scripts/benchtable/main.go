@@ -129,7 +129,7 @@ func maxFigure(name, bench, unit, target string, max float64) figure {
 // figures are docs/performance.md's, in its order.
 var figures = []figure{
 	ratioFigure("Intake step (16 at once)", "BenchmarkTelegramIntakeStep", "steps/s", "hello/s", "ratio_to_bound", 0.40),
-	ratioFigure("Whole conversations (16 users)", "BenchmarkTelegramConversations", "conversations/s", "bound/s", "ratio_to_bound", 0.25),
+	ratioFigure("Whole conversations (16 users)", "BenchmarkTelegramConversations", "webhooks/s", "hello/s", "ratio_to_bound", 0.25),
 	ratioFigure("Commit (16 at once)", "BenchmarkCommitTip", "commits/s", "inserts/s", "ratio_to_bound", 0.60),
 	{name: "Commit → ack p50 (one at a time)", bench: "BenchmarkCommitToAck", target: "p50 ≤ 10 ms",
 		met: func(v float64) bool { return v <= 10 },
@@ -146,8 +146,10 @@ var figures = []figure{
 	maxFigure("Gửi → ack p50 (surge of 64)", "BenchmarkTelegramSurge", "p50_ms", "—", 1e18),
 	maxFigure("Gửi → ack p99 (surge of 64)", "BenchmarkTelegramSurge", "p99_ms", "≤ 1000 ms", 1000),
 	maxFigure("429s from the Bot API (surge of 64)", "BenchmarkTelegramSurge", "429s", "0", 0),
-	maxFigure("Redis round trips per message", "", "redis_round_trips/msg", "≤ 2", 2),
-	maxFigure("Bytes per conversation (Redis)", "", "bytes/conversation", "≤ 512", 512),
+	maxFigure("Redis round trips per message (most)", "BenchmarkRoundTrips", "redis_round_trips/msg", "≤ 2", 2),
+	maxFigure("Postgres statements, message that commits nothing", "BenchmarkRoundTrips", "pg_statements/msg", "0", 0),
+	maxFigure("Redis bytes per live conversation", "BenchmarkConversationMemory", "B/live", "≤ 512", 512),
+	maxFigure("Redis bytes left per finished conversation", "BenchmarkConversationMemory", "B/finished", "≤ 128", 128),
 }
 
 // find locates a benchmark reporting unit when a figure names none.
