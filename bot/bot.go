@@ -313,7 +313,7 @@ func (r *Runner) AlertOfficers(channel, handle, consoleURL string) error {
 
 // NewRunner wires a runner.
 func NewRunner(engine *flows.Engine, sessions Sessions, tips Tips, keys *identity.Keyring, log *slog.Logger) *Runner {
-	return &Runner{engine: engine, sessions: sessions, tips: tips, keys: keys, log: log, now: time.Now, busyWait: 10 * time.Second,
+	return &Runner{engine: engine, sessions: sessions, tips: tips, keys: keys, log: log, now: time.Now, busyWait: busyWait,
 		limits: DefaultLimits}
 }
 
@@ -634,6 +634,13 @@ func (r *Runner) dataRequest(ctx context.Context, m Message, lang string, req fl
 func (r *Runner) Forget(ctx context.Context, sender string) error {
 	return r.sessions.Forget(ctx, sender)
 }
+
+// busyWait is how long a message waits for its sender's lock. Another of
+// their messages takes milliseconds; a lock still held after this is most
+// likely a replica that died mid-message, and the provider's retry comes
+// back once the lock has run out. Waiting longer would only hold the
+// webhook (the fault drills' kill -9 saw 10-s 503s with a 10-s wait).
+const busyWait = 1500 * time.Millisecond
 
 // begin takes the sender's lock, waiting while another of their messages is
 // handled (a double tap, a retried webhook).

@@ -48,9 +48,10 @@ func (s *Sessions) SpendRepliesOn(channel string, interval time.Duration) {
 // NewSessions uses keys under prefix (tests give each test its own). idle is
 // how long a quiet conversation is kept.
 func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *Sessions {
-	// The lock outlives any handler's deadline (20 s) by far, so it cannot
-	// expire under a message still being handled.
-	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: time.Minute}
+	// The lock outlives any handler's deadline (20 s), so it cannot
+	// expire under a message still being handled; it runs out soon after a
+	// replica died holding it, and the sender's next retry goes through.
+	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: 30 * time.Second}
 }
 
 // senderKey is the sender's record. Its hash tag is the sender, shared by
