@@ -105,8 +105,7 @@ return wait
 // returns when the first of their slots comes (zero: now), for a caller
 // that may wait a moment to smooth a burst.
 func (s *Sessions) SpendReplies(ctx context.Context, key string, n int, interval time.Duration) (time.Duration, error) {
-	wait, err := spendScript.Run(ctx, s.rdb, s.spendKeys(key), ceilMS(interval), n, maxReplyDebt.Milliseconds(),
-		repliesFlowing.Milliseconds()).Int64()
+	wait, err := spendScript.Run(ctx, s.rdb, s.spendKeys(key), spendArgs(interval, n)...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("spend replies %s: %w", key, err)
 	}
@@ -157,4 +156,9 @@ func ceilMS(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / t
 // mark that replies are flowing; one hash tag, one slot.
 func (s *Sessions) spendKeys(key string) []string {
 	return []string{s.prefix + "pace:{" + key + "}", s.prefix + "replies:{" + key + "}"}
+}
+
+// spendArgs are spendScript's arguments for n replies at one per interval.
+func spendArgs(interval time.Duration, n int) []any {
+	return []any{ceilMS(interval), n, maxReplyDebt.Milliseconds(), repliesFlowing.Milliseconds()}
 }

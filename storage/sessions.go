@@ -277,8 +277,7 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 		if interval, ok := s.budgets[channel]; ok && replies > 0 {
 			// By its text, not its hash: a NOSCRIPT here would have the
 			// pipeline sent again, and the session saved twice.
-			spend = spendScript.Eval(ctx, p, s.spendKeys(channel), ceilMS(interval), replies,
-				maxReplyDebt.Milliseconds(), repliesFlowing.Milliseconds())
+			spend = spendScript.Eval(ctx, p, s.spendKeys(channel), spendArgs(interval, replies)...)
 		}
 	})
 	if err != nil {

@@ -38,16 +38,11 @@ Keep the last key in the list: pseudonyms come from it.
 `, cfg.Keys.Len())
 		return nil
 	}
-	cfg, err := loadConfig(getenv, "DATABASE_URL", "TINBAO_SECRET")
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	cfg, db, err := openKeyed(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetKeys(cfg.Keys)
 	n, err := db.RewrapDataKeys(ctx, cfg.Keys)
 	if err != nil {
 		return err

@@ -21,16 +21,11 @@ func purge(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		dry = true
 	}
-	cfg, err := loadConfig(getenv, "DATABASE_URL", "TINBAO_SECRET")
-	if err != nil {
-		return err
-	}
-	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	cfg, db, err := openKeyed(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetKeys(cfg.Keys)
 	c, err := db.Purge(ctx, cfg.Retention, dry)
 	if err != nil {
 		return err

@@ -280,3 +280,18 @@ func setWebhook(ctx context.Context, tg *telegram.Adapter, url, secret string, l
 		wait = min(wait*2, time.Minute)
 	}
 }
+
+// openKeyed is the start of the maintenance commands (purge, keys rotate
+// --rewrap): the configuration, and the migrated database with its keys.
+func openKeyed(ctx context.Context, getenv func(string) string) (config, *storage.DB, error) {
+	cfg, err := loadConfig(getenv, "DATABASE_URL", "TINBAO_SECRET")
+	if err != nil {
+		return config{}, nil, err
+	}
+	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return config{}, nil, err
+	}
+	db.SetKeys(cfg.Keys)
+	return cfg, db, nil
+}
