@@ -7,6 +7,7 @@ package bot
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -686,10 +687,13 @@ func (r *Runner) busy(s flows.Session) Outcome {
 	return Outcome{Replies: []flows.Reply{{Text: r.engine.Text(s.Lang, "common.busy")}}}
 }
 
+// newToken draws 96 random bits, written in 16 characters: it names a lock
+// or a draft, and is kept in every parked conversation's Redis record, so
+// base64 rather than hex.
 func newToken() string {
 	b := make([]byte, 12)
 	rand.Read(b)
-	return fmt.Sprintf("%x", b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // newReference draws a code with at least one letter, so that a number

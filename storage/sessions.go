@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -192,11 +191,9 @@ func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, toke
 		b.Turns = n
 	}
 	if raw, ok := res[1].(string); ok && raw != "" {
-		if err := json.Unmarshal([]byte(raw), &b.Session); err != nil {
-			// A session we cannot read is dropped, not fatal: the person
-			// starts again rather than being stuck.
-			b.Session = flows.Session{}
-		}
+		// A session we cannot read is dropped, not fatal: the person
+		// starts again rather than being stuck.
+		b.Session, _ = decodeSession([]byte(raw))
 	}
 	return b, nil
 }
@@ -262,7 +259,7 @@ var ErrLockLost = errors.New("storage: sender lock lost")
 // comes (zero: now).
 func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token string, sess flows.Session, fast bool,
 	replies int) (time.Duration, error) {
-	raw, err := json.Marshal(sess)
+	raw, err := encodeSession(sess)
 	if err != nil {
 		return 0, fmt.Errorf("finish session: %w", err)
 	}
