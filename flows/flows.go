@@ -34,8 +34,9 @@ const MaxMedia = 10
 // it is sent, with a word saying so, rather than dropped later in silence.
 const MaxMediaBytes = 10 << 20
 
-// Session is a conversation's state between messages. It is small and
-// JSON-encoded with short keys because Redis holds one per active sender.
+// Session is a conversation's state between messages. It is kept small
+// because Redis holds one per active sender (storage writes it in a compact
+// positional form; the short JSON keys are the older form, still read).
 type Session struct {
 	Flow     string            `json:"f,omitempty"` // "" = no flow running
 	Step     string            `json:"s,omitempty"`
