@@ -321,13 +321,14 @@ func (c *turn) chosen(f *flow, st *step) string {
 		return ""
 	}
 	ids := c.labelIDs(st)
+	langs := c.e.cat.Languages()
 	for _, key := range c.keys().both() {
 		for _, o := range offered {
 			if locales.Fold(strings.TrimPrefix(o.Label, "✓ ")) == key {
 				return o.ID
 			}
 			// Vietnamese words work whatever the conversation's language.
-			for _, lang := range c.e.cat.Languages() {
+			for _, lang := range langs {
 				if id, ok := ids[o.ID]; ok && locales.Fold(c.e.cat.T(lang, id, nil)) == key {
 					return o.ID
 				}
