@@ -112,7 +112,10 @@ func commandOf(in Input, k keys) (command, string) {
 			if key == cw.words {
 				return cw.cmd, ""
 			}
-			if rest, ok := strings.CutPrefix(key, cw.words+" "); ok && !aloneOnly[cw.cmd] {
+			// The words, then a space (without building words+" " for
+			// each command on every message).
+			if rest, ok := strings.CutPrefix(key, cw.words); ok && strings.HasPrefix(rest, " ") && !aloneOnly[cw.cmd] {
+				rest = rest[1:]
 				// Keep what follows as typed, for codes: cut the same
 				// number of words from the original text.
 				rest = afterWords(in.Text, strings.Count(cw.words, " ")+1, rest)
