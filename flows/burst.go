@@ -84,7 +84,7 @@ func (c *turn) story(f *flow, i int) bool {
 	if !st.story || !c.s.More {
 		return false
 	}
-	key := locales.Fold(c.in.Text)
+	key := c.keys().fold()
 	if c.in.Choice == choiceNext || (c.in.Choice == "" && (slices.Contains(nextWords, key) ||
 		key == locales.Fold(c.t("button.next", nil)))) {
 		c.s.More, c.s.JoinStep = false, ""

@@ -1,10 +1,6 @@
 package flows
 
-import (
-	"strings"
-
-	"tinbao/locales"
-)
+import "strings"
 
 // command is what an input asks for regardless of the step it arrives at.
 type command int
@@ -78,8 +74,9 @@ var commandWords = []struct {
 var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, cmdMenu: true,
 	cmdReport: true, cmdLanguage: true, cmdEmergency: true}
 
-// commandOf finds the command in an input and what follows it.
-func commandOf(in Input) (command, string) {
+// commandOf finds the command in an input and what follows it; k are the
+// keys of in.Text.
+func commandOf(in Input, k keys) (command, string) {
 	switch in.Choice {
 	case choiceAgain:
 		return cmdAgain, ""
@@ -103,7 +100,7 @@ func commandOf(in Input) (command, string) {
 	if in.Choice != "" {
 		return cmdNone, ""
 	}
-	for _, key := range []string{locales.Fold(in.Text), locales.FoldLoose(in.Text)} {
+	for _, key := range k.both() {
 		// "/start@tinbao_bot" folds to "/start tinbao bot": in groups
 		// Telegram appends the bot's name to commands.
 		if strings.HasPrefix(key, "/") {
@@ -115,7 +112,10 @@ func commandOf(in Input) (command, string) {
 			if key == cw.words {
 				return cw.cmd, ""
 			}
-			if rest, ok := strings.CutPrefix(key, cw.words+" "); ok && !aloneOnly[cw.cmd] {
+			// The words, then a space (without building words+" " for
+			// each command on every message).
+			if rest, ok := strings.CutPrefix(key, cw.words); ok && strings.HasPrefix(rest, " ") && !aloneOnly[cw.cmd] {
+				rest = rest[1:]
 				// Keep what follows as typed, for codes: cut the same
 				// number of words from the original text.
 				rest = afterWords(in.Text, strings.Count(cw.words, " ")+1, rest)
@@ -176,17 +176,7 @@ var dangerPhrases = []string{
 	"been sold", "they sold", "trafficked", "took my passport", "taken my passport", "debt bondage",
 }
 
-// inDanger reports whether text carries a danger phrase.
-func inDanger(text string) bool {
-	if text == "" {
-		return false
-	}
-	for _, key := range []string{" " + locales.Fold(text) + " ", " " + locales.FoldLoose(text) + " "} {
-		for _, p := range dangerPhrases {
-			if strings.Contains(key, " "+p+" ") {
-				return true
-			}
-		}
-	}
-	return false
-}
+var dangerPadded = padded(dangerPhrases)
+
+// inDanger reports whether a message, by its keys, carries a danger phrase.
+func inDanger(k keys) bool { return k.text != "" && k.has(dangerPadded) }

@@ -23,7 +23,7 @@ func TestEveryDangerPhraseHasATranscript(t *testing.T) {
 		if !said[p] {
 			t.Errorf("danger phrase %q has no line in testdata/danger_phrases.txt", p)
 		}
-		if !inDanger(p) {
+		if !inDanger(keysOf(p)) {
 			t.Errorf("danger phrase %q does not match itself", p)
 		}
 	}
@@ -33,7 +33,7 @@ func TestEveryDangerPhraseHasATranscript(t *testing.T) {
 // "bạn tôi" (my friend) is not "bán tôi".
 func TestFriendIsNotSold(t *testing.T) {
 	for _, s := range []string{"bạn tôi đi làm ở xa", "bạn em rủ đi chơi", "bạn cho tôi hỏi", "tôi muốn báo tin"} {
-		if inDanger(s) {
+		if inDanger(keysOf(s)) {
 			t.Errorf("%q raised the alarm", s)
 		}
 	}

@@ -321,13 +321,14 @@ func (c *turn) chosen(f *flow, st *step) string {
 		return ""
 	}
 	ids := c.labelIDs(st)
-	for _, key := range []string{locales.Fold(text), locales.FoldLoose(text)} {
+	langs := c.e.cat.Languages()
+	for _, key := range c.keys().both() {
 		for _, o := range offered {
 			if locales.Fold(strings.TrimPrefix(o.Label, "✓ ")) == key {
 				return o.ID
 			}
 			// Vietnamese words work whatever the conversation's language.
-			for _, lang := range c.e.cat.Languages() {
+			for _, lang := range langs {
 				if id, ok := ids[o.ID]; ok && locales.Fold(c.e.cat.T(lang, id, nil)) == key {
 					return o.ID
 				}
@@ -366,7 +367,7 @@ func (c *turn) handle(f *flow) {
 		}
 	}
 	choice := c.chosen(f, st)
-	if choice == "" && st.dangerYes && inDanger(c.in.Text) {
+	if choice == "" && st.dangerYes && inDanger(c.keys()) {
 		choice = "yes"
 	}
 	if c.in.Channel == "sms" && c.in.Text == "0" && st.optional && st.input == inputText {
@@ -596,7 +597,7 @@ func (c *turn) pick(choices []Choice) string {
 		}
 		return ""
 	}
-	for _, key := range []string{locales.Fold(text), locales.FoldLoose(text)} {
+	for _, key := range c.keys().both() { // Fold ignores the spaces TrimSpace cuts
 		for _, ch := range choices {
 			if key != "" && locales.Fold(ch.Label) == key {
 				return ch.ID

@@ -294,6 +294,8 @@ type turn struct {
 	before  map[string]bool // while editing: which steps applied before the answer
 	danger  bool            // this message carries danger words
 	alarm   *Distress       // this message, kept because it raised the alarm
+	k       keys            // the keys of in.Text, once folded (see turn.keys)
+	folded  bool            // k is set
 }
 
 // t says message id in the conversation's language; on SMS its short,

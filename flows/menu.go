@@ -5,14 +5,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"tinbao/locales"
 )
 
 // run decides what one input means: commands and danger first, wherever the
 // conversation is, then the running flow's step.
 func (c *turn) run() {
-	if c.e.panic != "" && locales.Fold(c.in.Text) == c.e.panic {
+	if c.e.panic != "" && c.keys().fold() == c.e.panic {
 		c.erase(true)
 		return
 	}
@@ -26,12 +24,12 @@ func (c *turn) run() {
 			c.in.Choice, c.in.Text = c.menuChoices()[n-1].ID, ""
 		}
 	}
-	cmd, rest := commandOf(c.in)
+	cmd, rest := commandOf(c.in, c.keys())
 	if cmd == cmdNone {
 		c.noteAbroad(c.in.Text)
 	}
 	// Danger first, whatever state the conversation is in.
-	danger := cmd == cmdNone && inDanger(c.in.Text)
+	danger := cmd == cmdNone && inDanger(c.keys())
 	c.danger = danger
 	if danger {
 		f, running := c.e.flows[c.s.Flow]
@@ -68,7 +66,7 @@ func (c *turn) run() {
 	c.s.Paused = false
 	switch cmd {
 	case cmdMenu:
-		start := strings.HasPrefix(locales.Fold(c.in.Text), "/start")
+		start := strings.HasPrefix(c.keys().fold(), "/start")
 		c.reset()
 		c.menu()
 		if start {
@@ -450,7 +448,7 @@ func (c *turn) language() {
 		lang = c.e.cat.Match(id)
 	}
 	if lang == "" && c.in.Choice == "" {
-		lang = c.e.cat.Match(locales.Fold(c.in.Text)) // "en", "vi"
+		lang = c.e.cat.Match(c.keys().fold()) // "en", "vi"
 	}
 	if lang == "" {
 		c.say(c.t("common.choose", nil))

@@ -1,10 +1,6 @@
 package flows
 
-import (
-	"strings"
-
-	"tinbao/locales"
-)
+import "strings"
 
 // A person often opens with what matters to them (their story, their need)
 // rather than a menu word. The opener is read for intent, and their words are
@@ -38,25 +34,16 @@ var (
 // storyWords is how many words make an opener a story rather than a greeting.
 const storyWords = 4
 
-// intentOf reads a first message.
-func intentOf(text string) intent {
-	keys := []string{" " + locales.Fold(text) + " ", " " + locales.FoldLoose(text) + " "}
-	has := func(words []string) bool {
-		for _, key := range keys {
-			for _, w := range words {
-				if strings.Contains(key, " "+w+" ") {
-					return true
-				}
-			}
-		}
-		return false
-	}
+var helpPadded, reportPadded = padded(helpWords), padded(reportWords)
+
+// intentOf reads a first message, by its keys.
+func intentOf(k keys) intent {
 	switch {
-	case has(helpWords):
+	case k.has(helpPadded):
 		return intentHelp
-	case has(reportWords):
+	case k.has(reportPadded):
 		return intentReport
-	case len(strings.Fields(locales.Fold(text))) >= storyWords:
+	case k.words() >= storyWords:
 		return intentStory
 	}
 	return intentNone
@@ -69,11 +56,11 @@ func (c *turn) opener() {
 		c.menu()
 		return
 	}
-	switch intentOf(text) {
+	switch intentOf(c.keys()) {
 	case intentHelp:
-		c.startWith(c.e.flows[helpFlowName], keepIf(tells(text, helpWords), text))
+		c.startWith(c.e.flows[helpFlowName], keepIf(tells(c.keys(), helpWords), text))
 	case intentReport:
-		c.startWith(c.e.flows[reportFlowName], keepIf(tells(text, reportWords), text))
+		c.startWith(c.e.flows[reportFlowName], keepIf(tells(c.keys(), reportWords), text))
 	case intentStory:
 		c.reset()
 		c.s.Opener = text
@@ -87,8 +74,8 @@ func (c *turn) opener() {
 // tells reports whether a message says more than its intent ("tôi muốn báo
 // tin" says nothing to keep; "tôi muốn báo tin, có người rủ em tôi đi Lào"
 // does).
-func tells(text string, intentWords []string) bool {
-	key := " " + locales.Fold(text) + " "
+func tells(k keys, intentWords []string) bool {
+	key := k.padded[0]
 	for _, w := range intentWords {
 		key = strings.ReplaceAll(key, " "+w+" ", " ")
 	}

@@ -3,7 +3,6 @@ package locales
 import (
 	_ "embed"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -82,17 +81,37 @@ func (h *Hotlines) CountryIn(text string) string {
 		return ""
 	}
 	key := " " + Fold(text) + " "
-	codes := make([]string, 0, len(h.Countries))
-	for code := range h.Countries {
-		codes = append(codes, code)
-	}
-	sort.Strings(codes)
-	for _, code := range codes {
-		for _, a := range h.Countries[code].Aliases {
-			if strings.Contains(key, " "+a+" ") {
-				return code
+	// The first code in order whose alias matches: the least of those
+	// that match, found without sorting the codes on every message.
+	found := ""
+	for code, c := range h.Countries {
+		if found != "" && code >= found {
+			continue
+		}
+		for _, a := range c.Aliases {
+			if hasWords(key, a) {
+				found = code
+				break
 			}
 		}
 	}
-	return ""
+	return found
+}
+
+// hasWords reports whether padded (a key with a space either side) holds
+// phrase as whole words: strings.Contains(padded, " "+phrase+" ") without
+// building the needle for every phrase.
+func hasWords(padded, phrase string) bool {
+	for i := 0; i < len(padded); {
+		j := strings.Index(padded[i:], phrase)
+		if j < 0 {
+			return false
+		}
+		j += i
+		if end := j + len(phrase); j > 0 && padded[j-1] == ' ' && end < len(padded) && padded[end] == ' ' {
+			return true
+		}
+		i = j + 1
+	}
+	return false
 }

@@ -28,6 +28,10 @@ type Catalog struct {
 	langs      []string
 	localizers map[string]*i18n.Localizer
 	ids        []string // every message ID of the default language
+	// plain holds every message of every language as T says it with no
+	// data (by language, then ID): most texts (buttons, the menu) have
+	// none, and go-i18n looks up and runs a template on every call.
+	plain map[string]map[string]string
 }
 
 // Load parses the embedded message files. Adding a language is adding a file.
@@ -61,6 +65,14 @@ func Load() (*Catalog, error) {
 		}
 		return c.langs[i] < c.langs[j]
 	})
+	plain := map[string]map[string]string{}
+	for _, lang := range c.langs {
+		plain[lang] = make(map[string]string, len(c.ids))
+		for _, id := range c.ids {
+			plain[lang][id] = c.T(lang, id, nil)
+		}
+	}
+	c.plain = plain
 	return c, nil
 }
 
@@ -97,6 +109,11 @@ func (c *Catalog) Has(id string) bool {
 // missing in lang falls back to Vietnamese; a message missing everywhere
 // returns its ID, which the locales tests forbid.
 func (c *Catalog) T(lang, id string, data map[string]any) string {
+	if data == nil {
+		if s, ok := c.plain[lang][id]; ok {
+			return s
+		}
+	}
 	l, ok := c.localizers[lang]
 	if !ok {
 		l = c.localizers[Default]

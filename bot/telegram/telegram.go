@@ -357,13 +357,17 @@ type inlineButton struct {
 	CallbackData string `json:"callback_data"`
 }
 
+// keyboard puts each choice on a row of its own. The rows share one array
+// of buttons: two allocations for the whole keyboard, not one per row.
 func keyboard(choices []flows.Choice) any {
 	if len(choices) == 0 {
 		return nil
 	}
-	var kb inlineKeyboard
-	for _, c := range choices {
-		kb.Rows = append(kb.Rows, []inlineButton{{Text: c.Label, CallbackData: c.ID}})
+	buttons := make([]inlineButton, len(choices))
+	kb := inlineKeyboard{Rows: make([][]inlineButton, len(choices))}
+	for i, c := range choices {
+		buttons[i] = inlineButton{Text: c.Label, CallbackData: c.ID}
+		kb.Rows[i] = buttons[i : i+1 : i+1]
 	}
 	return kb
 }

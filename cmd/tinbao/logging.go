@@ -161,6 +161,37 @@ func (s *scrubber) text(v string) string {
 		v = strings.ToValidUTF8(v, "\uFFFD")
 	}
 	v = s.secrets.Replace(v)
+	if !quiet(v) {
+		v = scrubPatterns(v)
+	}
+	if len(v) > maxFree {
+		cut := maxFree
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = v[:cut] + "…"
+	}
+	return v
+}
+
+// quiet reports whether no pattern of scrubPatterns can match v: each
+// needs a digit, an '@', a '[' or, for a reference code, "tb" in any case.
+// Most values (a log message, a request's path) have none of these and
+// skip seven regexp scans (about 8 µs of each HTTP request's line).
+func quiet(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9', c == '@', c == '[':
+			return false
+		case (c == 't' || c == 'T') && i+1 < len(v) && (v[i+1] == 'b' || v[i+1] == 'B'):
+			return false
+		}
+	}
+	return true
+}
+
+// scrubPatterns takes out what the patterns above find.
+func scrubPatterns(v string) string {
 	v = urlUserinfo.ReplaceAllString(v, "${1}[redacted]@")
 	v = botToken.ReplaceAllString(v, "[secret]")
 	v = email.ReplaceAllString(v, "[email]")
@@ -184,13 +215,6 @@ func (s *scrubber) text(v string) string {
 		}
 		return "[number]"
 	})
-	if len(v) > maxFree {
-		cut := maxFree
-		for cut > 0 && !utf8.RuneStart(v[cut]) {
-			cut--
-		}
-		v = v[:cut] + "…"
-	}
 	return v
 }
 

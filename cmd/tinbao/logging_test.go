@@ -130,6 +130,21 @@ func TestLogScrubsErrors(t *testing.T) {
 	}
 }
 
+// FuzzQuietIsQuiet: text that quiet lets skip the patterns is text none
+// of them would have changed, so the shortcut scrubs exactly what the
+// patterns scrub.
+func FuzzQuietIsQuiet(f *testing.F) {
+	for _, s := range []string{"http request", "/webhooks/telegram", "tb-abcd-efgh", "TBabcdEFGH", "a@b.co", "[::1]:80",
+		"call +84 900 000 001", "x://u:p@h/", "KTBſ", "tB k\u212a", "telegram update failed"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if quiet(v) && scrubPatterns(v) != v {
+			t.Fatalf("quiet(%q), but the patterns make it %q", v, scrubPatterns(v))
+		}
+	})
+}
+
 // go-redis's own lines reach the JSON log at warn level as one message,
 // without REDIS_URL's password, whatever the line quotes.
 func TestRedisLogLinesJoinTheLogWithoutThePassword(t *testing.T) {
