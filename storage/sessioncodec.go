@@ -150,9 +150,8 @@ func decodeSession(raw []byte) (flows.Session, error) {
 		if i >= len(parts) { // trailing zeros left out
 			break
 		}
-		switch v := p.(type) {
-		case *bool:
-			*v = string(parts[i]) == "1"
+		if b, ok := p.(*bool); ok {
+			*b = string(parts[i]) == "1"
 			continue
 		}
 		if string(parts[i]) == "0" {

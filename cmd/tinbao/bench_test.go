@@ -72,6 +72,22 @@ func helloRate(b *testing.B, client *http.Client, n int) float64 {
 	})
 }
 
+// benchSecret is the webhook secret of the benchmarks' service.
+const benchSecret = "bench-secret"
+
+// benchTelegram starts the service on a fake Bot API for a Telegram
+// benchmark, and returns its webhook, a client that makes the calls a
+// webhook's response carries (as Telegram does) and the hello bound measured
+// with that client.
+func benchTelegram(b *testing.B) (hook string, client *http.Client, bound float64) {
+	tg := telegramtest.NewServer(b)
+	s := startService(b, map[string]string{
+		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": benchSecret,
+	})
+	client = &http.Client{Transport: asTelegram{&http.Transport{MaxIdleConnsPerHost: clients}}}
+	return s.url + "/webhooks/telegram", client, helloRate(b, client, 5000)
+}
+
 // BenchmarkTelegramIntakeStep is figure 1 of the plan: one conversational
 // step through the real webhook (secret, JSON, dedupe + lock + session in
 // Redis, the flow, the reply to the fake Bot API), as a ratio to B_http.
@@ -79,14 +95,7 @@ func helloRate(b *testing.B, client *http.Client, n int) float64 {
 // also waits for its reply's round trip to the Bot API, which the bound does
 // not.
 func BenchmarkTelegramIntakeStep(b *testing.B) {
-	tg := telegramtest.NewServer(b)
-	const secret = "bench-secret"
-	s := startService(b, map[string]string{
-		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
-	})
-	client := &http.Client{Transport: asTelegram{&http.Transport{MaxIdleConnsPerHost: clients}}}
-	bound := helloRate(b, client, 5000)
-	hook := s.url + "/webhooks/telegram"
+	hook, client, bound := benchTelegram(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	rate := parallel(b, b.N, func(i int) {
@@ -94,7 +103,7 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 		// message. Each update is a new one, as Telegram sends them.
 		req, _ := http.NewRequest(http.MethodPost, hook,
 			bytes.NewReader(textUpdateFrom(100000+i, int64(800000000+i%5000), "xin chao")))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", benchSecret)
 		resp, err := client.Do(req)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Errorf("step %d: %v %v", i, resp, err)
@@ -118,14 +127,7 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 // ≥ 0.25. The calls a webhook's response carries are made by the client, as
 // Telegram makes them (in process, on the fake), inside the loop.
 func BenchmarkTelegramConversations(b *testing.B) {
-	tg := telegramtest.NewServer(b)
-	const secret = "bench-secret"
-	s := startService(b, map[string]string{
-		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
-	})
-	client := &http.Client{Transport: asTelegram{&http.Transport{MaxIdleConnsPerHost: clients}}}
-	bound := helloRate(b, client, 5000)
-	hook := s.url + "/webhooks/telegram"
+	hook, client, bound := benchTelegram(b)
 	steps := []string{"t:/baotin", "c:skip", "t:Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao", "c:next"}
 	for range 8 {
 		steps = append(steps, "c:skip")
@@ -143,7 +145,7 @@ func BenchmarkTelegramConversations(b *testing.B) {
 				body = textUpdateFrom(id, chat, st[2:])
 			}
 			req, _ := http.NewRequest(http.MethodPost, hook, bytes.NewReader(body))
-			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", benchSecret)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil || resp.StatusCode != http.StatusOK {

@@ -19,7 +19,6 @@ import (
 
 	"tinbao/bot/sms/smstest"
 	"tinbao/bot/telegram/telegramtest"
-	"tinbao/identity"
 	"tinbao/storage"
 )
 
@@ -94,17 +93,7 @@ func newHarness(t *testing.T, full bool) *harness {
 		h.reps = append(h.reps, rep)
 		h.start(rep)
 	}
-	db, err := storage.Open(context.Background(), h.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	kr, err := identity.ParseKeyring(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetKeys(kr)
-	h.db = db
+	h.db, _ = openKeyedDB(t, h.env["DATABASE_URL"])
 	h.warmUp()
 	return h
 }

@@ -79,16 +79,7 @@ type leanRunner struct {
 func newLeanRunner(t testing.TB) *leanRunner {
 	t.Helper()
 	rdb, prefix := storagetest.Redis(t)
-	db, err := storage.Open(context.Background(), storagetest.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	keys, err := identity.ParseKeyring(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetKeys(keys)
+	db, keys := openKeyedDB(t, storagetest.DatabaseURL(t))
 	cat, err := locales.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -164,18 +164,25 @@ func startServiceOn(t testing.TB, dbURL, prefix string, extra map[string]string)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	db, err := storage.Open(context.Background(), dbURL)
+	s.db, _ = openKeyedDB(t, dbURL)
+	return s
+}
+
+// openKeyedDB opens the database at url with the tests' keys, as serve
+// does, so that a test can read sealed reports; it closes with the test.
+func openKeyedDB(t testing.TB, url string) (*storage.DB, *identity.Keyring) {
+	t.Helper()
+	db, err := storage.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	kr, err := identity.ParseKeyring(testSecret)
+	keys, err := identity.ParseKeyring(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetKeys(kr)
-	s.db = db
-	return s
+	db.SetKeys(keys)
+	return db, keys
 }
 
 // Telegram updates as Telegram sends them, from a person whose names must
