@@ -19,7 +19,9 @@ func Fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // drop leading spaces
-	for _, r := range norm.NFD.String(s) {
+	// Invalid bytes first become U+FFFD: norm passes an invalid sequence through
+	// with the rune after it undecomposed, so "\xf1Ѷ" kept its mark once.
+	for _, r := range norm.NFD.String(strings.ToValidUTF8(s, "\uFFFD")) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
@@ -46,7 +48,7 @@ func Fold(s string) string {
 func StripMarks(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range norm.NFD.String(s) {
+	for _, r := range norm.NFD.String(strings.ToValidUTF8(s, "\uFFFD")) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
