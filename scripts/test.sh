@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test / make bench: run the Go checks against a fresh, throwaway Postgres + Redis.
 #
-#   scripts/test.sh test    go vet, gofmt check, go test -race -count=1 ./...; with CI set, scripts/fuzz.sh 2
+#   scripts/test.sh test    go vet, gofmt check, go test -race -count=1 ./...; with CI set, scripts/fuzz.sh 20000x
 #   scripts/test.sh bench   go test -run '^$' -bench . -benchmem ./... (BENCHCOUNT runs each, default 1), then one
 #                           table of the figures (scripts/benchtable), also written to bench/results/<date>-<sha>.json
 #                           and bench/results/latest.json
@@ -67,8 +67,8 @@ if [ "$mode" = test ]; then
   echo "+ go test -race -count=1 ./..." >&2
   CGO_ENABLED=1 go test -race -count=1 ./...
   if [ -n "${CI:-}" ]; then
-    echo "+ scripts/fuzz.sh 2 (every fuzz target, 2 s each)" >&2
-    bash scripts/fuzz.sh 2
+    echo "+ scripts/fuzz.sh 20000x (every fuzz target, 20,000 inputs each)" >&2
+    bash scripts/fuzz.sh 20000x
   fi
 else
   count=${BENCHCOUNT:-1}
