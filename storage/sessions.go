@@ -166,8 +166,8 @@ func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, toke
 	var turns *redis.StringCmd
 	keys := []string{s.senderKey(sender), s.threadKey(sender)}
 	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl()}
-	_, err := pipelineScript(ctx, s.rdb, beginScript, func(p redis.Pipeliner, eval scriptFunc) {
-		script = eval(p, keys, args...)
+	err := pipelineScripts(ctx, s.rdb, func(p redis.Pipeliner, eval scriptFunc) {
+		script = eval(p, beginScript, keys, args...)
 		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -206,25 +206,61 @@ func asInt(v any) int64 {
 // ttl is how long a quiet sender's record lives, in seconds (at least one).
 func (s *Sessions) ttl() int64 { return max(int64(s.idle.Seconds()), 1) }
 
-type scriptFunc func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd
+// scriptFunc queues a script in a pipeline by its hash (see pipelineScripts).
+type scriptFunc func(p redis.Pipeliner, sc *redis.Script, keys []string, args ...any) *redis.Cmd
 
-// pipelineScript runs a script beside other commands in one round trip. It
-// sends the script's hash; only when Redis does not know it (after a
-// restart) does it send the pipeline again with the script's text.
-func pipelineScript(ctx context.Context, rdb redis.UniversalClient, sc *redis.Script, fill func(redis.Pipeliner, scriptFunc)) ([]redis.Cmder, error) {
+// pipelineScripts runs scripts beside other commands in one round trip,
+// each sent by its hash. A script Redis does not know (after a restart or a
+// SCRIPT FLUSH) did not run, so only those are sent again, with their text,
+// and their answers land in the same commands; the rest of the pipeline
+// (a counter's INCR, another script that did run) is never sent twice. The
+// error is the first command's error, as Pipelined gives it.
+func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(redis.Pipeliner, scriptFunc)) error {
+	type call struct {
+		cmd  *redis.Cmd
+		sc   *redis.Script
+		keys []string
+		args []any
+	}
+	var calls []call
 	cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		fill(p, func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd {
-			return sc.EvalSha(ctx, p, keys, args...)
+		fill(p, func(p redis.Pipeliner, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+			cmd := sc.EvalSha(ctx, p, keys, args...)
+			calls = append(calls, call{cmd, sc, keys, args})
+			return cmd
 		})
 		return nil
 	})
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmds, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			fill(p, func(p redis.Pipeliner, keys []string, args ...any) *redis.Cmd { return sc.Eval(ctx, p, keys, args...) })
-			return nil
-		})
+	if err == nil {
+		return nil
 	}
-	return cmds, err
+	var again []call
+	for _, c := range calls {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			again = append(again, c)
+		}
+	}
+	if len(again) == 0 {
+		return err
+	}
+	// go-redis sets a failed round trip's error on each of its commands.
+	retried := make([]*redis.Cmd, len(again))
+	rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range again {
+			retried[i] = c.sc.Eval(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	for i, c := range again {
+		c.cmd.SetVal(retried[i].Val())
+		c.cmd.SetErr(retried[i].Err())
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishScript saves only while the caller still holds the lock: a
@@ -264,17 +300,15 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 		return 0, fmt.Errorf("finish session: %w", err)
 	}
 	var script, spend *redis.Cmd
-	_, err = pipelineScript(ctx, s.rdb, finishScript, func(p redis.Pipeliner, eval scriptFunc) {
-		script = eval(p, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
+	err = pipelineScripts(ctx, s.rdb, func(p redis.Pipeliner, eval scriptFunc) {
+		script = eval(p, finishScript, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
 		if fast {
 			key := s.turnsKey(channel, time.Now())
 			p.Incr(ctx, key)
 			p.Expire(ctx, key, 2*time.Second)
 		}
 		if interval, ok := s.budgets[channel]; ok && replies > 0 {
-			// By its text, not its hash: a NOSCRIPT here would have the
-			// pipeline sent again, and the session saved twice.
-			spend = spendScript.Eval(ctx, p, s.spendKeys(channel), spendArgs(interval, replies)...)
+			spend = eval(p, spendScript, s.spendKeys(channel), spendArgs(interval, replies)...)
 		}
 	})
 	if err != nil {

@@ -205,6 +205,61 @@ func TestBeginCountsAFlood(t *testing.T) {
 	}
 }
 
+// After Redis forgets its scripts, Finish sends again only the scripts
+// that did not run: the session is saved once (a second run would find the
+// lock gone and report it lost), the turn counted once, the replies spent
+// once.
+func TestFinishAfterScriptFlushRunsEachPartOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Minute)
+	s.SpendRepliesOn("telegram", 100*time.Millisecond)
+	for _, known := range []string{"none", "session scripts"} {
+		if _, err := s.Begin(ctx, "telegram", "1", "alice", "tok"); err != nil {
+			t.Fatal(err)
+		}
+		rdb.ScriptFlush(ctx)
+		if known == "session scripts" {
+			// Redis learns Begin's and Finish's scripts from another
+			// sender, not the budget's: only that one misses.
+			if _, err := s.Begin(ctx, "telegram", "1", "bob", "t"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Finish(ctx, "telegram", "1", "bob", "t", flows.Session{}, false, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sess := flows.Session{Flow: "report", Step: "where"}
+		if _, err := s.Finish(ctx, "telegram", "1", "alice", "tok", sess, true, 2); err != nil {
+			t.Fatalf("%s known: Finish = %v", known, err)
+		}
+		if b, err := s.Begin(ctx, "telegram", "2", "alice", "tok2"); err != nil || b.Session.Step != "where" {
+			t.Fatalf("%s known: the session after Finish = %+v, %v", known, b, err)
+		}
+		turns := 0
+		for _, k := range rdb.Keys(ctx, prefix+"turns:{telegram}:*").Val() {
+			n, _ := rdb.Get(ctx, k).Int()
+			turns += n
+		}
+		if turns != 1 {
+			t.Errorf("%s known: turns counted = %d, want 1", known, turns)
+		}
+		// Two replies at one per 100 ms put the budget 200 ms ahead (its
+		// key lives that long + 1 s); spent twice, 400 ms.
+		if ttl := rdb.PTTL(ctx, prefix+"pace:{telegram}").Val(); ttl < 1100*time.Millisecond || ttl > 1200*time.Millisecond {
+			t.Errorf("%s known: the budget's key lives %s, want 1.1–1.2 s (two replies spent once)", known, ttl)
+		}
+		if err := s.Release(ctx, "alice", "tok2"); err != nil {
+			t.Fatal(err)
+		}
+		rdb.Del(ctx, prefix+"c:{alice}", prefix+"pace:{telegram}", prefix+"replies:{telegram}")
+		for _, k := range rdb.Keys(ctx, prefix+"turns:{telegram}:*").Val() {
+			rdb.Del(ctx, k)
+		}
+	}
+}
+
 // One record per sender keeps the last Dedupe message IDs, the range of chat
 // positions for a wipe, and reads the officer's mark in the same round trip.
 func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
