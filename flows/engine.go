@@ -235,10 +235,15 @@ func (c *turn) summary(f *flow) string {
 		}
 		fmt.Fprintf(&b, "\n• %s: %s", c.t(st.label, nil), answer)
 	}
-	if footer := c.t("common.summary_footer", nil); c.in.Channel != "sms" {
-		b.WriteString("\n" + footer)
+	if c.in.Channel == "sms" {
+		// The line ends as a sentence does, not with the separator.
+		line := strings.TrimSuffix(b.String(), ";")
+		if !strings.HasSuffix(line, "…") {
+			line += "."
+		}
+		return line
 	}
-	return b.String()
+	return b.String() + "\n" + c.t("common.summary_footer", nil)
 }
 
 // answerText shows an answer in words: option labels, not their IDs.
