@@ -81,14 +81,18 @@ func (c *turn) run() {
 			return
 		}
 		_, running := c.e.flows[c.s.Flow]
+		lookup := c.s.Flow == statusFlowName
 		urgent := c.s.Urgent
 		c.reset()
 		if urgent {
 			c.emergency() // someone who cried for help leaves with the numbers
 		}
-		if running {
+		switch {
+		case running:
 			c.ended(c.t("common.cancelled", nil))
-		} else {
+		case lookup: // the code prompt says HUY stops it
+			c.ended(c.t("status.stopped", nil))
+		default:
 			c.ended(c.t("common.nothing_to_cancel", nil))
 		}
 		return
@@ -151,8 +155,13 @@ func (c *turn) run() {
 	}
 	switch c.s.Flow {
 	case statusFlowName:
-		c.status(c.in.Text)
-		return
+		if codeAttempt(c.in.Text) || FindReference(c.in.Text) != "" {
+			c.status(c.in.Text)
+			return
+		}
+		// Words, not a code: they moved on ("em can giup"). Read them as
+		// a new message rather than keep asking for a code.
+		c.reset()
 	case languageFlowName:
 		c.language()
 		return
@@ -375,6 +384,11 @@ const (
 // before anything is looked up.
 func (c *turn) status(text string) {
 	ref, err := ParseReference(text)
+	if err != nil {
+		if found := FindReference(text); found != "" {
+			ref, err = found, nil
+		}
+	}
 	switch {
 	case err == nil:
 		c.reset()
@@ -475,7 +489,7 @@ func (c *turn) language() {
 func leadingReference(text string) (Reference, string) {
 	f := strings.Fields(text)
 	for n := min(len(f), 3); n >= 1; n-- { // a code may be typed in up to three pieces
-		if ref, err := ParseReference(strings.Join(f[:n], "")); err == nil && LooksLikeReference(strings.Join(f[:n], "")) {
+		if ref, err := ParseReference(strings.Join(f[:n], " ")); err == nil && LooksLikeReference(strings.Join(f[:n], " ")) {
 			return ref, strings.TrimSpace(strings.Join(f[n:], " "))
 		}
 	}

@@ -61,7 +61,7 @@ func ParseReference(s string) (Reference, error) {
 	var b strings.Builder
 	for _, r := range strings.ToUpper(s) {
 		switch {
-		case r == ' ' || r == '-' || r == '_' || r == '.' || r == '\t':
+		case isRefSeparator(r):
 			continue
 		case r == 'O':
 			r = '0'
@@ -97,12 +97,52 @@ func ParseReference(s string) (Reference, error) {
 // its check symbol is right: used to answer "please check the code" instead of
 // treating it as chat. Digits alone ("1800 1567", "12345678") are a number
 // unless written with TB: tinbao never issues a code without a letter.
+//
+// It must also be typed as a code is: with its TB prefix, or as eight
+// symbols in one piece or two of four ("7k3m q9xj"). Short sentences fold
+// into eight symbols too ("em xin loi" reads EMX1N101), and were taken for a
+// mistyped code.
 func LooksLikeReference(s string) bool {
 	if _, err := ParseReference(s); err != nil && !errors.Is(err, ErrRefCheck) {
 		return false
 	}
 	typed := strings.ToUpper(strings.TrimSpace(s))
-	return strings.HasPrefix(typed, "TB") || HasLetter(typed)
+	if strings.HasPrefix(typed, "TB") {
+		return true
+	}
+	pieces := strings.FieldsFunc(typed, isRefSeparator)
+	shaped := len(pieces) == 1 || len(pieces) == 2 && len(pieces[0]) == 4 && len(pieces[1]) == 4
+	return shaped && HasLetter(typed)
+}
+
+// isRefSeparator is what people put between a code's pieces.
+func isRefSeparator(r rune) bool {
+	return r == ' ' || r == '-' || r == '_' || r == '.' || r == '\t'
+}
+
+// FindReference finds a valid code among words ("mã của tôi là
+// TB-7K3M-Q9XJ"), typed in up to three pieces; "" if there is none.
+func FindReference(text string) Reference {
+	f := strings.Fields(text)
+	for i := range f {
+		for n := min(len(f)-i, 3); n >= 1; n-- {
+			piece := strings.Join(f[i:i+n], " ")
+			if ref, err := ParseReference(piece); err == nil && LooksLikeReference(piece) {
+				return ref
+			}
+		}
+	}
+	return ""
+}
+
+// codeAttempt reports whether text, typed where a code was asked for, is a
+// try at one (to be answered "check the code") rather than words that
+// moved on ("em can giup", "em bi nhot o 1 nha nghi"): at most three
+// pieces, and one piece, a digit or the TB prefix.
+func codeAttempt(text string) bool {
+	typed := strings.ToUpper(strings.TrimSpace(text))
+	pieces := len(strings.FieldsFunc(typed, isRefSeparator))
+	return pieces == 1 || pieces <= 3 && (strings.HasPrefix(typed, "TB") || strings.ContainsAny(typed, "0123456789"))
 }
 
 // HasLetter reports whether a code's symbols include a letter; codes are

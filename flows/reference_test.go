@@ -128,3 +128,34 @@ func FuzzParseReference(f *testing.F) {
 		}
 	})
 }
+
+// Short sentences fold into eight symbols ("em xin loi" reads EMX1N101) and
+// must not be taken for a mistyped code; codes as people type them must.
+func TestLooksLikeReferenceByShape(t *testing.T) {
+	for s, want := range map[string]bool{
+		"em xin loi":    false,
+		"anh oi cuu em": false,
+		"toi ko biet":   false,
+		"12345678":      false, // a number
+		"7k3m q9xj":     true,
+		"7K3M-Q9XJ":     true,
+		"7k3mq9xj":      true,
+		"tb 7k3m q9xj":  true,
+		"TB-7K3M-Q9XA":  true, // wrong check symbol: still a code, to be checked
+		"7k3 mq9xj":     false,
+	} {
+		if got := LooksLikeReference(s); got != want {
+			t.Errorf("LooksLikeReference(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for s, want := range map[string]Reference{
+		"ma cua toi la TB-7K3M-Q91B": "TB-7K3M-Q91B",
+		"ma: 7k3m q91b nhe":          "TB-7K3M-Q91B",
+		"em xin loi":                 "",
+		"ma cua toi la TB-7K3M-Q9XA": "", // wrong check symbol
+	} {
+		if got := FindReference(s); got != want {
+			t.Errorf("FindReference(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
