@@ -94,8 +94,12 @@ func (c *turn) startWith(f *flow, keep string) {
 		keep = c.in.Text // "cứu tôi, họ không cho về": those words matter
 	}
 	joinNow := keep != ""
-	if keep == "" {
+	switch told := c.pendingOpener(); {
+	case keep == "":
 		keep = c.s.Opener
+	case told != "":
+		// "co nguoi ru con toi…", then "viec nhe luong cao…": both.
+		keep = clipRunes(told+"\n"+keep, MaxStoryRunes)
 	}
 	// Someone who changes their mind mid-way (a report, then "I need
 	// help") keeps what they told and the alarm they raised.

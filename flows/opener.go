@@ -62,9 +62,16 @@ func (c *turn) opener() {
 	case intentReport:
 		c.startWith(c.e.flows[reportFlowName], keepIf(tells(c.keys(), reportWords), text))
 	case intentStory:
+		// A story told in several messages before choosing keeps all of
+		// them: each is added to the words already kept.
+		told := c.pendingOpener()
 		c.reset()
 		c.s.Opener = text
-		c.ask(c.t("opener.which", nil), c.choice(choiceReport, "menu.report"), c.choice(choiceHelp, "menu.help"))
+		which := "opener.which"
+		if told != "" {
+			c.s.Opener, which = clipRunes(told+"\n"+text, MaxStoryRunes), "opener.which_more"
+		}
+		c.ask(c.t(which, nil), c.choice(choiceReport, "menu.report"), c.choice(choiceHelp, "menu.help"))
 		c.s.Step = menuStep
 	default:
 		c.menu()
@@ -87,4 +94,21 @@ func keepIf(ok bool, text string) string {
 		return text
 	}
 	return ""
+}
+
+// pendingOpener is the story kept from earlier messages while the person has
+// not yet chosen between a report and help ("" when there is none).
+func (c *turn) pendingOpener() string {
+	if c.s.Flow != "" || c.s.Step != menuStep {
+		return ""
+	}
+	return c.s.Opener
+}
+
+// clipRunes cuts s to at most n runes.
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
