@@ -77,7 +77,7 @@ func TestWebChatInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
 		press("Báo tin"),
 		press("Bỏ qua"),
-		chromedp.SendKeys(chromedp.CSS(`#text`), "co nguoi bi lua sang Lao lam viec"+kb.Enter),
+		chromedp.SendKeys(chromedp.CSS(`#text`), "co nguoi bi lua sang Lao lam viec, so ho 0905 111 222"+kb.Enter),
 		chromedp.Sleep(200 * time.Millisecond), press("Tiếp"),
 	}
 	for range 7 { // where, when, people, child, danger, photos, contact (no follow-up question on the web)
@@ -93,11 +93,20 @@ func TestWebChatInBrowser(t *testing.T) {
 		t.Fatalf("no acknowledgement on the page: %v", err)
 	}
 	tips, _ := s.db.OpenTips(context.Background(), 10)
-	if len(tips) != 1 || tips[0].Channel != "web" || tips[0].Details["what"] != "co nguoi bi lua sang Lao lam viec" {
+	if len(tips) != 1 || tips[0].Channel != "web" || tips[0].Details["what"] != "co nguoi bi lua sang Lao lam viec, so ho 0905 111 222" {
 		t.Fatalf("tips = %+v", tips)
 	}
 	if tel, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('.msg.bot a[href="tel:113"]')`)); err != nil || !tel {
 		t.Errorf("113 is not a tap-to-call link (%v)", err)
+	}
+	// A phone number read back in the summary stays text: its 111 is no
+	// button that calls the hotline.
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => {
+		const m = [...document.querySelectorAll('.msg.bot')].filter(e => e.textContent.includes('0905 111 222'));
+		return [m.length, m.reduce((n, e) => n + e.querySelectorAll('a.tel').length, 0)];
+	})()`))
+	if err != nil || len(shown) != 2 || shown[0] == 0 || shown[1] != 0 {
+		t.Errorf("messages showing 0905 111 222, call buttons in them = %v, want the summary and none (%v)", shown, err)
 	}
 
 	// /xoa: the page empties and says nothing until the person writes.
@@ -112,7 +121,7 @@ func TestWebChatInBrowser(t *testing.T) {
 
 	// Thoát nhanh: the page is replaced (by a neutral site, unreachable
 	// here) and the session cookie is gone.
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#text`), "/start"+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
 		chromedp.Click(chromedp.CSS(`#exit`)),

@@ -35,17 +35,21 @@
   }
 
   // Emergency and hotline numbers become buttons a phone can call with one
-  // tap; a reference code stays on one line, with a copy button.
-  var pattern = /(\+\d[\d .]{6,16}\d)|\b(11[1-5])\b|\b(TB-[0-9A-Z]{4}-[0-9A-Z]{4})\b/g;
+  // tap; a reference code stays on one line, with a copy button. Any other
+  // number (group 2: "0905 111 222", read back from an answer) stays text,
+  // so that its 111 does not become a button that calls the hotline.
+  var pattern = /(\+\d[\d .]{6,16}\d)|(\d[\d .]{5,}\d)|\b(11[1-5])\b|\b(TB-[0-9A-Z]{4}-[0-9A-Z]{4})\b/g;
   function fill(el, s) {
     var last = 0, m;
     pattern.lastIndex = 0;
     while ((m = pattern.exec(s)) !== null) {
       el.appendChild(document.createTextNode(s.slice(last, m.index)));
-      if (m[3]) {
-        el.appendChild(code(m[3]));
+      if (m[4]) {
+        el.appendChild(code(m[4]));
+      } else if (m[2]) {
+        el.appendChild(document.createTextNode(m[2]));
       } else {
-        var n = m[1] || m[2], a = document.createElement("a");
+        var n = m[1] || m[3], a = document.createElement("a");
         a.className = "tel";
         a.href = "tel:" + n.replace(/[ .]/g, "");
         a.textContent = n;
