@@ -306,7 +306,7 @@ func (h *Handlers) privacyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	err := h.privTmpl.Execute(w, map[string]any{"Lang": lang, "Title": h.cat.T(lang, "privacy.title", nil),
 		"Paras": paras, "Other": other, "OtherName": h.cat.T(other, "language.name", nil),
-		"Back": h.cat.T(lang, "privacy.back", nil)})
+		"Back": h.cat.T(lang, "privacy.back", nil), "Exit": h.cat.T(lang, "web.exit", nil), "ExitURL": exitURL})
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "render privacy", "request_id", requestID(r.Context()), "err", err)
 	}

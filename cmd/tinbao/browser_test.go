@@ -119,6 +119,25 @@ func TestWebChatInBrowser(t *testing.T) {
 		t.Errorf("after /xoa the page shows %d messages (%v)", n, err)
 	}
 
+	// The privacy notice and back: no entry added to the history (Back
+	// after Thoát nhanh must not show what this site is), and the notice
+	// has the red button too.
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`history.length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.note a[href^="/privacy"]`))); err != nil {
+		t.Fatalf("privacy link: %v", err)
+	}
+	waitJS(t, ctx, `location.pathname === '/privacy' && !!document.querySelector('#exit')`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.notice a[href^="/chat"]`))); err != nil {
+		t.Fatalf("back to the chat: %v", err)
+	}
+	waitJS(t, ctx, `location.pathname === '/chat' && !!document.querySelector('#text')`)
+	if after, err := chromedp.Run(ctx, chromedp.Evaluate[int](`history.length`)); err != nil || after != before {
+		t.Errorf("history.length %d → %d after the privacy notice and back, want unchanged (%v)", before, after, err)
+	}
+
 	// Thoát nhanh: the page is replaced (by a neutral site, unreachable
 	// here) and the session cookie is gone.
 	err = chromedp.Do(ctx,
