@@ -301,8 +301,14 @@ type turn struct {
 // t says message id in the conversation's language; on SMS its short,
 // numbered form (id_sms) where there is one.
 func (c *turn) t(id string, data map[string]any) string {
-	if c.in.Channel == "sms" && c.e.cat.Has(id+"_sms") {
+	// A channel's own wording, where it has one: short on SMS; on the web
+	// chat, which cannot write to anyone after the page is closed, no
+	// "we will message you here".
+	switch {
+	case c.in.Channel == "sms" && c.e.cat.Has(id+"_sms"):
 		id += "_sms"
+	case c.in.Channel == "web" && c.e.cat.Has(id+"_web"):
+		id += "_web"
 	}
 	return c.e.cat.T(c.s.Lang, id, data)
 }
