@@ -29,12 +29,18 @@ var (
 		"bao tin", "to giac", "muon bao", "toi muon bao", "em muon bao", "bao cao", "trinh bao", "tin bao",
 		"bao cong an", "report", "i want to report",
 	}
+	// numberWords ask for the numbers to call ("cho xin so duong day
+	// nong"): they are given at once, whatever else the message asks.
+	numberWords = []string{
+		"duong day nong", "hotline", "so khan cap", "so dien thoai khan cap", "so cap cuu", "so cuu ho",
+		"so cong an", "so tong dai", "tong dai", "goi so nao", "emergency number", "phone number to call",
+	}
 )
 
 // storyWords is how many words make an opener a story rather than a greeting.
 const storyWords = 4
 
-var helpPadded, reportPadded = padded(helpWords), padded(reportWords)
+var helpPadded, reportPadded, numberPadded = padded(helpWords), padded(reportWords), padded(numberWords)
 
 // intentOf reads a first message, by its keys.
 func intentOf(k keys) intent {
@@ -56,7 +62,18 @@ func (c *turn) opener() {
 		c.menu()
 		return
 	}
-	switch intentOf(c.keys()) {
+	intent := intentOf(c.keys())
+	if c.keys().has(numberPadded) {
+		if intent == intentStory || intent == intentNone {
+			// "cho xin so duong day nong": the numbers, and the menu.
+			c.reset()
+			c.s.Step = menuStep
+			c.ended(c.numbers())
+			return
+		}
+		c.emergency() // then the help or the report they also asked for
+	}
+	switch intent {
 	case intentHelp:
 		c.startWith(c.e.flows[helpFlowName], keepIf(tells(c.keys(), helpWords), text))
 	case intentReport:
