@@ -170,6 +170,11 @@ var dangerPhrases = []string{
 	"lay giay to", "bi giu giay to", "bat tra no", "ep tra no", "no khong tra duoc", "doi tien moi cho ve",
 	"tra tien moi cho ve", "doi tien chuoc", "tien chuoc", "chuoc nguoi", "chuoc ve", "doi chuoc",
 	"dang gap nguy hiem", "nguy hiem lam", "gap nguy hiem",
+	"giu cmnd", "giu cccd", "giu can cuoc", "lay cmnd", "lay cccd", "thu cmnd", "giu chung minh",
+	// forced into sex work, marriage, scams ("tiếp khách" alone is only
+	// receiving guests)
+	"ep ban dam", "bi ep ban dam", "ep tiep khach", "bi ep tiep khach", "ep di khach", "bi ep di khach",
+	"ep lam gai", "bi ep lam gai", "bi ep cuoi", "ep lay chong", "bi ep lay chong", "bi ep lua dao",
 	// English
 	"help me", "save me", "please help me", "locked up", "locked in", "being beaten", "beaten", "held captive",
 	"kidnapped", "ransom", "won t let me go", "not allowed to leave", "trapped", "sold me", "i was sold",

@@ -29,6 +29,21 @@ func TestEveryDangerPhraseHasATranscript(t *testing.T) {
 	}
 }
 
+// Whole sentences people wrote in a trial raise the alarm through the
+// phrases inside them.
+func TestDangerInSentences(t *testing.T) {
+	for _, s := range []string{"em bi ep ban dam o quan karaoke", "ho giu cmnd cua em", "chị ấy bị ép lấy chồng bên đó"} {
+		if !inDanger(keysOf(s)) {
+			t.Errorf("%q did not raise the alarm", s)
+		}
+	}
+	for _, s := range []string{"nhà em hay tiếp khách", "em làm ở quán karaoke"} {
+		if inDanger(keysOf(s)) {
+			t.Errorf("%q raised the alarm", s)
+		}
+	}
+}
+
 // Words that only look alike once marks are gone do not raise the alarm:
 // "bạn tôi" (my friend) is not "bán tôi".
 func TestFriendIsNotSold(t *testing.T) {
