@@ -45,7 +45,11 @@ func (c *turn) burst() bool {
 // took the message.
 func (c *turn) joins(f *flow) bool {
 	if c.s.JoinStep == "" || c.in.Text == "" || c.in.Choice != "" || c.in.Location != nil ||
-		c.s.Editing || c.s.EditMenu || c.s.Confirm || onlyNumbers(c.in.Text) || !c.burst() {
+		c.s.Editing || c.s.EditMenu || c.s.Confirm || onlyNumbers(c.in.Text) {
+		return false
+	}
+	burst := c.burst()
+	if !burst && !c.continuesAtChoice(f) {
 		return false
 	}
 	j := f.index(c.s.JoinStep)
@@ -66,7 +70,34 @@ func (c *turn) joins(f *flow) bool {
 	c.s.Answers[c.s.JoinStep] = joined
 	c.s.JoinAt = c.in.Now.UnixMilli()
 	c.keepMedia()
+	if !burst {
+		// Written after the question on screen: say where the words went.
+		c.say(c.t("common.added_to_answer", map[string]any{"Label": c.t(f.steps[j].label, nil)}))
+	}
 	return true
+}
+
+// choiceJoin is how long after a free-text answer words that are no option
+// of the choice question now asked still continue that answer: long enough
+// to type a second line on a phone.
+const choiceJoin = 30 * time.Second
+
+// continuesAtChoice reports whether this message, words that pick nothing
+// at the choice question now asked, came moments after a free-text answer:
+// more of that answer ("campuchia", then "gan bavet hinh nhu" under the
+// needs buttons), whatever the channel says about when it was written. Such
+// words were kept as a note beside the choices, and a second one replaced
+// the first.
+func (c *turn) continuesAtChoice(f *flow) bool {
+	i := f.index(c.s.Step)
+	if i < 0 || c.s.JoinAt == 0 || c.in.Now.IsZero() || c.e.opts.Join < 0 {
+		return false
+	}
+	st := &f.steps[i]
+	if st.input != inputPick && st.input != inputMulti || c.chosen(f, st) != "" || len(c.picks(f, st)) > 0 {
+		return false
+	}
+	return c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) <= choiceJoin
 }
 
 // answered notes a free-text answer, which a burst may continue.

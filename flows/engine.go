@@ -469,6 +469,9 @@ func (c *turn) handleMulti(f *flow, i int, choice string) {
 		if !ok {
 			return
 		}
+		if note := c.s.Answers[st.id+"_note"]; note != "" {
+			text = clipRunes(note+"\n"+text, MaxStoryRunes) // a second line adds, never replaces
+		}
 		c.s.Answers[st.id+"_note"] = text
 		c.prompt(f, st)
 		return
