@@ -165,6 +165,9 @@ func TestConsoleWorksAReport(t *testing.T) {
 	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"new"}}); r.StatusCode != http.StatusBadRequest {
 		t.Errorf("in review → new: %d, want 400", r.StatusCode)
 	}
+	if r, _ := o.post("/tips/"+rB+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("refer: %d", r.StatusCode)
+	}
 	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("in review → forwarded: %d", r.StatusCode)
 	}
@@ -234,6 +237,66 @@ func TestConsoleWorksAReport(t *testing.T) {
 	fresh := strings.TrimSpace(out.String()[strings.Index(out.String(), "password: ")+len("password: "):])
 	if r := newOfficer(t, s.console).login("duty", fresh); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign in with the new password: %d", r.StatusCode)
+	}
+}
+
+// "Forwarded" means handed to a unit: an urgent report referred to no unit
+// cannot be marked forwarded (so its hand-on deadline is not met by a click
+// and it stays in the queue and on the late list); the officer is told to
+// refer it first and nothing changes. Once referred, it can be.
+func TestConsoleForwardNeedsReferral(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(flows.NewReference([]byte{12, 12, 12, 12, 7, 8, 9}))
+	c := commitReport(t, s, ref, true, true, "cứu tôi")
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	o.get("/tips/" + ref)
+	if r, _ := o.post("/tips/"+ref+"/claim", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("claim: %d", r.StatusCode)
+	}
+	r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/tips/"+ref {
+		t.Fatalf("forwarded without a referral: %d %s, want back to the report", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, "Hãy chuyển tuyến trước") {
+		t.Errorf("the page does not tell the officer to refer it first:\n%s", page)
+	}
+	tip, _ := s.db.TipByReference(ctx, ref)
+	if tip.Status != "in_review" {
+		t.Errorf("status after the refused move = %q, want in_review", tip.Status)
+	}
+	msgs, _ := s.db.OutboxForTip(ctx, c.TipID)
+	for _, m := range msgs {
+		if m.Kind == "status" {
+			t.Errorf("the reporter was told it was forwarded: %+v", m)
+		}
+	}
+	events, _ := s.db.TipEvents(ctx, c.TipID)
+	for _, e := range events {
+		if e.Action == "tip.status_changed" && e.Details["to"] == "forwarded" {
+			t.Errorf("a refused move was audited as a status change: %+v", e)
+		}
+	}
+	// Still in the queue of what waits.
+	if _, q := o.get("/queue"); !strings.Contains(q, ref) {
+		t.Error("the report left the queue")
+	}
+	// Referred, it can be forwarded.
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer: %d", r.StatusCode)
+	}
+	if r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("forwarded after the referral: %d", r.StatusCode)
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, "Đã cập nhật trạng thái") {
+		t.Error("no flash after the status change")
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref); tip.Status != "forwarded" {
+		t.Errorf("status = %q, want forwarded", tip.Status)
 	}
 }
 

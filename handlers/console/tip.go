@@ -223,7 +223,14 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), to)
-	if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice); err != nil {
+	_, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice)
+	switch {
+	case errors.Is(err, storage.ErrNotReferred):
+		// Forwarded means handed to a unit: refer it first. Nothing changed.
+		c.flash(r, "console.tip.refer_first", nil)
+		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+		return
+	case err != nil:
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
