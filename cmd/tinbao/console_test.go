@@ -394,10 +394,14 @@ func TestConsoleReferral(t *testing.T) {
 	for _, e := range events {
 		actions = append(actions, e.Actor+" "+e.Action)
 	}
-	for _, want := range []string{"intake tip.referred", "health1 tip.referral_acknowledged", "police1 tip.viewed"} {
+	for _, want := range []string{"intake tip.referred", "health1 tip.viewed", "health1 tip.referral_acknowledged"} {
 		if !strings.Contains(strings.Join(actions, "|"), want) {
 			t.Errorf("audit lacks %q: %v", want, actions)
 		}
+	}
+	// The unit that got a 404 did not see the report: no view is recorded.
+	if strings.Contains(strings.Join(actions, "|"), "police1 tip.viewed") {
+		t.Errorf("a refused view was audited as a view: %v", actions)
 	}
 }
 
