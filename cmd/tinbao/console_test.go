@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -300,6 +301,34 @@ func TestConsoleForwardNeedsReferral(t *testing.T) {
 	}
 }
 
+// `tinbao officer add --unit` refuses a unit that does not exist, naming the
+// ones that do (its officer would see an empty queue and never know why),
+// and adds the officer to one that does.
+func TestOfficerAddUnknownUnit(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	env := func(k string) string { return s.env[k] }
+	var out, errb strings.Builder
+	err := run(ctx, []string{"officer", "add", "ghost", "--role", "officer", "--unit", "PC02 Đồng Tháp"}, env, strings.NewReader(""), &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `no unit "PC02 Đồng Tháp"`) || !strings.Contains(err.Error(), `"Công an tỉnh"`) ||
+		!strings.Contains(err.Error(), "/admin") {
+		t.Fatalf("officer add with an unknown unit: %v, want a refusal listing the units", err)
+	}
+	if strings.Contains(out.String(), "password") {
+		t.Errorf("a password was printed for an account that was not made: %q", out.String())
+	}
+	if _, err := s.db.OfficerByName(ctx, "ghost"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the account was made anyway: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"officer", "add", "police1", "--role", "officer", "--unit", "Công an tỉnh"}, env, strings.NewReader(""), &out, &errb); err != nil {
+		t.Fatalf("officer add with a unit that exists: %v %s", err, errb.String())
+	}
+	if o, err := s.db.OfficerByName(ctx, "police1"); err != nil || o.Unit != "Công an tỉnh" {
+		t.Errorf("police1 = %+v, %v", o, err)
+	}
+}
+
 // A help request is referred (chuyển tuyến) only where the person
 // consented, with exactly the answers ticked; the receiving unit's officer
 // sees only those, finds it in the unit's queue, and acknowledges receipt;
@@ -522,6 +551,10 @@ func TestConsoleTwoFactor(t *testing.T) {
 	}
 	if r := newOfficer(t, s.console).login("newcomer", pw[1]); r.Header.Get("Location") != "/queue" {
 		t.Errorf("the new account cannot sign in: %s", r.Header.Get("Location"))
+	}
+	if r, page := b.post("/admin/officers", url.Values{"username": {"ghost"}, "role": {"officer"}, "unit": {"PC02 Đồng Tháp"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(page, "Không có đơn vị này") {
+		t.Errorf("an account in a unit that does not exist: %d, want 400 and a clear message", r.StatusCode)
 	}
 	if r, _ := b.post("/admin/officers/disable", url.Values{"username": {"newcomer"}, "disable": {"1"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("disable: %d", r.StatusCode)
