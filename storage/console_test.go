@@ -109,3 +109,29 @@ func TestTOTPStepUsedOnce(t *testing.T) {
 		t.Errorf("secret = %q", o.TOTPSecret)
 	}
 }
+
+// An officer's unit is "" (the intake team) or a unit that exists: a unit
+// officer of a unit nobody refers to would see an empty queue forever.
+func TestAddOfficerNeedsAnExistingUnit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	if _, err := db.AddOfficer(ctx, "ghost", "officer", "PC02 Đồng Tháp", "correct horse battery staple"); !errors.Is(err, storage.ErrNoUnit) {
+		t.Fatalf("a unit that does not exist: %v, want ErrNoUnit", err)
+	}
+	if _, err := db.AddOfficer(ctx, "police1", "officer", "Công an tỉnh", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddOfficer(ctx, "intake", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	officers, _ := db.Officers(ctx)
+	if len(officers) != 2 || officers[0].Username != "intake" || officers[1].Unit != "Công an tỉnh" {
+		t.Errorf("officers = %+v, want intake and police1 only", officers)
+	}
+	var audited int
+	db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'officer.created'`).Scan(&audited)
+	if audited != 2 {
+		t.Errorf("%d accounts audited as created, want 2", audited)
+	}
+}

@@ -145,6 +145,13 @@ func TestStatusNoticeOnlyWithFollowUp(t *testing.T) {
 	refused := newTip("TB-0000-0000", "2")
 	a, _ := db.CommitTip(ctx, allowed)
 	r, _ := db.CommitTip(ctx, refused)
+	if _, err := db.ChangeTipStatus(ctx, a.TipID, "forwarded", "officer1", "Tin báo đã được chuyển."); !errors.Is(err, storage.ErrNotReferred) {
+		t.Fatalf("forwarded before any referral: %v, want ErrNotReferred", err)
+	}
+	units, _ := db.Units(ctx)
+	if _, err := db.Refer(ctx, a.TipID, units[0].ID, "", []string{}, "officer1"); err != nil {
+		t.Fatal(err)
+	}
 	queued, err := db.ChangeTipStatus(ctx, a.TipID, "forwarded", "officer1", "Tin báo đã được chuyển.")
 	if err != nil || !queued {
 		t.Fatalf("allowed: queued=%t %v", queued, err)

@@ -60,9 +60,15 @@ func CheckPassword(encoded, password string) bool {
 // ErrOfficerExists means the username is taken.
 var ErrOfficerExists = errors.New("storage: officer already exists")
 
-const sqlAddOfficer = `INSERT INTO officers (username, role, unit, password_hash) VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id`
+// ErrNoUnit means an officer was given a unit that does not exist.
+var ErrNoUnit = errors.New("storage: no such unit")
 
-// AddOfficer creates an officer account with a hashed password.
+// sqlAddOfficer adds no row when the unit named is not in units.
+const sqlAddOfficer = `INSERT INTO officers (username, role, unit, password_hash)
+	SELECT $1, $2, NULLIF($3, ''), $4 WHERE $3 = '' OR EXISTS (SELECT 1 FROM units WHERE name = $3) RETURNING id`
+
+// AddOfficer creates an officer account with a hashed password; unit is
+// "" (the intake team) or the name of a unit, else ErrNoUnit.
 func (db *DB) AddOfficer(ctx context.Context, username, role, unit, password string) (int64, error) {
 	hash, err := HashPassword(password)
 	if err != nil {
@@ -70,14 +76,21 @@ func (db *DB) AddOfficer(ctx context.Context, username, role, unit, password str
 	}
 	var id int64
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, sqlAddOfficer, username, role, unit, hash).Scan(&id); err != nil {
+		err := tx.QueryRow(ctx, sqlAddOfficer, username, role, unit, hash).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoUnit
+		}
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, details) VALUES ('system', 'officer.created', jsonb_build_object('username', $1::text, 'role', $2::text))`, username, role)
+		_, err = tx.Exec(ctx, `INSERT INTO audit_log (actor, action, details) VALUES ('system', 'officer.created', jsonb_build_object('username', $1::text, 'role', $2::text))`, username, role)
 		return err
 	})
 	if isUniqueViolation(err, "officers_username_key") {
 		return 0, ErrOfficerExists
+	}
+	if errors.Is(err, ErrNoUnit) {
+		return 0, ErrNoUnit
 	}
 	if err != nil {
 		return 0, fmt.Errorf("add officer: %w", err)

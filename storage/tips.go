@@ -237,14 +237,23 @@ func (db *DB) TipStatusForSender(ctx context.Context, ref, sender string) (strin
 // ErrNoFollowUp means the reporter did not allow us to write to them.
 var ErrNoFollowUp = errors.New("storage: the reporter did not allow follow-up messages")
 
+// ErrNotReferred means a report cannot be forwarded: it was referred to no
+// unit.
+var ErrNotReferred = errors.New("storage: the report was referred to no unit")
+
 // Statuses an officer may set.
 var Statuses = []string{"new", "in_review", "verifying", "forwarded", "resolved", "unfounded", "duplicate"}
 
+// A report is forwarded only once it was referred to a unit: the check is
+// in the statement itself, under the report's row lock, and referrals are
+// never deleted, so no request races past it.
 const sqlChangeTipStatus = `WITH old AS (
-	SELECT id, status, follow_up FROM tips WHERE id = $1 FOR UPDATE
+	SELECT id, status, follow_up,
+		$2 <> 'forwarded' OR EXISTS (SELECT 1 FROM referrals r WHERE r.tip_id = tips.id) AS may
+	FROM tips WHERE id = $1 FOR UPDATE
 ), t AS (
 	UPDATE tips SET status = $2, updated_at = now() FROM old
-	WHERE tips.id = old.id AND old.status <> $2
+	WHERE tips.id = old.id AND old.status <> $2 AND old.may
 	RETURNING tips.id, old.status AS was, old.follow_up
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
@@ -256,25 +265,29 @@ const sqlChangeTipStatus = `WITH old AS (
 	WHERE $4 <> '' AND t.follow_up
 	RETURNING id
 )
-SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM t), (SELECT count(*) FROM n),
+SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM old WHERE NOT may AND status <> $2), (SELECT count(*) FROM n),
 	(SELECT pg_notify('outbox', id::text) FROM n LIMIT 1), (SELECT pg_notify('tips', id::text || ' status') FROM t)`
 
 // ChangeTipStatus sets a tip's status for an officer, audited. If notice is
 // not empty, the reporter allowed follow-up and the status really changed,
 // notice is queued to the reporter on the channel they used. It reports
-// whether a notice was queued.
+// whether a notice was queued. Moving a report to "forwarded" before it was
+// referred to any unit changes nothing and returns ErrNotReferred.
 func (db *DB) ChangeTipStatus(ctx context.Context, tipID int64, status, officer, notice string) (bool, error) {
 	if !slices.Contains(Statuses, status) {
 		return false, fmt.Errorf("change tip status: %q is not a status", status)
 	}
-	var found, changed, queued int
+	var found, refused, queued int
 	var ignored *string
-	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &changed, &queued, &ignored, &ignored)
+	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &refused, &queued, &ignored, &ignored)
 	if err != nil {
 		return false, fmt.Errorf("change tip status: %w", err)
 	}
 	if found == 0 {
 		return false, ErrNotFound
+	}
+	if refused > 0 {
+		return false, ErrNotReferred
 	}
 	return queued > 0, nil
 }

@@ -355,8 +355,22 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete' && !!document.querySelector('.flash')`)
 	}
+	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked: only
+	// then can it be marked forwarded.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.console+"/tips/"+ref),
+		chromedp.WaitVisible(chromedp.CSS(`form.refer`)),
+		chromedp.SetValue(chromedp.CSS(`select[name="unit"]`), unitIDByName(t, s, "Tổng đài 111")),
+		chromedp.SendKeys(chromedp.CSS(`#note`), "Khẩn: bị giữ hộ chiếu ở Bavet"),
+		chromedp.Click(chromedp.Search(`//form[@class="refer"]/button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.referral`)),
+	)
+	if err != nil {
+		t.Fatalf("refer: %v\n%s", err, s.log)
+	}
 	submitted(chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Cập nhật"]`)))
+	waitJS(t, ctx, `document.querySelector('.flash').textContent.includes('Đã cập nhật trạng thái')`)
 	submitted(chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
 		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)))
 	got := tg.WaitSent(chat, 1, 10*time.Second)
@@ -377,18 +391,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot("console-report")
 
-	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked.
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(s.console+"/tips/"+ref),
-		chromedp.WaitVisible(chromedp.CSS(`form.refer`)),
-		chromedp.SetValue(chromedp.CSS(`select[name="unit"]`), unitIDByName(t, s, "Tổng đài 111")),
-		chromedp.SendKeys(chromedp.CSS(`#note`), "Khẩn: bị giữ hộ chiếu ở Bavet"),
-		chromedp.Click(chromedp.Search(`//form[@class="refer"]/button`)),
-		chromedp.WaitVisible(chromedp.CSS(`.referral`)),
-	)
-	if err != nil {
-		t.Fatalf("refer: %v\n%s", err, s.log)
-	}
 	// And read the KPI page.
 	err = chromedp.Do(ctx, chromedp.Navigate(s.console+"/kpi"), chromedp.WaitVisible(chromedp.CSS(`svg`)))
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -165,6 +166,9 @@ func TestConsoleWorksAReport(t *testing.T) {
 	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"new"}}); r.StatusCode != http.StatusBadRequest {
 		t.Errorf("in review → new: %d, want 400", r.StatusCode)
 	}
+	if r, _ := o.post("/tips/"+rB+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("refer: %d", r.StatusCode)
+	}
 	if r, _ := o.post("/tips/"+rB+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("in review → forwarded: %d", r.StatusCode)
 	}
@@ -234,6 +238,94 @@ func TestConsoleWorksAReport(t *testing.T) {
 	fresh := strings.TrimSpace(out.String()[strings.Index(out.String(), "password: ")+len("password: "):])
 	if r := newOfficer(t, s.console).login("duty", fresh); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("sign in with the new password: %d", r.StatusCode)
+	}
+}
+
+// "Forwarded" means handed to a unit: an urgent report referred to no unit
+// cannot be marked forwarded (so its hand-on deadline is not met by a click
+// and it stays in the queue and on the late list); the officer is told to
+// refer it first and nothing changes. Once referred, it can be.
+func TestConsoleForwardNeedsReferral(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(flows.NewReference([]byte{12, 12, 12, 12, 7, 8, 9}))
+	c := commitReport(t, s, ref, true, true, "cứu tôi")
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	o.get("/tips/" + ref)
+	if r, _ := o.post("/tips/"+ref+"/claim", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("claim: %d", r.StatusCode)
+	}
+	r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/tips/"+ref {
+		t.Fatalf("forwarded without a referral: %d %s, want back to the report", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, "Hãy chuyển tuyến trước") {
+		t.Errorf("the page does not tell the officer to refer it first:\n%s", page)
+	}
+	tip, _ := s.db.TipByReference(ctx, ref)
+	if tip.Status != "in_review" {
+		t.Errorf("status after the refused move = %q, want in_review", tip.Status)
+	}
+	msgs, _ := s.db.OutboxForTip(ctx, c.TipID)
+	for _, m := range msgs {
+		if m.Kind == "status" {
+			t.Errorf("the reporter was told it was forwarded: %+v", m)
+		}
+	}
+	events, _ := s.db.TipEvents(ctx, c.TipID)
+	for _, e := range events {
+		if e.Action == "tip.status_changed" && e.Details["to"] == "forwarded" {
+			t.Errorf("a refused move was audited as a status change: %+v", e)
+		}
+	}
+	// Still in the queue of what waits.
+	if _, q := o.get("/queue"); !strings.Contains(q, ref) {
+		t.Error("the report left the queue")
+	}
+	// Referred, it can be forwarded.
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer: %d", r.StatusCode)
+	}
+	if r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("forwarded after the referral: %d", r.StatusCode)
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, "Đã cập nhật trạng thái") {
+		t.Error("no flash after the status change")
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref); tip.Status != "forwarded" {
+		t.Errorf("status = %q, want forwarded", tip.Status)
+	}
+}
+
+// `tinbao officer add --unit` refuses a unit that does not exist, naming the
+// ones that do (its officer would see an empty queue and never know why),
+// and adds the officer to one that does.
+func TestOfficerAddUnknownUnit(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	env := func(k string) string { return s.env[k] }
+	var out, errb strings.Builder
+	err := run(ctx, []string{"officer", "add", "ghost", "--role", "officer", "--unit", "PC02 Đồng Tháp"}, env, strings.NewReader(""), &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `no unit "PC02 Đồng Tháp"`) || !strings.Contains(err.Error(), `"Công an tỉnh"`) ||
+		!strings.Contains(err.Error(), "/admin") {
+		t.Fatalf("officer add with an unknown unit: %v, want a refusal listing the units", err)
+	}
+	if strings.Contains(out.String(), "password") {
+		t.Errorf("a password was printed for an account that was not made: %q", out.String())
+	}
+	if _, err := s.db.OfficerByName(ctx, "ghost"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the account was made anyway: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"officer", "add", "police1", "--role", "officer", "--unit", "Công an tỉnh"}, env, strings.NewReader(""), &out, &errb); err != nil {
+		t.Fatalf("officer add with a unit that exists: %v %s", err, errb.String())
+	}
+	if o, err := s.db.OfficerByName(ctx, "police1"); err != nil || o.Unit != "Công an tỉnh" {
+		t.Errorf("police1 = %+v, %v", o, err)
 	}
 }
 
@@ -331,10 +423,14 @@ func TestConsoleReferral(t *testing.T) {
 	for _, e := range events {
 		actions = append(actions, e.Actor+" "+e.Action)
 	}
-	for _, want := range []string{"intake tip.referred", "health1 tip.referral_acknowledged", "police1 tip.viewed"} {
+	for _, want := range []string{"intake tip.referred", "health1 tip.viewed", "health1 tip.referral_acknowledged"} {
 		if !strings.Contains(strings.Join(actions, "|"), want) {
 			t.Errorf("audit lacks %q: %v", want, actions)
 		}
+	}
+	// The unit that got a 404 did not see the report: no view is recorded.
+	if strings.Contains(strings.Join(actions, "|"), "police1 tip.viewed") {
+		t.Errorf("a refused view was audited as a view: %v", actions)
 	}
 }
 
@@ -455,6 +551,10 @@ func TestConsoleTwoFactor(t *testing.T) {
 	}
 	if r := newOfficer(t, s.console).login("newcomer", pw[1]); r.Header.Get("Location") != "/queue" {
 		t.Errorf("the new account cannot sign in: %s", r.Header.Get("Location"))
+	}
+	if r, page := b.post("/admin/officers", url.Values{"username": {"ghost"}, "role": {"officer"}, "unit": {"PC02 Đồng Tháp"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(page, "Không có đơn vị này") {
+		t.Errorf("an account in a unit that does not exist: %d, want 400 and a clear message", r.StatusCode)
 	}
 	if r, _ := b.post("/admin/officers/disable", url.Values{"username": {"newcomer"}, "disable": {"1"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("disable: %d", r.StatusCode)

@@ -54,9 +54,12 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	if _, err := db.AddOfficer(ctx, username, *role, *unit, password); err != nil {
+	if _, err := db.AddOfficer(ctx, username, *role, strings.TrimSpace(*unit), password); err != nil {
 		if errors.Is(err, storage.ErrOfficerExists) {
 			return fmt.Errorf("officer %q already exists", username)
+		}
+		if errors.Is(err, storage.ErrNoUnit) {
+			return noUnit(ctx, db, strings.TrimSpace(*unit))
 		}
 		return err
 	}
@@ -65,6 +68,21 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "password: %s\n", password)
 	}
 	return nil
+}
+
+// noUnit says that a unit does not exist and which ones do: an officer of a
+// unit nobody refers to would see an empty queue and never know why.
+func noUnit(ctx context.Context, db *storage.DB, unit string) error {
+	units, err := db.Units(ctx)
+	if err != nil {
+		return fmt.Errorf("no unit %q (and the units could not be listed: %w)", unit, err)
+	}
+	names := make([]string, len(units))
+	for i, u := range units {
+		names[i] = fmt.Sprintf("%q", u.Name)
+	}
+	return fmt.Errorf("no unit %q; the units are %s (an administrator adds one on the console's /admin page)",
+		unit, strings.Join(names, ", "))
 }
 
 // readPassword takes one line from stdin; with nothing there (no stdin, or an

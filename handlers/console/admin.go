@@ -64,6 +64,9 @@ func (c *Console) addOfficer(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, storage.ErrOfficerExists):
 		c.fail(w, r, http.StatusConflict, "console.err.account_exists")
 		return
+	case errors.Is(err, storage.ErrNoUnit):
+		c.fail(w, r, http.StatusBadRequest, "console.err.unknown_unit")
+		return
 	case err != nil:
 		c.fail(w, r, http.StatusBadRequest, "console.err.bad_account") // a name outside a-z 0-9 . _ -
 		return

@@ -81,6 +81,18 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 	}
 	o := officer(r)
 	ctx := r.Context()
+	refs, err := c.db.Referrals(ctx, t.ID)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	all := c.engine.Describe(flows.Kind(t.Kind), t.Details)
+	fields, distress, referred := visible(o, t, refs, all)
+	if !referred {
+		c.fail(w, r, http.StatusNotFound, "console.err.no_tip") // not handed to this officer's unit
+		return
+	}
+	// Audited once allowed: a unit officer refused above saw nothing.
 	c.audit(r, o.Username, "tip.viewed", t.ID, map[string]string{"from": clientIP(r)})
 	events, err := c.db.TipEvents(ctx, t.ID)
 	if err != nil {
@@ -100,17 +112,6 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
 		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
 		Deadline: c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
-	refs, err := c.db.Referrals(ctx, t.ID)
-	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
-		return
-	}
-	all := c.engine.Describe(flows.Kind(t.Kind), t.Details)
-	fields, distress, referred := visible(o, t, refs, all)
-	if !referred {
-		c.fail(w, r, http.StatusNotFound, "console.err.no_tip") // not handed to this officer's unit
-		return
-	}
 	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
 	if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -223,7 +224,14 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), to)
-	if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice); err != nil {
+	_, err := c.db.ChangeTipStatus(r.Context(), t.ID, to, o.Username, notice)
+	switch {
+	case errors.Is(err, storage.ErrNotReferred):
+		// Forwarded means handed to a unit: refer it first. Nothing changed.
+		c.flash(r, "console.tip.refer_first", nil)
+		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+		return
+	case err != nil:
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
