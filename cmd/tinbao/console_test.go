@@ -404,6 +404,27 @@ func TestConsoleReferral(t *testing.T) {
 	if code, _ := p.get("/tips/" + ref); code != http.StatusNotFound {
 		t.Errorf("a unit it was not referred to: %d, want 404", code)
 	}
+	// Nor can it act on it, code in hand: every action is refused as the
+	// page is, and nothing changes.
+	for path, form := range map[string]url.Values{
+		"claim": nil, "release": nil, "status": {"status": {"in_review"}}, "reply": {"body": {"xin chào"}},
+		"note": {"note": {"ghi chú"}}, "refer": {"unit": {unitID("Công an tỉnh")}, "share": {"where"}},
+		"clock": nil, "flag": {"reason": {"x"}}, "media/1": nil,
+	} {
+		method := p.post
+		if path == "media/1" {
+			method = func(path string, _ url.Values) (*http.Response, string) {
+				code, body := p.get(path)
+				return &http.Response{StatusCode: code}, body
+			}
+		}
+		if r, _ := method("/tips/"+ref+"/"+path, form); r.StatusCode != http.StatusNotFound {
+			t.Errorf("another unit's %s: %d, want 404", path, r.StatusCode)
+		}
+	}
+	if got, _ := s.db.TipByReference(ctx, ref); got.ClaimedBy != "" || got.Status != "new" {
+		t.Errorf("after another unit's attempts: claimed by %q, status %q", got.ClaimedBy, got.Status)
+	}
 	refs, _ := s.db.Referrals(ctx, c.TipID)
 	if len(refs) != 1 || refs[0].AcknowledgedAt != nil || len(refs[0].Shared) != 2 {
 		t.Fatalf("referrals = %+v", refs)

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"tinbao/flows"
@@ -114,6 +115,20 @@ func (c *Console) tipFor(w http.ResponseWriter, r *http.Request) (storage.Tip, b
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return storage.Tip{}, false
+	}
+	if o := officer(r); unitOfficer(o) {
+		// A unit officer reaches only what was referred to their unit,
+		// for every action as for the page: another unit's report, even
+		// with its code, is not found.
+		refs, err := c.db.Referrals(r.Context(), t.ID)
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return storage.Tip{}, false
+		}
+		if !slices.ContainsFunc(refs, func(ref storage.Referral) bool { return ref.UnitName == o.Unit }) {
+			c.fail(w, r, http.StatusNotFound, "console.err.no_tip")
+			return storage.Tip{}, false
+		}
 	}
 	return t, true
 }
