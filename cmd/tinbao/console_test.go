@@ -422,6 +422,13 @@ func TestConsoleReferral(t *testing.T) {
 			t.Errorf("another unit's %s: %d, want 404", path, r.StatusCode)
 		}
 	}
+	// Nor take the next report of the intake's queue.
+	if r, _ := p.post("/queue/next", nil); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a unit's officer taking the next report: %d, want 403", r.StatusCode)
+	}
+	if _, q := p.get("/queue"); strings.Contains(q, `action="/queue/next"`) {
+		t.Errorf("a unit's officer is offered the next report")
+	}
 	if got, _ := s.db.TipByReference(ctx, ref); got.ClaimedBy != "" || got.Status != "new" {
 		t.Errorf("after another unit's attempts: claimed by %q, status %q", got.ClaimedBy, got.Status)
 	}

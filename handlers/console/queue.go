@@ -23,6 +23,7 @@ type queueData struct {
 	Late    bool // only overdue or due soon
 	Open    int
 	Overdue int
+	Intake  bool // may take the next report (not a unit's officers)
 }
 
 // queue lists reports: urgent first, then oldest; filters by status, kind,
@@ -61,7 +62,7 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := queueData{Units: units, Counts: counts, Filter: f, Late: q.Get("late") != "",
-		Open: counts["new"] + counts["in_review"] + counts["verifying"]}
+		Open: counts["new"] + counts["in_review"] + counts["verifying"], Intake: !unitOfficer(officer(r))}
 	now := time.Now()
 	for _, it := range items {
 		row := queueRow{QueueItem: it, Deadline: c.deadlineOf(clockOf(it), now)}
@@ -88,6 +89,12 @@ func pick(v string, allowed []string) string {
 
 // claimNext gives the officer the most pressing report nobody has.
 func (c *Console) claimNext(w http.ResponseWriter, r *http.Request) {
+	if unitOfficer(officer(r)) {
+		// Taking the next report is the intake's work: a unit's officer
+		// would take one never referred to them, and hold it from intake.
+		c.fail(w, r, http.StatusForbidden, "console.err.intake_only")
+		return
+	}
 	_, ref, err := c.db.ClaimNext(r.Context(), officer(r).Username)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
