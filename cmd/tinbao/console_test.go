@@ -382,7 +382,7 @@ func TestConsoleReferral(t *testing.T) {
 	}
 	// Notes for colleagues, never for the reporter.
 	in.get("/tips/" + ref)
-	if r, _ := in.post("/tips/"+ref+"/note", url.Values{"note": {"Đã gọi 111, chờ xác nhận chỗ ở"}}); r.StatusCode != http.StatusSeeOther {
+	if r, _ := in.post("/tips/"+ref+"/note", url.Values{"note": {"Đã gọi 111, chờ xác nhận chỗ ở; số người báo 0912 345 678"}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("note: %d", r.StatusCode)
 	}
 	if _, page := in.get("/tips/" + ref); !strings.Contains(page, "Đã gọi 111, chờ xác nhận chỗ ở") {
@@ -397,6 +397,22 @@ func TestConsoleReferral(t *testing.T) {
 	_, page = h.get("/tips/" + ref)
 	if !strings.Contains(page, "Tây Ninh") || !strings.Contains(page, "Chỗ ở an toàn") || strings.Contains(page, "sau 9 giờ tối") {
 		t.Errorf("the unit sees more or less than what was shared:\n%s", page)
+	}
+	// Nor the intake's notes (what the reporter said may be in them), the
+	// audit trail or what was sent to the reporter; its own notes it sees.
+	for _, hidden := range []string{"0912 345 678", "tip.referred", `action="/tips/` + ref + `/reply"`} {
+		if strings.Contains(page, hidden) {
+			t.Errorf("the unit's page shows %q", hidden)
+		}
+	}
+	if r, _ := h.post("/tips/"+ref+"/note", url.Values{"note": {"Đã nhận, đang tìm chỗ ở"}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("the unit's note: %d", r.StatusCode)
+	}
+	if _, page := h.get("/tips/" + ref); !strings.Contains(page, "Đã nhận, đang tìm chỗ ở") {
+		t.Errorf("the unit does not see its own note")
+	}
+	if r, _ := h.post("/tips/"+ref+"/reply", url.Values{"body": {"xin chào"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("the unit writing to the reporter: %d, want 403", r.StatusCode)
 	}
 	// Another unit does not see it at all.
 	p := newOfficer(t, s.console)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -136,6 +137,18 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
+	if unitOfficer(o) {
+		// A unit sees what was shared with it: not the reporter's
+		// messages, what we sent them, the audit trail, or the intake's
+		// notes (which may hold what the reporter said) — only notes of
+		// its own officers.
+		d.Thread, d.Outbox, d.Events, d.CanReply = nil, nil, nil, false
+		d.Referrals = slices.DeleteFunc(slices.Clone(refs), func(ref storage.Referral) bool { return ref.UnitName != o.Unit })
+		if d.Notes, err = c.unitNotes(ctx, o.Unit, d.Notes); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+	}
 	if !unitOfficer(o) {
 		reqs, err := c.db.DataRequests(ctx, t.ID)
 		if err != nil {
@@ -254,6 +267,10 @@ const maxReply = 1000
 func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 	t, ok := c.tipFor(w, r)
 	if !ok {
+		return
+	}
+	if unitOfficer(officer(r)) { // the intake speaks with the reporter
+		c.fail(w, r, http.StatusForbidden, "console.err.intake_only")
 		return
 	}
 	body, ok := formText(r.PostFormValue("body"), maxReply, false)
@@ -420,4 +437,19 @@ func (c *Console) unflagSender(w http.ResponseWriter, r *http.Request) {
 	}
 	c.flash(r, "console.flag.cleared", nil)
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+}
+
+// unitNotes keeps the notes written by officers of unit.
+func (c *Console) unitNotes(ctx context.Context, unit string, notes []storage.Note) ([]storage.Note, error) {
+	officers, err := c.db.Officers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, o := range officers {
+		if o.Unit == unit {
+			ours[o.Username] = true
+		}
+	}
+	return slices.DeleteFunc(notes, func(n storage.Note) bool { return !ours[n.Officer] }), nil
 }
