@@ -114,6 +114,15 @@ func TestConsoleWorksAReport(t *testing.T) {
 	commitReport(t, s, rA, false, false, "")
 	urgent := commitReport(t, s, rB, true, true, "cứu tôi, họ không cho về")
 
+	// An alert's link to the urgent report, opened signed out, leads there
+	// after signing in.
+	alert := newOfficer(t, s.console)
+	if code, _ := alert.get("/tips/" + rB); code != http.StatusSeeOther {
+		t.Errorf("a report without signing in: %d, want a redirect to /login", code)
+	}
+	if r := alert.login("duty", "correct horse battery staple"); r.Header.Get("Location") != "/tips/"+rB {
+		t.Errorf("after signing in from an alert's link: %d to %q, want /tips/%s", r.StatusCode, r.Header.Get("Location"), rB)
+	}
 	o := newOfficer(t, s.console)
 	if code, _ := o.get("/queue"); code != http.StatusSeeOther {
 		t.Errorf("queue without signing in: %d, want a redirect to /login", code)

@@ -228,6 +228,11 @@ func (c *Console) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := c.sm.GetString(r.Context(), "officer")
 		if name == "" {
+			if r.Method == http.MethodGet {
+				// An alert's link to an urgent report opens that report
+				// once the officer has signed in, not the queue.
+				c.sm.Put(r.Context(), "after_login", r.URL.RequestURI())
+			}
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}

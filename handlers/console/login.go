@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"tinbao/storage"
@@ -89,7 +90,17 @@ func (c *Console) complete(w http.ResponseWriter, r *http.Request, o storage.Off
 		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther) // required for admins
 		return
 	}
-	http.Redirect(w, r, "/queue", http.StatusSeeOther)
+	http.Redirect(w, r, localPath(c.sm.PopString(ctx, "after_login"), "/queue"), http.StatusSeeOther)
+}
+
+// localPath is p when it is a path on this site ("/tips/TB-…"), else
+// fallback: never "//host" or "/\host", which browsers read as another
+// site.
+func localPath(p, fallback string) string {
+	if len(p) < 1 || p[0] != '/' || len(p) > 1 && (p[1] == '/' || p[1] == '\\') || strings.HasPrefix(p, "/login") {
+		return fallback
+	}
+	return p
 }
 
 // dummyHash is checked when no account matches (a hash of nothing useful).
