@@ -38,8 +38,14 @@ func (c *turn) run() {
 		}
 		heard := running && !c.s.Urgent
 		c.s.Urgent = true
+		// The numbers once per burst: a cry for help in three quick
+		// messages showed the whole list three times.
+		shown := len(c.s.Distress) > 0 && !c.in.Now.IsZero() &&
+			c.in.Now.Sub(c.s.Distress[len(c.s.Distress)-1].At) < numbersAgain
 		c.keepAlarm()
-		c.emergency()
+		if !shown {
+			c.emergency()
+		}
 		if heard {
 			c.say(c.t("common.marked_urgent", nil)) // heard, not only answered with numbers
 		}
@@ -219,6 +225,10 @@ func (c *turn) run() {
 		c.opener()
 	}
 }
+
+// numbersAgain is how long after an alarm the emergency numbers, still on
+// the screen, are not sent again for the next one.
+const numbersAgain = 2 * time.Minute
 
 // keepAlarm keeps this message, word for word, because it raised the alarm.
 func (c *turn) keepAlarm() {
