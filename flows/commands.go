@@ -63,6 +63,8 @@ var commandWords = []struct {
 	{"can giup do", cmdHelp}, {"can giup", cmdHelp},
 	{"/tracuu", cmdStatus}, {"tra cuu", cmdStatus},
 	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
+	{"thoi khong bao nua", cmdCancel}, {"khong bao nua", cmdCancel}, {"thoi khong bao", cmdCancel},
+	{"thoi khong gui nua", cmdCancel}, {"khong gui nua", cmdCancel}, {"thoi huy", cmdCancel},
 	{"/xoa", cmdWipe}, {"xoa", cmdWipe}, {"thoat", cmdWipe},
 	{"/ngonngu", cmdLanguage}, {"ngon ngu", cmdLanguage}, {"language", cmdLanguage},
 	{"/dulieu", cmdData}, {"du lieu", cmdData}, {"dulieu", cmdData},
