@@ -481,9 +481,10 @@ func TestSupervisorInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign in: %v\n%s", err, s.log)
 	}
-	// The nav leads there (clicked from the page's own script: the queue
-	// page may still be settling, and a node handle could go stale).
-	waitJS(t, ctx, `location.pathname === '/queue' && document.readyState === 'complete' &&
+	// Signed in, she is on the page she asked for; the nav leads there too
+	// (clicked from the page's own script: the page may still be
+	// settling, and a node handle could go stale).
+	waitJS(t, ctx, `location.pathname === '/requests' && document.readyState === 'complete' &&
 		!!document.querySelector('nav a[href="/requests"]')`)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('nav a[href="/requests"]').click(), true`)); err != nil {
 		t.Fatalf("the nav's link to the data requests: %v", err)

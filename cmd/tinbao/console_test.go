@@ -382,6 +382,18 @@ func TestConsoleReferral(t *testing.T) {
 		"note": {"Cần chỗ ở an toàn gấp"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("referring to health: %d", r.StatusCode)
 	}
+	// A request whose person agreed to no unit says so plainly, with no
+	// form of greyed-out units to submit.
+	ref2 := string(flows.NewReference([]byte{9, 8, 7, 6, 5, 4, 2}))
+	none := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref2), Lang: "vi", Ack: "ack",
+		Details: map[string]string{"go_on": "send_now", "danger": "yes"}}
+	if _, err := s.db.CommitTip(ctx, storage.NewTip{Report: none, Channel: "web", SenderPseudonym: "q", SourceMessageID: "h2", Handle: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := in.get("/tips/" + ref2); !strings.Contains(page, "chưa đồng ý cho chuyển lời nhờ giúp đến đơn vị nào") ||
+		strings.Contains(page, `action="/tips/`+ref2+`/refer"`) {
+		t.Errorf("a request with no consent: the page does not say it cannot be referred, or offers the form")
+	}
 	// Filtered by unit, the intake's queue shows it under health only.
 	if _, q := in.get("/queue?unit=" + url.QueryEscape("Sở Y tế (bảo trợ xã hội)")); !strings.Contains(q, ref) {
 		t.Errorf("the queue filtered by health lacks the report")

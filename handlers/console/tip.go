@@ -55,6 +55,7 @@ type tipData struct {
 	Referrals []storage.Referral
 	Units     []unitChoice
 	CanRefer  bool
+	NoUnit    bool // consent allows no unit: said plainly, not a list of greyed-out names
 	UnitView  bool // a unit officer: only what was shared is shown
 	Shareable []flows.Field
 	// A supervisor may give the report to anyone.
@@ -174,6 +175,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind), Reason: refusal(t, u.Kind)})
 		}
 		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
+		d.NoUnit = !slices.ContainsFunc(d.Units, func(u unitChoice) bool { return u.Allowed })
 	}
 	c.render(w, r, http.StatusOK, "tip", d)
 }
