@@ -320,6 +320,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitJS(t, ctx, `!!document.querySelector('table.queue')`)
 	waitJS(t, ctx, `document.querySelectorAll('table.queue tbody tr').length === 2 &&
 		document.querySelector('table.queue tbody tr').textContent.includes('`+ref+`')`)
+	// On the phone: the filters folded, the first report (urgent) on the
+	// first screen, and nothing off to the right, who holds it included.
+	waitJS(t, ctx, `!document.querySelector('details.filterbox').open &&
+		document.querySelector('table.queue tbody tr').getBoundingClientRect().bottom <= window.innerHeight &&
+		document.documentElement.scrollWidth <= window.innerWidth &&
+		[...document.querySelectorAll('table.queue tbody td:last-child')].every(td => td.getBoundingClientRect().right <= window.innerWidth)`)
+	shot("console-queue-phone")
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,12 @@
 // a new urgent one raises a red banner and the tab's title.
 (function () {
   "use strict";
+  // On a phone the filters fold away unless one is set, so the first
+  // reports are on the first screen.
+  var filters = document.querySelector("details.filterbox");
+  if (filters && !filters.hasAttribute("data-active") && window.matchMedia("(max-width: 40rem)").matches) {
+    filters.open = false;
+  }
   if (!window.EventSource) { return; }
   var table = document.querySelector(".table-wrap, .empty-queue");
   var banner = document.getElementById("live");
