@@ -498,10 +498,8 @@ func (c *turn) language() {
 // the words.
 func leadingReference(text string) (Reference, string) {
 	f := strings.Fields(text)
-	for n := min(len(f), 3); n >= 1; n-- { // a code may be typed in up to three pieces
-		if ref, err := ParseReference(strings.Join(f[:n], " ")); err == nil && LooksLikeReference(strings.Join(f[:n], " ")) {
-			return ref, strings.TrimSpace(strings.Join(f[n:], " "))
-		}
+	if ref, n := referenceAt(f, 0); n > 0 {
+		return ref, strings.Join(f[n:], " ")
 	}
 	return "", ""
 }

@@ -125,14 +125,24 @@ func isRefSeparator(r rune) bool {
 func FindReference(text string) Reference {
 	f := strings.Fields(text)
 	for i := range f {
-		for n := min(len(f)-i, 3); n >= 1; n-- {
-			piece := strings.Join(f[i:i+n], " ")
-			if ref, err := ParseReference(piece); err == nil && LooksLikeReference(piece) {
-				return ref
-			}
+		if ref, n := referenceAt(f, i); n > 0 {
+			return ref
 		}
 	}
 	return ""
+}
+
+// referenceAt reads a valid code typed as words[i:], in up to three pieces,
+// the longest first; it returns the code and how many pieces it took (0:
+// none).
+func referenceAt(words []string, i int) (Reference, int) {
+	for n := min(len(words)-i, 3); n >= 1; n-- {
+		piece := strings.Join(words[i:i+n], " ")
+		if ref, err := ParseReference(piece); err == nil && LooksLikeReference(piece) {
+			return ref, n
+		}
+	}
+	return "", 0
 }
 
 // codeAttempt reports whether text, typed where a code was asked for, is a

@@ -54,12 +54,13 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	if _, err := db.AddOfficer(ctx, username, *role, strings.TrimSpace(*unit), password); err != nil {
+	unitName := strings.TrimSpace(*unit)
+	if _, err := db.AddOfficer(ctx, username, *role, unitName, password); err != nil {
 		if errors.Is(err, storage.ErrOfficerExists) {
 			return fmt.Errorf("officer %q already exists", username)
 		}
 		if errors.Is(err, storage.ErrNoUnit) {
-			return noUnit(ctx, db, strings.TrimSpace(*unit))
+			return noUnit(ctx, db, unitName)
 		}
 		return err
 	}

@@ -129,16 +129,15 @@ func (c *Console) acknowledge(w http.ResponseWriter, r *http.Request) {
 }
 
 // visible narrows a report to what a unit officer may see: the answers
-// shared with their unit (and the alarm words, if shared).
-func visible(o storage.Officer, t storage.Tip, refs []storage.Referral, fields []flows.Field) ([]flows.Field, []flows.Distress, bool) {
+// shared with their unit (and the alarm words, if shared). tipFor has
+// already refused them a report not referred to their unit.
+func visible(o storage.Officer, t storage.Tip, refs []storage.Referral, fields []flows.Field) ([]flows.Field, []flows.Distress) {
 	if !unitOfficer(o) {
-		return fields, t.Distress, true
+		return fields, t.Distress
 	}
 	shared := map[string]bool{}
-	referred := false
 	for _, ref := range refs {
 		if ref.UnitName == o.Unit {
-			referred = true
 			for _, k := range ref.Shared {
 				shared[k] = true
 			}
@@ -154,5 +153,5 @@ func visible(o storage.Officer, t storage.Tip, refs []storage.Referral, fields [
 	if shared["distress"] {
 		distress = t.Distress
 	}
-	return out, distress, referred
+	return out, distress
 }
