@@ -40,6 +40,11 @@ type chatPage struct {
 	Lang, Title, Note, Note2, Privacy, Placeholder, Send, Exit, Offline, NoScript, ExitURL string
 	Sending, Retrying, Copy, Copied, Call                                                  string
 	Photo, PhotoSent, PhotoTooBig                                                          string
+	// MaxText is the longest message the flows take (in characters), and
+	// TooLong what the page says, keeping the text, to one that is longer:
+	// the browser's own maxlength would cut a pasted story silently.
+	MaxText int
+	TooLong string
 	// Start says whether the page opens by asking the pending question
 	// again (the menu when nothing is pending): false after a wipe, when the
 	// page waits, blank, for the person to write.
@@ -82,6 +87,8 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 		Call: t("web.call"), Placeholder: t("web.placeholder"),
 		Photo: t("web.photo"), PhotoSent: t("web.photo_sent"),
 		PhotoTooBig: h.cat.T(lang, "web.photo_too_big", map[string]any{"MB": media.MaxBytes >> 20, "Count": flows.MaxMedia}),
+		MaxText:     flows.MaxTextRunes,
+		TooLong:     h.cat.T(lang, "common.too_long", map[string]any{"Max": flows.MaxTextRunes}),
 		Send:        t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
 		ExitURL: exitURL, Start: chatStart(r),
 	})

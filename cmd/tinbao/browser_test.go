@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -273,6 +275,60 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 		if err == nil {
 			os.WriteFile(os.Getenv("SCREENSHOTS")+"/webchat-phone.png", shot, 0o644)
 		}
+	}
+}
+
+// A long story pasted at once, past what one message may hold, is not cut:
+// the browser's maxlength once dropped everything after 2,000 characters
+// without a word. The page keeps all of it in the box and says why it did
+// not go; shortened, it goes.
+func TestWebChatLongPasteKept(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, nil)
+	story := strings.Repeat("Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao. ", 45) // 2,610 characters
+	paste := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: story})
+		return err
+	})
+	err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
+		press("Báo tin"), press("Bỏ qua"), chromedp.Sleep(300*time.Millisecond),
+		chromedp.Focus(chromedp.CSS(`#text`)), paste, chromedp.SendKeys(chromedp.CSS(`#text`), kb.Enter))
+	if err != nil {
+		t.Fatalf("paste: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `!document.getElementById('hint').hidden`)
+	kept, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.getElementById('text').value).length`))
+	if want := len([]rune(story)); kept < want-1 { // less the trailing space
+		t.Errorf("the box holds %d characters of the %d pasted", kept, want)
+	}
+	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+		if shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(dir+"/webchat-too-long-phone.png", shot, 0o644)
+		}
+	}
+	hint, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('hint').textContent`))
+	if !strings.Contains(hint, "2000") {
+		t.Errorf("the note says %q, want the limit", hint)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.msg.me').length`)); n != 2 {
+		t.Errorf("%d messages shown, want the 2 presses: the text went although it was too long", n)
+	}
+	// Cut in two by the person, the first half goes and the note leaves.
+	half := string([]rune(story)[:1300])
+	err = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById('text');
+		t.value = t.value.slice(0, 1300); t.dispatchEvent(new Event('input')); })()`),
+		chromedp.SendKeys(chromedp.CSS(`#text`), kb.Enter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.getElementById('hint').hidden && document.querySelectorAll('.msg.me').length === 3 && !document.querySelector('.msg.me .status')`)
+	sent, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.msg.me')].pop().textContent`))
+	if sent != strings.TrimSpace(half) {
+		t.Errorf("sent %d characters, want the %d left in the box", len([]rune(sent)), len([]rune(strings.TrimSpace(half))))
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('Tiếp')`)
+	if last, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.msg.bot')].pop().textContent`)); strings.Contains(last, "2000") {
+		t.Errorf("the server refused the shortened story: %q", last)
 	}
 }
 

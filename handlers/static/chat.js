@@ -285,12 +285,28 @@
     });
   }
 
+  // A message longer than the server takes stays in the box, with a note
+  // that says so: nothing typed or pasted is cut or thrown away. Counted
+  // as the server counts, in characters of the composed (NFC) form.
+  var hint = document.getElementById("hint");
+  var maxText = parseInt(say("max-text"), 10) || 0;
+  function tooLong(s) { return maxText > 0 && Array.from(s.normalize("NFC")).length > maxText; }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var s = text.value.trim();
     if (!s) { return; }
+    if (tooLong(s)) {
+      hint.textContent = say("too-long");
+      hint.hidden = false;
+      text.focus();
+      return;
+    }
+    hint.hidden = true;
     text.value = "";
     send({ text: s }, s);
+  });
+  text.addEventListener("input", function () {
+    if (!hint.hidden && !tooLong(text.value.trim())) { hint.hidden = true; }
   });
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
