@@ -106,3 +106,45 @@ func median(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkSessionStep is one message's Redis work (Begin, then Finish with
+// a session), one sender at a time and then 16 senders at once, as ratios
+// to bounds measured in the same run: a PING round trip alone, and PINGs
+// from 16 clients at once. Alone it shows what sharing round trips
+// (batch.go) costs a message with no company (target: nothing, ratio about
+// 2, for two round trips); at 16 it shows what sharing gains.
+func BenchmarkSessionStep(b *testing.B) {
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(b)
+	s := storage.NewSessions(rdb, prefix, 30*time.Minute)
+	sess := flows.Session{Flow: "report", Step: "where", Lang: "vi", Answers: map[string]string{"what": "có người rủ đi Campuchia"}}
+	var msg atomic.Int64
+	step := func(i int) error {
+		who, id := fmt.Sprint("u", i%5000), fmt.Sprint(msg.Add(1))
+		if _, err := s.Begin(ctx, "telegram", id, who, id); err != nil {
+			return err
+		}
+		_, err := s.Finish(ctx, "telegram", id, who, id, sess, false, 0)
+		return err
+	}
+	step(-1) // Redis learns the scripts
+	const n = 5000
+	timeOne := func(do func(int) error) time.Duration {
+		start := time.Now()
+		for i := range n {
+			if err := do(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / n
+	}
+	ping := func(int) error { return rdb.Ping(ctx).Err() }
+	for b.Loop() {
+		alone, pingAlone := timeOne(step), timeOne(ping)
+		at16, pings16 := parallel(b, 4*n, step), parallel(b, 4*n, ping)
+		b.ReportMetric(float64(alone.Microseconds()), "µs_alone")
+		b.ReportMetric(float64(alone)/float64(pingAlone), "pings_alone")
+		b.ReportMetric(at16, "steps/s_16")
+		b.ReportMetric(at16/pings16, "ratio_to_pings_16")
+	}
+}

@@ -32,6 +32,9 @@ type Sessions struct {
 	// budgets: channels whose replies spend from a send budget shared
 	// with the outbox (SpendRepliesOn), one message per interval.
 	budgets map[string]time.Duration
+	// shared sends Begin's and Finish's pipelines, in round trips shared
+	// with other messages handled at the same moment (batch.go).
+	shared *pipelines
 }
 
 // SpendRepliesOn makes Finish count a turn's replies on channel against the
@@ -50,7 +53,7 @@ func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *
 	// The lock outlives any handler's deadline (20 s), so it cannot
 	// expire under a message still being handled; it runs out soon after a
 	// replica died holding it, and the sender's next retry goes through.
-	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: 30 * time.Second}
+	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: 30 * time.Second, shared: &pipelines{rdb: rdb}}
 }
 
 // senderKey is the sender's record. Its hash tag is the sender, shared by
@@ -166,7 +169,7 @@ func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, toke
 	var turns *redis.StringCmd
 	keys := []string{s.senderKey(sender), s.threadKey(sender)}
 	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl()}
-	err := pipelineScripts(ctx, s.rdb, func(p redis.Pipeliner, eval scriptFunc) {
+	err := s.shared.do(ctx, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, beginScript, keys, args...)
 		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
 	})
@@ -213,9 +216,10 @@ type scriptFunc func(p redis.Pipeliner, sc *redis.Script, keys []string, args ..
 // each sent by its hash. A script Redis does not know (after a restart or a
 // SCRIPT FLUSH) did not run, so only those are sent again, with their text,
 // and their answers land in the same commands; the rest of the pipeline
-// (a counter's INCR, another script that did run) is never sent twice. The
-// error is the first command's error, as Pipelined gives it.
-func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(redis.Pipeliner, scriptFunc)) error {
+// (a counter's INCR, another script that did run) is never sent twice. It
+// returns the commands, and the first command's error, as Pipelined gives
+// them.
+func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(redis.Pipeliner, scriptFunc)) ([]redis.Cmder, error) {
 	type call struct {
 		cmd  *redis.Cmd
 		sc   *redis.Script
@@ -232,7 +236,7 @@ func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(r
 		return nil
 	})
 	if err == nil {
-		return nil
+		return cmds, nil
 	}
 	var again []call
 	for _, c := range calls {
@@ -241,7 +245,7 @@ func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(r
 		}
 	}
 	if len(again) == 0 {
-		return err
+		return cmds, err
 	}
 	// go-redis sets a failed round trip's error on each of its commands.
 	retried := make([]*redis.Cmd, len(again))
@@ -257,10 +261,10 @@ func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(r
 	}
 	for _, c := range cmds {
 		if err := c.Err(); err != nil {
-			return err
+			return cmds, err
 		}
 	}
-	return nil
+	return cmds, nil
 }
 
 // finishScript saves only while the caller still holds the lock: a
@@ -300,7 +304,7 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 		return 0, fmt.Errorf("finish session: %w", err)
 	}
 	var script, spend *redis.Cmd
-	err = pipelineScripts(ctx, s.rdb, func(p redis.Pipeliner, eval scriptFunc) {
+	err = s.shared.do(ctx, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, finishScript, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
 		if fast {
 			key := s.turnsKey(channel, time.Now())
