@@ -49,7 +49,7 @@ func (c *turn) joins(f *flow) bool {
 		return false
 	}
 	burst := c.burst()
-	if !burst && !c.continuesAtChoice(f) {
+	if !burst && !c.continuesAtChoice(f) && !c.continuesAtContact(f) {
 		return false
 	}
 	j := f.index(c.s.JoinStep)
@@ -99,6 +99,33 @@ func (c *turn) continuesAtChoice(f *flow) bool {
 	}
 	return c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) <= choiceJoin
 }
+
+// continuesAtContact reports whether this message, words with no way or
+// time of reaching anyone in them, typed within choiceJoin of a place while
+// the question asks how to reach the person, is more of the place: a place
+// told in two lines ("lang son", then "nha nghi gan ben xe") must not become
+// the way to reach someone, least of all after Gửi ngay, where that answer
+// sends the request at once. The note that says where the words went, with
+// the question still on screen, lets the person answer it next.
+func (c *turn) continuesAtContact(f *flow) bool {
+	i, j := f.index(c.s.Step), f.index(c.s.JoinStep)
+	if i < 0 || j < 0 || !f.steps[i].contact || !f.steps[j].place || c.s.JoinAt == 0 || c.in.Now.IsZero() ||
+		c.e.opts.Join < 0 || c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) > choiceJoin {
+		return false
+	}
+	return !strings.ContainsAny(c.in.Text, "0123456789@") && !c.keys().has(contactWords)
+}
+
+// contactWords are words of a way or a time to reach someone, folded: an
+// answer with any of them (or a digit, or an @) is taken as the answer to
+// how to reach the person. "toi" (evening, but also "I") is left out.
+var contactWords = padded([]string{
+	"zalo", "facebook", "fb", "face", "messenger", "mess", "telegram", "tele", "viber", "whatsapp", "signal",
+	"email", "mail", "gmail", "sdt", "so", "dien thoai", "dt", "goi", "nhan", "nhan tin", "lien lac", "lien he",
+	"o day", "qua day", "sang", "trua", "chieu", "dem", "gio", "h", "luc", "khi", "bat ky", "bat cu", "luc nao",
+	"khong", "dung", "ko", "k", "chua", "call", "text", "message", "phone", "number", "here", "night", "morning",
+	"evening", "any", "no", "not",
+})
 
 // answered notes a free-text answer, which a burst may continue.
 func (c *turn) answered(st *step) {

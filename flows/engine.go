@@ -46,6 +46,9 @@ type step struct {
 	input    inputKind
 	optional bool // offers Bỏ qua
 	place    bool // a shared location answers it (kept coarse)
+	// contact: it asks how and when to reach the person (see
+	// continuesAtContact).
+	contact bool
 	// dangerYes: words of danger ("họ nhốt tôi") answer "yes" here.
 	dangerYes bool
 	// story: the question stays open for more messages until Tiếp.

@@ -65,7 +65,7 @@ func helpFlow() *flow {
 			// request goes at once.
 			{id: "now_where", prompt: "help.now_where", label: "help.label.where", input: inputText, optional: true, place: true,
 				when: sendingNow},
-			{id: "now_contact", prompt: "help.now_contact", label: "help.label.now_contact", input: inputText, optional: true,
+			{id: "now_contact", prompt: "help.now_contact", label: "help.label.now_contact", input: inputText, optional: true, contact: true,
 				when: sendingNow,
 				after: func(c *turn, answer string) string {
 					return submitNow
@@ -96,9 +96,9 @@ func helpFlow() *flow {
 			{id: "contact_first", prompt: "help.contact_first", label: "help.label.contact_first", input: inputPick, optional: true,
 				options: []option{yes, no},
 				when:    func(c *turn) bool { return c.in.Channel != "web" }},
-			{id: "contact_when", prompt: "help.contact_when", label: "help.label.contact_when", input: inputText, optional: true,
+			{id: "contact_when", prompt: "help.contact_when", label: "help.label.contact_when", input: inputText, optional: true, contact: true,
 				when: func(c *turn) bool { return c.s.Answers["contact_first"] == "yes" && c.in.Channel != "web" }},
-			{id: "contact_how", prompt: "help.contact_how", label: "help.label.contact_how", input: inputText, optional: true,
+			{id: "contact_how", prompt: "help.contact_how", label: "help.label.contact_how", input: inputText, optional: true, contact: true,
 				when: func(c *turn) bool { return c.in.Channel == "web" }},
 			consent("consent_police", "help.consent_police", "help.label.consent_police"),
 			consent("consent_support", "help.consent_support", "help.label.consent_support"),
