@@ -54,8 +54,8 @@ func TestMessagesAtOnceShareRoundTrips(t *testing.T) {
 	}
 	// One sender's record is something a script cannot read: only their
 	// message fails.
-	rdb.Del(ctx, prefix+"c:{s7}")
-	rdb.HSet(ctx, prefix+"c:{s7}", "x", "y")
+	rdb.Del(ctx, s.RecordKey("s7"))
+	rdb.HSet(ctx, s.RecordKey("s7"), "x", "y")
 
 	hook := &slowPipelines{}
 	rdb.AddHook(hook)
@@ -119,7 +119,7 @@ func TestGivenUpMessageIsNotSent(t *testing.T) {
 	if _, err := s.Begin(ctx, "telegram", "1", "alice", "t1"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Begin on a cancelled context: %v", err)
 	}
-	if n := rdb.Exists(context.Background(), prefix+"c:{alice}").Val(); n != 0 {
+	if n := rdb.Exists(context.Background(), s.RecordKey("alice")).Val(); n != 0 {
 		t.Errorf("a record was written for a message given up")
 	}
 	if _, err := s.Begin(context.Background(), "telegram", "1", "alice", "t2"); err != nil {

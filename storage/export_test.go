@@ -46,3 +46,6 @@ func (db *DB) CommitTogether(ctx context.Context, tips []NewTip) ([]CommittedTip
 
 // ShortenLock makes the lock run out after d, for tests of a lock taken over.
 func (s *Sessions) ShortenLock(d time.Duration) { s.lockTTL = d }
+
+// RecordKey is the key of sender's record while it is a key.
+func (s *Sessions) RecordKey(sender string) string { return s.senderKey(sender) }

@@ -34,6 +34,24 @@ func sessionFields(s *flows.Session, d *[]storedDistress) []any {
 		&s.EditMenu, &s.Opener}
 }
 
+// outliving is how many of sessionFields outlive a finished report.
+const outliving = 3
+
+// parked reports whether sess holds nothing but what outlives a report: the
+// conversation is over, and its record may leave its key (Sessions).
+func parked(sess flows.Session) bool {
+	if len(sess.Distress) > 0 {
+		return false
+	}
+	var none []storedDistress
+	for _, p := range sessionFields(&sess, &none)[outliving:] {
+		if storedValue(p) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // storedDistress is a flows.Distress as [ms, words] or [ms, 0, answer].
 type storedDistress struct {
 	At   int64

@@ -131,3 +131,17 @@ func mustEncode(t *testing.T, s flows.Session) []byte {
 	}
 	return raw
 }
+
+// What outlives a report (language, last message, country) parks a record;
+// anything of a conversation under way does not.
+func TestParkedOnlyWhatOutlivesAReport(t *testing.T) {
+	if !parked(flows.Session{Lang: "vi", Touched: 1796000000, Abroad: "kh"}) || !parked(flows.Session{}) {
+		t.Errorf("an ended conversation is not parked")
+	}
+	for _, s := range []flows.Session{{Flow: "report"}, {Opener: "em bi lua"}, {Paused: true},
+		{Distress: []flows.Distress{{Text: "cuu"}}}, {Answers: map[string]string{"what": "x"}}} {
+		if parked(s) {
+			t.Errorf("%+v is parked, but holds a conversation under way", s)
+		}
+	}
+}

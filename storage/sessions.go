@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -16,14 +17,20 @@ import (
 // caller waits and tries again.
 var ErrBusy = errors.New("storage: sender busy")
 
-// Sessions keeps conversations in Redis. Each sender has ONE key, a small
-// record (see beginScript): the session, the lock that serialises the
-// sender's messages, the flood window's count, the last few provider message
-// IDs (to drop replays) and the range of chat message positions seen (for a
-// wipe). One key, because each key costs Redis more than its content (about
-// 150 bytes for the name, the TTL and the bookkeeping): today's one key per
-// handled message, kept two days for dedupe, cost more than the
-// conversation itself.
+// Sessions keeps conversations in Redis. Each sender in a conversation has
+// ONE key, a small record (see beginScript): the session, the lock that
+// serialises the sender's messages, the flood window's count, the last few
+// provider message IDs (to drop replays) and the range of chat message
+// positions seen (for a wipe). One key, because each key costs Redis more
+// than its content (about 190 bytes for the name, the TTL and the
+// bookkeeping).
+//
+// Once a conversation is over (the session holds only the language, the
+// last message's time and the country: parked), even that one key costs
+// more than what is left to keep, so the record moves into a shared hash,
+// a bucket of its shard and period, as one small field (finishScript):
+// Redis keeps a small hash as one compact list, with no per-key cost. The
+// sender's next message moves it back (beginScript).
 type Sessions struct {
 	rdb     redis.UniversalClient
 	prefix  string
@@ -56,12 +63,52 @@ func NewSessions(rdb redis.UniversalClient, prefix string, idle time.Duration) *
 	return &Sessions{rdb: rdb, prefix: prefix, idle: idle, lockTTL: 30 * time.Second, shared: &pipelines{rdb: rdb}}
 }
 
-// senderKey is the sender's record. Its hash tag is the sender, shared by
-// every key a script of theirs touches (one cluster slot).
-func (s *Sessions) senderKey(sender string) string { return s.prefix + "c:{" + sender + "}" }
+// shards is how many shards the senders are spread over. A shard's hash
+// tag is shared by every key a script of its senders touches (one cluster
+// slot): their records, thread marks and the buckets their parked records
+// move into. 1,024 spreads the slots over any cluster, and keeps each
+// bucket under Redis's 128 fields of a compact hash up to about 130,000
+// conversations ended per period.
+const shards = 1024
+
+// shardTag is the hash tag of sender's shard.
+func shardTag(sender string) string {
+	h := fnv.New32a()
+	h.Write([]byte(sender))
+	return "{" + strconv.FormatUint(uint64(h.Sum32()%shards), 36) + "}"
+}
+
+// senderKey is the sender's record.
+func (s *Sessions) senderKey(sender string) string {
+	return s.prefix + "c:" + shardTag(sender) + sender
+}
 
 // threadKey marks a sender an officer wrote to (see MarkThread).
-func (s *Sessions) threadKey(sender string) string { return s.prefix + "thread:{" + sender + "}" }
+func (s *Sessions) threadKey(sender string) string {
+	return s.prefix + "thread:" + shardTag(sender) + sender
+}
+
+// parkedKeys are the buckets a parked record of sender may be in, newest
+// first: the next period's (a replica whose clock runs ahead may have
+// written there), the current one's and the one before, which still holds
+// records parked less than a period ago. A period is the record's TTL;
+// parkAt is when the current bucket expires: a period after its own ends,
+// so every record in it lives at least its TTL.
+func (s *Sessions) parkedKeys(sender string, now time.Time) (keys []string, parkAt int64) {
+	period := s.ttl()
+	k := now.Unix() / period
+	tag := shardTag(sender)
+	for _, p := range []int64{k + 1, k, k - 1} {
+		keys = append(keys, s.prefix+"parked:"+tag+strconv.FormatInt(p, 36))
+	}
+	return keys, (k + 2) * period
+}
+
+// parkedMax is the longest parked field: Redis keeps a hash compact only
+// while every value in it is at most hash-max-listpack-value (64 by
+// default) bytes, and one longer value would cost every record in the
+// bucket. A longer one (a record with a long session) stays a key.
+const parkedMax = 64
 
 // FloodWindow is the window in which Begin counts a sender's messages: a
 // fixed window, started by the first message.
@@ -72,6 +119,11 @@ const FloodWindow = time.Minute
 // and a sender's messages are handled one at a time, so a replay is always
 // among the last few.
 const Dedupe = 8
+
+// ParkedDedupe is how many of them a parked record keeps (see
+// Sessions): a provider replays the message that ended the conversation, or
+// one just before it, and four fit in a parked field's 64 bytes.
+const ParkedDedupe = 4
 
 // turnsKey counts the turns answered on a channel in one second, across
 // every sender and replica. It has a tag of its own (another slot), so it
@@ -85,8 +137,15 @@ func (s *Sessions) turnsKey(channel string, at time.Time) string {
 //	1 lock token ('' when free)   2 lock expiry (ms, Redis's clock)
 //	3 messages in the flood window 4 the window's start (ms)
 //	5 first chat position seen     6 last chat position seen (0: none)
-//	7 the last Dedupe message IDs (numbers when they are digits: smaller)
+//	7 the last Dedupe message IDs (numbers when they are digits; any other
+//	  ID by 5 bytes of its SHA-1, which a new ID matches by chance once in
+//	  10^12: SMS and web IDs are 24 to 34 characters)
 //	8 the session, JSON ('' none)
+//
+// A parked record, a field of a bucket named by the sender, is
+// {last ParkedDedupe IDs, first, last, count, window start (s), session}:
+// the flood window survives the end of a report, so that ending one each
+// time does not reset it.
 //
 // Times come from Redis's own clock (TIME), so replicas with skewed clocks
 // agree about a lock.
@@ -98,7 +157,9 @@ local function load(key)
 end
 local function idkey(id)
   if #id < 16 and string.match(id, '^%d+$') then return tonumber(id) end
-  return id
+  local h = redis.sha1hex(id)
+  return string.char(tonumber(h:sub(1, 2), 16), tonumber(h:sub(3, 4), 16), tonumber(h:sub(5, 6), 16),
+    tonumber(h:sub(7, 8), 16), tonumber(h:sub(9, 10), 16))
 end
 local function now()
   local t = redis.call('TIME')
@@ -111,15 +172,36 @@ end
 // widen the range of chat positions and return
 // {0, session, count, first, last, thread}. Counting only once the lock is
 // taken: a caller waiting for the lock asks again, and must not count
-// twice. KEYS: the record, the thread marker. ARGV: token, lock ms, window
-// ms, message ID, chat position, TTL s.
+// twice. A parked record comes back from its bucket first (one older than
+// the TTL is dropped). KEYS: the record, the thread marker, the three
+// buckets of parkedKeys. ARGV: token, lock ms, window ms, message ID, chat
+// position, TTL s, sender.
 var beginScript = redis.NewScript(recordLua + `
-local r = load(KEYS[1]) or {'', 0, 0, 0, 0, 0, {}, ''}
+local t = now()
+local r = load(KEYS[1])
+local moved = false
+if not r then
+  for k = 3, 5 do
+    local v = redis.call('HGET', KEYS[k], ARGV[7])
+    if v then
+      redis.call('HDEL', KEYS[k], ARGV[7])
+      local p = cmsgpack.unpack(v)
+      if not r and (p[5] + tonumber(ARGV[6])) * 1000 > t then
+        r = {'', 0, p[4], p[5] * 1000, p[2], p[3], p[1], p[6]}
+        moved = true
+      end
+    end
+  end
+end
+r = r or {'', 0, 0, 0, 0, 0, {}, ''}
 local id = idkey(ARGV[4])
 for _, seen in ipairs(r[7]) do
-  if seen == id then return {1, false, 0, 0, 0, 0} end
+  if seen == id then
+    -- out of its bucket, a replayed record is kept as a key
+    if moved then redis.call('SET', KEYS[1], cmsgpack.pack(r), 'EX', ARGV[6]) end
+    return {1, false, 0, 0, 0, 0}
+  end
 end
-local t = now()
 if r[1] ~= '' and r[2] > t then return {2, false, 0, 0, 0, 0} end
 r[1] = ARGV[1]
 r[2] = t + tonumber(ARGV[2])
@@ -167,8 +249,9 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, token string, pos int64) (Begun, error) {
 	var script *redis.Cmd
 	var turns *redis.StringCmd
-	keys := []string{s.senderKey(sender), s.threadKey(sender)}
-	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl()}
+	parked, _ := s.parkedKeys(sender, time.Now())
+	keys := append([]string{s.senderKey(sender), s.threadKey(sender)}, parked...)
+	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl(), sender}
 	err := s.shared.do(ctx, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, beginScript, keys, args...)
 		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
@@ -269,8 +352,10 @@ func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(r
 
 // finishScript saves only while the caller still holds the lock: a
 // session written by a caller whose lock was taken over could undo a newer
-// one. It marks the message handled among the last Dedupe and unlocks.
-// ARGV: token, session, TTL s, message ID.
+// one. It marks the message handled among the last Dedupe and unlocks. A
+// parked session moves the record into its bucket when it fits there.
+// KEYS: the record, the current bucket. ARGV: token, session, TTL s,
+// message ID, parked (1/0), sender, the bucket's expiry (unix s).
 var finishScript = redis.NewScript(recordLua + `
 local r = load(KEYS[1])
 if not r or r[1] ~= ARGV[1] then return 0 end
@@ -280,6 +365,17 @@ r[8] = ARGV[2]
 local ids = r[7]
 ids[#ids + 1] = idkey(ARGV[4])
 while #ids > ` + strconv.Itoa(Dedupe) + ` do table.remove(ids, 1) end
+if ARGV[5] == '1' then
+  local last = {}
+  for i = math.max(1, #ids - ` + strconv.Itoa(ParkedDedupe-1) + `), #ids do last[#last + 1] = ids[i] end
+  local v = cmsgpack.pack({last, r[5], r[6], r[3], math.floor(r[4] / 1000), r[8]})
+  if #v <= ` + strconv.Itoa(parkedMax) + ` then
+    redis.call('HSET', KEYS[2], ARGV[6], v)
+    redis.call('EXPIREAT', KEYS[2], ARGV[7])
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+end
 redis.call('SET', KEYS[1], cmsgpack.pack(r), 'EX', ARGV[3])
 return 1
 `)
@@ -303,9 +399,15 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 	if err != nil {
 		return 0, fmt.Errorf("finish session: %w", err)
 	}
+	park := "0"
+	if parked(sess) {
+		park = "1"
+	}
+	buckets, parkAt := s.parkedKeys(sender, time.Now())
 	var script, spend *redis.Cmd
 	err = s.shared.do(ctx, func(p redis.Pipeliner, eval scriptFunc) {
-		script = eval(p, finishScript, []string{s.senderKey(sender)}, token, raw, s.ttl(), messageID)
+		script = eval(p, finishScript, []string{s.senderKey(sender), buckets[1]}, token, raw, s.ttl(), messageID,
+			park, sender, parkAt)
 		if fast {
 			key := s.turnsKey(channel, time.Now())
 			p.Incr(ctx, key)
@@ -353,19 +455,31 @@ func (s *Sessions) Release(ctx context.Context, sender, token string) error {
 	return nil
 }
 
-// forgetScript drops the session and keeps the rest of the record: the lock
-// of a message still being handled, and the IDs that make a replay harmless.
+// forgetScript drops the session and keeps the rest of the record, a key
+// or parked: the lock of a message still being handled, and the IDs that
+// make a replay harmless. KEYS: the record, the buckets. ARGV: sender.
 var forgetScript = redis.NewScript(recordLua + `
 local r = load(KEYS[1])
-if not r then return 0 end
-r[8] = ''
-redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
+if r then
+  r[8] = ''
+  redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
+end
+for k = 2, #KEYS do
+  local v = redis.call('HGET', KEYS[k], ARGV[1])
+  if v then
+    local p = cmsgpack.unpack(v)
+    p[6] = ''
+    redis.call('HSET', KEYS[k], ARGV[1], cmsgpack.pack(p))
+  end
+end
 return 1
 `)
 
 // Forget deletes a sender's session (the web chat's quick exit).
 func (s *Sessions) Forget(ctx context.Context, sender string) error {
-	if err := forgetScript.Run(ctx, s.rdb, []string{s.senderKey(sender)}).Err(); err != nil {
+	buckets, _ := s.parkedKeys(sender, time.Now())
+	keys := append([]string{s.senderKey(sender)}, buckets...)
+	if err := forgetScript.Run(ctx, s.rdb, keys, sender).Err(); err != nil {
 		return fmt.Errorf("forget session: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func TestSessionsLifecycle(t *testing.T) {
 		t.Fatalf("Begin after Release: %v", err)
 	}
 	// A session expires after the idle time.
-	ttl := rdb.TTL(ctx, prefix+"c:{alice}").Val()
+	ttl := rdb.TTL(ctx, s.RecordKey("alice")).Val()
 	if ttl <= 29*time.Minute || ttl > 30*time.Minute {
 		t.Errorf("session TTL = %s, want about 30m", ttl)
 	}
@@ -74,9 +75,11 @@ func TestSessionsNoPersonalDataInKeys(t *testing.T) {
 	if _, err := s.Finish(ctx, "sms", "SM1", "pseudo", "t", flows.Session{Lang: "vi"}, false, 0); err != nil {
 		t.Fatal(err)
 	}
+	// The conversation is over: its record is parked in its shard's
+	// bucket, under a name that says nothing of the sender.
 	keys := rdb.Keys(ctx, prefix+"*").Val()
-	if len(keys) != 1 || keys[0] != prefix+"c:{pseudo}" { // one record per sender, nothing else
-		t.Errorf("keys = %v, want only the sender's record", keys)
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], prefix+"parked:{") || strings.Contains(keys[0], "pseudo") {
+		t.Errorf("keys = %v, want only the bucket of the sender's parked record", keys)
 	}
 }
 
@@ -188,7 +191,9 @@ func TestBeginCountsAFlood(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Begin(ctx, "telegram", "0", "flooder", "replay"); !errors.Is(err, storage.ErrDuplicate) {
+	// Each message ended the conversation (an empty session): the count
+	// survived its record's parking, and so do the last IDs.
+	if _, err := s.Begin(ctx, "telegram", "1", "flooder", "replay"); !errors.Is(err, storage.ErrDuplicate) {
 		t.Fatalf("replay: %v", err)
 	}
 	b, err := s.Begin(ctx, "telegram", "x", "someone-else", "t")
@@ -253,7 +258,7 @@ func TestFinishAfterScriptFlushRunsEachPartOnce(t *testing.T) {
 		if err := s.Release(ctx, "alice", "tok2"); err != nil {
 			t.Fatal(err)
 		}
-		rdb.Del(ctx, prefix+"c:{alice}", prefix+"pace:{telegram}", prefix+"replies:{telegram}")
+		rdb.Del(ctx, s.RecordKey("alice"), prefix+"pace:{telegram}", prefix+"replies:{telegram}")
 		for _, k := range rdb.Keys(ctx, prefix+"turns:{telegram}:*").Val() {
 			rdb.Del(ctx, k)
 		}
@@ -267,13 +272,14 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := storagetest.Redis(t)
 	s := storage.NewSessions(rdb, prefix, time.Minute)
+	live := flows.Session{Lang: "vi", Flow: "report", Step: "what"} // a report under way
 	for i, pos := range []int64{40, 41, 39, 0, 45} {
 		id := fmt.Sprint(1000 + i)
 		b, err := s.BeginAt(ctx, "telegram", id, "p", "t"+id, pos)
 		if err != nil || b.Thread {
 			t.Fatalf("message %d: %+v, %v", i, b, err)
 		}
-		if _, err := s.Finish(ctx, "telegram", id, "p", "t"+id, flows.Session{Lang: "vi"}, false, 0); err != nil {
+		if _, err := s.Finish(ctx, "telegram", id, "p", "t"+id, live, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,10 +287,10 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := s.BeginAt(ctx, "telegram", "web-1", "p", "x", 46)
-	if err != nil || b.First != 39 || b.Last != 46 || !b.Thread || b.Session.Lang != "vi" {
+	if err != nil || b.First != 39 || b.Last != 46 || !b.Thread || b.Session.Step != "what" {
 		t.Fatalf("Begin = %+v, %v; want range 39–46, the mark and the session", b, err)
 	}
-	if _, err := s.Finish(ctx, "telegram", "web-1", "p", "x", flows.Session{}, false, 0); err != nil {
+	if _, err := s.Finish(ctx, "telegram", "web-1", "p", "x", live, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"1000", "1004", "web-1"} {
@@ -298,14 +304,86 @@ func TestBeginKeepsRangeDedupeAndThreadMark(t *testing.T) {
 		if _, err := s.Begin(ctx, "telegram", id, "p", "t"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Finish(ctx, "telegram", id, "p", "t", flows.Session{}, false, 0); err != nil {
+		if _, err := s.Finish(ctx, "telegram", id, "p", "t", live, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.Begin(ctx, "telegram", "2000", "p", "r"); !errors.Is(err, storage.ErrDuplicate) {
 		t.Errorf("replay of the oldest kept: %v", err)
 	}
-	if _, err := s.Begin(ctx, "telegram", "1000", "p", "r"); err != nil {
-		t.Errorf("an ID older than the last %d: %v, want it taken as new", storage.Dedupe, err)
+	b, err = s.Begin(ctx, "telegram", "1000", "p", "r")
+	if err != nil {
+		t.Fatalf("an ID older than the last %d: %v, want it taken as new", storage.Dedupe, err)
+	}
+
+	// The report ends: the record is parked with its last ParkedDedupe IDs,
+	// its range and what outlives the report, and comes back whole.
+	if _, err := s.Finish(ctx, "telegram", "1000", "p", "r", flows.Session{Lang: "en"}, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, s.RecordKey("p")).Val(); n != 0 {
+		t.Fatalf("the record of an ended conversation is still a key")
+	}
+	for i := range storage.ParkedDedupe {
+		id := fmt.Sprint(2000 + storage.Dedupe - storage.ParkedDedupe + 1 + i)
+		if i == storage.ParkedDedupe-1 {
+			id = "1000"
+		}
+		if _, err := s.Begin(ctx, "telegram", id, "p", "r"); !errors.Is(err, storage.ErrDuplicate) {
+			t.Errorf("parked: replay of %s: %v, want ErrDuplicate", id, err)
+		}
+	}
+	b, err = s.BeginAt(ctx, "telegram", fmt.Sprint(2000+storage.Dedupe-storage.ParkedDedupe), "p", "r", 47)
+	if err != nil || b.Session.Lang != "en" || b.Session.Flow != "" || b.First != 39 || b.Last != 47 {
+		t.Fatalf("back from parking: %+v, %v; want it taken as new, the language, range 39–47", b, err)
+	}
+}
+
+// Parked records share a few hash keys instead of a key each, survive
+// their TTL, and no longer than two.
+func TestParkedRecordsShareBuckets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	s := storage.NewSessions(rdb, prefix, time.Hour)
+	const senders = 3000
+	for i := range senders {
+		who := fmt.Sprintf("%032x", i)
+		if _, err := s.Begin(ctx, "web", "web-1", who, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Finish(ctx, "web", "web-1", who, "t", flows.Session{Lang: "vi", Touched: 1796000000}, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := rdb.Keys(ctx, prefix+"*").Val()
+	if len(keys) > 1024 {
+		t.Fatalf("%d keys for %d parked records, want at most one per shard", len(keys), senders)
+	}
+	for _, k := range keys[:5] {
+		if enc := rdb.ObjectEncoding(ctx, k).Val(); enc != "listpack" {
+			t.Errorf("%s is a %s, want a compact listpack", k, enc)
+		}
+		if ttl := rdb.TTL(ctx, k).Val(); ttl < time.Hour || ttl > 2*time.Hour {
+			t.Errorf("%s lives %s, want between one and two periods", k, ttl)
+		}
+	}
+	// A web ID is kept by its digest: the replay is still caught.
+	if _, err := s.Begin(ctx, "web", "web-1", fmt.Sprintf("%032x", 7), "r"); !errors.Is(err, storage.ErrDuplicate) {
+		t.Errorf("replay of a parked web message: %v", err)
+	}
+	if b, err := s.Begin(ctx, "web", "web-2", fmt.Sprintf("%032x", 7), "r"); err != nil || b.Session.Lang != "vi" {
+		t.Errorf("next message: %+v, %v", b, err)
+	}
+	// Thoát nhanh on a parked record forgets its session, not its IDs.
+	other := fmt.Sprintf("%032x", 8)
+	if err := s.Forget(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, "web", "web-1", other, "r"); !errors.Is(err, storage.ErrDuplicate) {
+		t.Errorf("replay after a quick exit: %v", err)
+	}
+	if b, err := s.Begin(ctx, "web", "web-2", other, "r"); err != nil || b.Session.Lang != "" {
+		t.Errorf("after a quick exit: %+v, %v; want no session", b, err)
 	}
 }
