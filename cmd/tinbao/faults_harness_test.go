@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -199,6 +200,7 @@ func (h *harness) start(r *replica) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	started := listening(r.logPath)
 	env := map[string]string{"HTTP_ADDR": r.addr, "CONSOLE_ADDR": r.console}
 	for k, v := range r.env {
 		env[k] = v
@@ -218,10 +220,14 @@ func (h *harness) start(r *replica) {
 	}(r.cmd, r.done)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		// Its own "listening" line, not only an answer on its port: another
+		// process that took the port would answer too.
 		resp, err := http.Get(r.url() + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return
+			if listening(r.logPath) > started {
+				return
+			}
 		}
 		select {
 		case <-r.done:
@@ -233,6 +239,12 @@ func (h *harness) start(r *replica) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// listening counts the times a replica's log says it is listening.
+func listening(logPath string) int {
+	b, _ := os.ReadFile(logPath)
+	return bytes.Count(b, []byte(`"msg":"listening"`))
 }
 
 // kill is kill -9, and waits for the process to be gone.

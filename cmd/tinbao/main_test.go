@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -41,12 +42,21 @@ func (s *syncBuffer) String() string {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Below the kernel's ephemeral range (32768 and up on Linux): a port
+	// from that range, free now, can be taken as the local end of any
+	// outgoing connection before the service binds it, and the service
+	// then fails with "address already in use" (seen under make test,
+	// where many packages connect at once).
+	for range 200 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port on 127.0.0.1 between 20000 and 32000")
+	return ""
 }
 
 // service is tinbao started through run(), as the binary starts it.
