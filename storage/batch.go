@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +59,9 @@ type pipelineRequest struct {
 // do sends fill's commands, in a round trip shared with whatever other
 // messages are waiting, and returns the first error among its own commands
 // (redis.Nil included, as Pipelined gives it). Results are in the commands
-// fill made.
+// fill made. A caller who gives up while its commands still wait gets
+// ctx's error and nothing is sent; once they are on their way, it waits for
+// the answer, since a lock may already be taken in its name.
 func (ps *pipelines) do(ctx context.Context, fill func(redis.Pipeliner, scriptFunc)) error {
 	r := &pipelineRequest{ctx: ctx, fill: fill, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	ps.mu.Lock()
@@ -67,6 +71,7 @@ func (ps *pipelines) do(ctx context.Context, fill func(redis.Pipeliner, scriptFu
 		r.lead <- struct{}{}
 	}
 	ps.mu.Unlock()
+	giveUp := ctx.Done()
 	for {
 		select {
 		case err := <-r.done:
@@ -80,6 +85,22 @@ func (ps *pipelines) do(ctx context.Context, fill func(redis.Pipeliner, scriptFu
 			return err
 		case <-r.lead:
 			ps.send()
+		case <-giveUp:
+			giveUp = nil
+			ps.mu.Lock()
+			i := slices.Index(ps.waiting, r)
+			if i >= 0 {
+				ps.waiting = slices.Delete(ps.waiting, i, i+1)
+			}
+			ps.mu.Unlock()
+			if i >= 0 { // out of the queue: no lead can reach it any more
+				select {
+				case <-r.lead:
+					ps.handOff()
+				default:
+				}
+				return fmt.Errorf("redis: %w", ctx.Err())
+			}
 		}
 	}
 }
@@ -92,6 +113,20 @@ func (ps *pipelines) send() {
 	group := ps.waiting[:n:n]
 	ps.waiting = ps.waiting[n:]
 	ps.mu.Unlock()
+	defer func() {
+		// A panic (in a fill, a hook) must not leave the others of the
+		// round trip waiting for ever, nor its lead lost.
+		if p := recover(); p != nil {
+			for _, r := range group {
+				select {
+				case r.done <- errors.New("redis: round trip failed"):
+				default: // answered already
+				}
+			}
+			ps.handOff()
+			panic(p)
+		}
+	}()
 
 	live := group[:0:0]
 	for _, r := range group {

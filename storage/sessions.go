@@ -83,10 +83,10 @@ func (s *Sessions) senderKey(sender string) string {
 	return s.prefix + "c:" + shardTag(sender) + sender
 }
 
-// threadKey marks a sender an officer wrote to (see MarkThread).
-func (s *Sessions) threadKey(sender string) string {
-	return s.prefix + "thread:" + shardTag(sender) + sender
-}
+// threadKey marks a sender an officer wrote to (see MarkThread). Begin
+// reads it beside its script, not in it, so it keeps the sender's own tag:
+// marks set before the shards came are still found.
+func (s *Sessions) threadKey(sender string) string { return s.prefix + "thread:{" + sender + "}" }
 
 // parkedKeys are the buckets a parked record of sender may be in, newest
 // first: the next period's (a replica whose clock runs ahead may have
@@ -173,15 +173,17 @@ end
 // {0, session, count, first, last, thread}. Counting only once the lock is
 // taken: a caller waiting for the lock asks again, and must not count
 // twice. A parked record comes back from its bucket first (one older than
-// the TTL is dropped). KEYS: the record, the thread marker, the three
-// buckets of parkedKeys. ARGV: token, lock ms, window ms, message ID, chat
-// position, TTL s, sender.
+// the TTL is dropped: its age is counted from its flood window's start, so
+// up to about a minute early). The same Begin sent again (go-redis re-sends
+// a pipeline after a network error) finds its own lock and answers as the
+// first time. KEYS: the record, the three buckets of parkedKeys. ARGV:
+// token, lock ms, window ms, message ID, chat position, TTL s, sender.
 var beginScript = redis.NewScript(recordLua + `
 local t = now()
 local r = load(KEYS[1])
 local moved = false
 if not r then
-  for k = 3, 5 do
+  for k = 2, 4 do
     local v = redis.call('HGET', KEYS[k], ARGV[7])
     if v then
       redis.call('HDEL', KEYS[k], ARGV[7])
@@ -202,6 +204,7 @@ for _, seen in ipairs(r[7]) do
     return {1, false, 0, 0, 0, 0}
   end
 end
+if r[1] == ARGV[1] then return {0, r[8], r[3], r[5], r[6]} end
 if r[1] ~= '' and r[2] > t then return {2, false, 0, 0, 0, 0} end
 r[1] = ARGV[1]
 r[2] = t + tonumber(ARGV[2])
@@ -213,7 +216,7 @@ if pos > 0 then
   if pos > r[6] then r[6] = pos end
 end
 redis.call('SET', KEYS[1], cmsgpack.pack(r), 'EX', ARGV[6])
-return {0, r[8], r[3], r[5], r[6], redis.call('EXISTS', KEYS[2])}
+return {0, r[8], r[3], r[5], r[6]}
 `)
 
 // Begun is what Begin read in its one round trip: the session, the two
@@ -249,18 +252,20 @@ func (s *Sessions) Begin(ctx context.Context, channel, messageID, sender, token 
 func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, token string, pos int64) (Begun, error) {
 	var script *redis.Cmd
 	var turns *redis.StringCmd
+	var thread *redis.IntCmd
 	parked, _ := s.parkedKeys(sender, time.Now())
-	keys := append([]string{s.senderKey(sender), s.threadKey(sender)}, parked...)
+	keys := append([]string{s.senderKey(sender)}, parked...)
 	args := []any{token, s.lockTTL.Milliseconds(), FloodWindow.Milliseconds(), messageID, pos, s.ttl(), sender}
 	err := s.shared.do(ctx, func(p redis.Pipeliner, eval scriptFunc) {
 		script = eval(p, beginScript, keys, args...)
 		turns = p.Get(ctx, s.turnsKey(channel, time.Now()))
+		thread = p.Exists(ctx, s.threadKey(sender))
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Begun{}, fmt.Errorf("begin session: %w", err)
 	}
 	res, err := script.Slice()
-	if err != nil || len(res) < 6 {
+	if err != nil || len(res) < 5 {
 		return Begun{}, fmt.Errorf("begin session: %v %w", res, err)
 	}
 	switch code, _ := res[0].(int64); code {
@@ -272,7 +277,7 @@ func (s *Sessions) BeginAt(ctx context.Context, channel, messageID, sender, toke
 	b := Begun{}
 	b.Recent = int(asInt(res[2]))
 	b.First, b.Last = asInt(res[3]), asInt(res[4])
-	b.Thread = asInt(res[5]) == 1
+	b.Thread = thread.Val() == 1
 	if n, err := turns.Int(); err == nil {
 		b.Turns = n
 	}
@@ -358,7 +363,20 @@ func pipelineScripts(ctx context.Context, rdb redis.UniversalClient, fill func(r
 // message ID, parked (1/0), sender, the bucket's expiry (unix s).
 var finishScript = redis.NewScript(recordLua + `
 local r = load(KEYS[1])
-if not r or r[1] ~= ARGV[1] then return 0 end
+if not r or r[1] ~= ARGV[1] then
+  -- The same Finish sent again (go-redis re-sends a pipeline after a
+  -- network error) finds its message handled: it went through.
+  local ids = r and r[7]
+  if not r then
+    local v = redis.call('HGET', KEYS[2], ARGV[6])
+    ids = v and cmsgpack.unpack(v)[1]
+  end
+  local id = idkey(ARGV[4])
+  for _, seen in ipairs(ids or {}) do
+    if seen == id then return 1 end
+  end
+  return 0
+end
 r[1] = ''
 r[2] = 0
 r[8] = ARGV[2]

@@ -463,21 +463,29 @@ func (h *harness) judge(r *drillRow) {
 // compareFigures: after the drill, goroutines and open files are back to
 // what they were, within a small slack (pools that grew under load).
 func (r *drillRow) compareFigures() {
+	for _, p := range r.figureProblems() {
+		r.problem("%s", p)
+	}
+}
+
+func (r *drillRow) figureProblems() []string {
 	const slack = 8
 	names := make([]string, 0, len(r.before))
 	for n := range r.before {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var problems []string
 	for _, n := range names {
 		b, a := r.before[n], r.after[n]
 		if a[0] > b[0]+slack {
-			r.problem("%s: goroutines %d → %d", n, b[0], a[0])
+			problems = append(problems, fmt.Sprintf("%s: goroutines %d → %d", n, b[0], a[0]))
 		}
 		if a[1] > b[1]+slack {
-			r.problem("%s: open files %d → %d", n, b[1], a[1])
+			problems = append(problems, fmt.Sprintf("%s: open files %d → %d", n, b[1], a[1]))
 		}
 	}
+	return problems
 }
 
 func (f figures) column(i int, names []string) string {
