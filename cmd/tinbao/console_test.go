@@ -212,6 +212,19 @@ func TestConsoleWorksAReport(t *testing.T) {
 			t.Errorf("audit lacks %q: %v", want, seen)
 		}
 	}
+	// The report's history and deliveries read in the officer's words, not
+	// as stored codes.
+	_, page = o.get("/tips/" + rB)
+	for _, want := range []string{"Nhận xử lý", "Đổi trạng thái", "Nhắn cho người báo tin", "Xác nhận đã nhận tin", "Hệ thống · Tin đến"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report page lacks %q", want)
+		}
+	}
+	for _, code := range []string{"tip.claimed", "tip.viewed", "tip.status_changed", "· ack ·", "<strong>queued</strong>", "<strong>sent</strong>", "<strong>delivered</strong>", "(sending)", "(sent)"} {
+		if strings.Contains(page, code) {
+			t.Errorf("the report page shows the stored code %q to the officer", code)
+		}
+	}
 	// Sign-in is throttled per account.
 	x := newOfficer(t, s.console)
 	var last int

@@ -85,7 +85,18 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{},
 		live: hub{stop: make(chan struct{})}, metrics: cfg.Collectors}
 	funcs := template.FuncMap{
-		"t":    func(id string) string { return cat.T(locales.Default, id, nil) },
+		"t": func(id string) string { return cat.T(locales.Default, id, nil) },
+		// named is the officer's word for a stored code (an audit action,
+		// an outbox kind or status, a channel): prefix+code, dots as
+		// underscores, in the messages; the code itself when it has none,
+		// so a new code shows up, untranslated, rather than blank.
+		"named": func(prefix, code string) string {
+			id := prefix + strings.ReplaceAll(code, ".", "_")
+			if s := cat.T(locales.Default, id, nil); s != id {
+				return s
+			}
+			return code
+		},
 		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
 		"age":  c.age,
 		"has":  func(m map[string]int, k string) int { return m[k] },
