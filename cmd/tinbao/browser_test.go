@@ -337,6 +337,49 @@ func TestWebChatLongPasteKept(t *testing.T) {
 	}
 }
 
+// A question of several choices, answered by tapping two of them, stays
+// one question on the page with its picks marked, as on Telegram where the
+// message is edited: it was posted again below each tap.
+func TestWebChatSeveralChoicesInPlace(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, nil)
+	err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
+		press("Cần giúp đỡ"), chromedp.Sleep(200*time.Millisecond), press("Có"), chromedp.Sleep(200*time.Millisecond),
+		press("Không"), chromedp.Sleep(200*time.Millisecond), press("Tôi"), chromedp.Sleep(200*time.Millisecond),
+		chromedp.SendKeys(chromedp.CSS(`#text`), "Lao Cai"+kb.Enter))
+	if err != nil {
+		t.Fatalf("to the needs: %v\n%s", err, s.log)
+	}
+	needs := `[...document.querySelectorAll('.msg.bot')].filter(b => b.textContent.startsWith('Bạn hoặc người đó cần giúp gì')).length`
+	waitJS(t, ctx, needs+` === 1`)
+	for _, pick := range []string{"Chỗ ở an toàn", "Về nhà"} {
+		if err := chromedp.Do(ctx, press(pick)); err != nil {
+			t.Fatalf("%s: %v", pick, err)
+		}
+		waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === '✓ `+pick+`')`)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](needs)); n != 1 {
+		t.Errorf("the question of several choices is on the page %d times after two taps, want once", n)
+	}
+	both, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('.choices button:not([disabled])')].filter(b => b.textContent.startsWith('✓ ')).length === 2`))
+	if !both {
+		t.Errorf("both picks are not marked on the question")
+	}
+	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+		if shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+			os.WriteFile(dir+"/webchat-several-choices-phone.png", shot, 0o644)
+		}
+	}
+	if err := chromedp.Do(ctx, press("Xong")); err != nil {
+		t.Fatal(err)
+	}
+	// The next question comes below; the picks were kept.
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('liên lạc')`)
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](needs)); n != 1 {
+		t.Errorf("after Xong the question is on the page %d times", n)
+	}
+}
+
 // An officer works the queue in a real browser: a report from the fake
 // Telegram (which allowed messages) and one from the web chat come in; she
 // signs in, sees both with the urgent one first, takes the next one, reads

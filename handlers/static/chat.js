@@ -105,9 +105,34 @@
 
   function choicesOpen() { return !!log.querySelector(".choices button:not([disabled])"); }
 
+  // asked is the last question shown with its buttons: a question of
+  // several choices comes back after each tap with the picks marked ✓, and
+  // is then updated where it stands instead of posted again below.
+  var asked = null;
+
+  // sameQuestion reports whether reply asks the question on screen again
+  // with nothing but taps on its own buttons since.
+  function sameQuestion(reply) {
+    if (!asked || !reply.text || reply.text !== asked.text || !reply.choices || !reply.choices.length ||
+        !asked.bubble.isConnected) { return false; }
+    for (var n = asked.bubble.nextSibling; n; n = n.nextSibling) {
+      if (n !== asked.row && !(n.classList && n.classList.contains("tap"))) { return false; }
+    }
+    return true;
+  }
+
   function show(reply) {
-    if (reply.text) { bubble("bot", reply.text); }
-    if (!reply.choices || !reply.choices.length) { return; }
+    var choices = reply.choices && reply.choices.length;
+    if (sameQuestion(reply)) {
+      var n = asked.bubble.nextSibling;
+      while (n) { var next = n.nextSibling; n.remove(); n = next; }
+    } else if (reply.text) {
+      var b = bubble("bot", reply.text);
+      asked = choices ? { text: reply.text, bubble: b, row: null } : null;
+    } else {
+      asked = null;
+    }
+    if (!choices) { return; }
     disableChoices(); // only the newest question's buttons answer it
     var row = document.createElement("div");
     row.className = "choices";
@@ -125,10 +150,13 @@
       var b = document.createElement("button");
       b.type = "button";
       b.textContent = c.label;
+      // A pick already made is marked ✓ by the server; it also stands out.
+      if (c.label.indexOf("✓ ") === 0) { b.className = "picked"; b.setAttribute("aria-pressed", "true"); }
       b.addEventListener("click", function () { send({ choice: c.id }, c.label); });
       row.appendChild(b);
     });
     log.appendChild(row);
+    if (asked) { asked.row = row; }
     log.scrollTop = log.scrollHeight;
   }
 
@@ -168,6 +196,8 @@
     // Typed before the reply to the message still on its way was shown.
     msg.queued = !!(msg.text && (inflight || queue.length));
     var item = { msg: msg, el: shown ? bubble("me", shown) : null, tries: 0 };
+    // A tap's bubble may give way to its question updated in place.
+    if (item.el && msg.choice) { item.el.classList.add("tap"); }
     // A press answers the question: its buttons are spent. Typed words may
     // only add to an answer (a burst), so the buttons on screen stay.
     if (msg.choice) { disableChoices(); }
