@@ -215,7 +215,7 @@ func TestConsoleWorksAReport(t *testing.T) {
 	// The report's history and deliveries read in the officer's words, not
 	// as stored codes.
 	_, page = o.get("/tips/" + rB)
-	for _, want := range []string{"Nhận xử lý", "Đổi trạng thái", "Nhắn cho người báo tin", "Xác nhận đã nhận tin", "Hệ thống · Tin đến"} {
+	for _, want := range []string{"Nhận xử lý", "Đổi trạng thái", "Nhắn cho người báo tin", "Xác nhận đã nhận tin", "Hệ thống · Tin đến", "duty · cán bộ"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the report page lacks %q", want)
 		}
