@@ -49,8 +49,12 @@ func (c *turn) joins(f *flow) bool {
 		return false
 	}
 	burst := c.burst()
-	if !burst && !c.continuesAtChoice(f) && !c.continuesAtContact(f) {
-		return false
+	atContact := false
+	if !burst && !c.continuesAtChoice(f) {
+		if !c.continuesAtContact(f) {
+			return false
+		}
+		atContact = true
 	}
 	j := f.index(c.s.JoinStep)
 	if j < 0 || f.steps[j].input != inputText {
@@ -64,7 +68,7 @@ func (c *turn) joins(f *flow) bool {
 	}
 	joined := c.s.Answers[c.s.JoinStep] + "\n" + c.in.Text
 	if utf8.RuneCountInString(joined) > MaxStoryRunes {
-		c.say(c.t("common.too_long", map[string]any{"Max": MaxStoryRunes}))
+		c.say(c.t("common.too_long", map[string]any{"Max": locales.Count(c.s.Lang, MaxStoryRunes)}))
 		return true
 	}
 	c.s.Answers[c.s.JoinStep] = joined
@@ -73,6 +77,12 @@ func (c *turn) joins(f *flow) bool {
 	if !burst {
 		// Written after the question on screen: say where the words went.
 		c.say(c.t("common.added_to_answer", map[string]any{"Label": c.t(f.steps[j].label, nil)}))
+	}
+	if atContact {
+		// Once: what comes next answers the question, asked again so
+		// that it is on screen.
+		c.s.JoinStep = ""
+		c.prompt(f, &f.steps[f.index(c.s.Step)])
 	}
 	return true
 }
@@ -100,32 +110,64 @@ func (c *turn) continuesAtChoice(f *flow) bool {
 	return c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) <= choiceJoin
 }
 
-// continuesAtContact reports whether this message, words with no way or
-// time of reaching anyone in them, typed within choiceJoin of a place while
-// the question asks how to reach the person, is more of the place: a place
-// told in two lines ("lang son", then "nha nghi gan ben xe") must not become
-// the way to reach someone, least of all after Gửi ngay, where that answer
-// sends the request at once. The note that says where the words went, with
-// the question still on screen, lets the person answer it next.
+// continuesAtContact reports whether this message, typed within placeJoin
+// of a place while the question asks how to reach the person, is more of
+// the place: a place told in two lines ("lang son", then "nha nghi so 5
+// duong Tran Hung Dao") must not become the way to reach someone, least of
+// all after Gửi ngay, where that answer sends the request at once. Words of
+// a way to reach someone (a phone number, an @, zalo, goi, nhan o day…) are
+// the answer; so are words of a time ("buoi toi") unless they also name a
+// place; anything else is more of the place. It joins once (joins asks the
+// question again), so a contact said in none of these words is the next
+// answer, never a loop.
 func (c *turn) continuesAtContact(f *flow) bool {
 	i, j := f.index(c.s.Step), f.index(c.s.JoinStep)
 	if i < 0 || j < 0 || !f.steps[i].contact || !f.steps[j].place || c.s.JoinAt == 0 || c.in.Now.IsZero() ||
-		c.e.opts.Join < 0 || c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) > choiceJoin {
+		c.e.opts.Join < 0 || c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) > placeJoin {
 		return false
 	}
-	return !strings.ContainsAny(c.in.Text, "0123456789@") && !c.keys().has(contactWords)
+	k := c.keys()
+	if strings.Contains(c.in.Text, "@") || digits(c.in.Text) >= 8 || k.has(contactWords) {
+		return false
+	}
+	return k.has(placeWords) || !k.has(timeWords)
 }
 
-// contactWords are words of a way or a time to reach someone, folded: an
-// answer with any of them (or a digit, or an @) is taken as the answer to
-// how to reach the person. "toi" (evening, but also "I") is left out.
-var contactWords = padded([]string{
-	"zalo", "facebook", "fb", "face", "messenger", "mess", "telegram", "tele", "viber", "whatsapp", "signal",
-	"email", "mail", "gmail", "sdt", "so", "dien thoai", "dt", "goi", "nhan", "nhan tin", "lien lac", "lien he",
-	"o day", "qua day", "sang", "trua", "chieu", "dem", "gio", "h", "luc", "khi", "bat ky", "bat cu", "luc nao",
-	"khong", "dung", "ko", "k", "chua", "call", "text", "message", "phone", "number", "here", "night", "morning",
-	"evening", "any", "no", "not",
-})
+// placeJoin is how long after a place a message at the contact question
+// may still be more of the place: a second line typed by a frightened
+// person on a phone.
+const placeJoin = time.Minute
+
+func digits(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// contactWords are folded words of a way to reach someone; timeWords, of a
+// time to; placeWords, of a place.
+var (
+	contactWords = padded([]string{
+		"zalo", "facebook", "fb", "face", "messenger", "mess", "telegram", "tele", "viber", "whatsapp", "signal",
+		"email", "mail", "gmail", "sdt", "so dien thoai", "dien thoai", "dt", "goi", "nhan", "nhan tin", "o day",
+		"qua day", "lien lac", "lien he", "nghe may", "may", "khong can", "dung lien lac", "call", "text",
+		"message", "phone", "here",
+	})
+	timeWords = padded([]string{
+		"sang", "trua", "chieu", "toi", "dem", "gio", "h", "luc", "khi", "bat ky", "bat cu", "buoi", "nay", "mai",
+		"sau", "truoc", "night", "morning", "evening", "any", "after",
+	})
+	placeWords = padded([]string{
+		"o", "nha", "nha nghi", "khach san", "duong", "pho", "so nha", "ngo", "hem", "kiet", "thon", "xom", "ban",
+		"xa", "phuong", "huyen", "quan", "tinh", "thanh pho", "tp", "gan", "canh", "doi dien", "ben xe", "cho",
+		"cong ty", "khu", "toa nha", "tang", "phong", "cua khau", "bien gioi", "campuchia", "lao", "trung quoc",
+		"myanmar", "thai lan", "malaysia",
+	})
+)
 
 // answered notes a free-text answer, which a burst may continue.
 func (c *turn) answered(st *step) {
@@ -159,7 +201,7 @@ func (c *turn) story(f *flow, i int) bool {
 	}
 	joined := c.s.Answers[st.id] + "\n" + text
 	if utf8.RuneCountInString(joined) > MaxStoryRunes {
-		c.say(c.t("common.too_long", map[string]any{"Max": MaxStoryRunes}))
+		c.say(c.t("common.too_long", map[string]any{"Max": locales.Count(c.s.Lang, MaxStoryRunes)}))
 		return true
 	}
 	c.s.Answers[st.id] = joined

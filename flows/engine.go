@@ -733,7 +733,7 @@ func (c *turn) textAnswer() (string, bool) {
 		c.say(c.t("common.need_text", nil))
 		return "", false
 	case n > MaxTextRunes:
-		c.say(c.t("common.too_long", map[string]any{"Max": MaxTextRunes}))
+		c.say(c.t("common.too_long", map[string]any{"Max": locales.Count(c.s.Lang, MaxTextRunes)}))
 		return "", false
 	}
 	return c.in.Text, true

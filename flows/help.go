@@ -49,7 +49,7 @@ func helpFlow() *flow {
 					}
 					return "who"
 				}},
-			{id: "go_on", prompt: "help.go_on", input: inputPick,
+			{id: "go_on", prompt: "help.go_on", label: "help.label.go_on", input: inputPick,
 				when: func(c *turn) bool { return c.s.Answers["danger"] == "yes" },
 				options: []option{
 					{id: "send_now", label: "help.send_now", aliases: []string{"gui ngay", "gui"}},

@@ -88,7 +88,7 @@ func (h *Handlers) chatPage(w http.ResponseWriter, r *http.Request) {
 		Photo: t("web.photo"), PhotoSent: t("web.photo_sent"),
 		PhotoTooBig: h.cat.T(lang, "web.photo_too_big", map[string]any{"MB": media.MaxBytes >> 20, "Count": flows.MaxMedia}),
 		MaxText:     flows.MaxTextRunes,
-		TooLong:     h.cat.T(lang, "common.too_long", map[string]any{"Max": flows.MaxTextRunes}),
+		TooLong:     h.cat.T(lang, "common.too_long", map[string]any{"Max": locales.Count(lang, flows.MaxTextRunes)}),
 		Send:        t("button.send"), Exit: t("web.exit"), Offline: t("web.offline"), NoScript: t("web.noscript"),
 		ExitURL: exitURL, Start: chatStart(r),
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -121,6 +122,25 @@ func (c *Catalog) T(lang, id string, data map[string]any) string {
 	s, err := l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
 	if s == "" && err != nil {
 		return id
+	}
+	return s
+}
+
+// Count writes n as a reader of lang writes a number: thousands grouped
+// with "," in English (2,000), with "." in Vietnamese, the default (2.000).
+func Count(lang string, n int) string {
+	sep := "."
+	if lang == "en" {
+		sep = ","
+	}
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + sep + s[i:]
+	}
+	if neg {
+		s = "-" + s
 	}
 	return s
 }

@@ -118,3 +118,15 @@ func TestFallbacks(t *testing.T) {
 		}
 	}
 }
+
+func TestCountGroupsThousands(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		n    int
+		want string
+	}{{"vi", 2000, "2.000"}, {"", 8000, "8.000"}, {"en", 2000, "2,000"}, {"vi", 999, "999"}, {"vi", 1234567, "1.234.567"}, {"en", -1000, "-1,000"}} {
+		if got := Count(c.lang, c.n); got != c.want {
+			t.Errorf("Count(%q, %d) = %q, want %q", c.lang, c.n, got, c.want)
+		}
+	}
+}

@@ -312,8 +312,8 @@ func TestWebChatLongPasteKept(t *testing.T) {
 		}
 	}
 	hint, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('hint').textContent`))
-	if !strings.Contains(hint, "2000") {
-		t.Errorf("the note says %q, want the limit", hint)
+	if !strings.Contains(hint, "2.000") || !strings.Contains(hint, "(2.609/2.000)") {
+		t.Errorf("the note says %q, want the limit and how far over the text is", hint)
 	}
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.msg.me').length`)); n != 2 {
 		t.Errorf("%d messages shown, want the 2 presses: the text went although it was too long", n)

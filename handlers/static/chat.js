@@ -123,6 +123,10 @@
 
   function show(reply) {
     var choices = reply.choices && reply.choices.length;
+    // A new message from us: the note about a text too long is about the
+    // question before (the text stays in the box).
+    var hintEl = document.getElementById("hint");
+    if (hintEl && reply.text) { hintEl.hidden = true; }
     if (sameQuestion(reply)) {
       var n = asked.bubble.nextSibling;
       while (n) { var next = n.nextSibling; n.remove(); n = next; }
@@ -320,14 +324,21 @@
   // as the server counts, in characters of the composed (NFC) form.
   var hint = document.getElementById("hint");
   var maxText = parseInt(say("max-text"), 10) || 0;
-  function tooLong(s) { return maxText > 0 && Array.from(s.normalize("NFC")).length > maxText; }
+  function length(s) { return Array.from(s.normalize("NFC")).length; }
+  function tooLong(s) { return maxText > 0 && length(s) > maxText; }
+  // The note says how far over the text is, and follows the typing.
+  function note() {
+    var n = length(text.value.trim());
+    var fmt = function (x) { return x.toLocaleString(lang === "en" ? "en" : "vi-VN"); };
+    hint.textContent = say("too-long") + " (" + fmt(n) + "/" + fmt(maxText) + ")";
+    hint.hidden = false;
+  }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var s = text.value.trim();
     if (!s) { return; }
     if (tooLong(s)) {
-      hint.textContent = say("too-long");
-      hint.hidden = false;
+      note();
       text.focus();
       return;
     }
@@ -336,7 +347,8 @@
     send({ text: s }, s);
   });
   text.addEventListener("input", function () {
-    if (!hint.hidden && !tooLong(text.value.trim())) { hint.hidden = true; }
+    if (hint.hidden) { return; }
+    if (tooLong(text.value.trim())) { note(); } else { hint.hidden = true; }
   });
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
