@@ -32,7 +32,7 @@ func (c *turn) ack(f *flow, r *Report) string {
 	contact := c.s.Answers["now_contact"] != "" || c.s.Answers["contact_how"] != ""
 	data["When"] = c.s.Answers["followup_when"] != "" || c.s.Answers["contact_when"] != ""
 	switch {
-	case contact:
+	case contact: // on the web, with what the page cannot do (its _web form)
 		lines = append(lines, c.t("ack.contact_as_said", data))
 	case c.in.Channel == "web":
 		lines = append(lines, c.t("ack.web", data))
@@ -40,9 +40,6 @@ func (c *turn) ack(f *flow, r *Report) string {
 		lines = append(lines, c.t("ack.followup", data))
 	default:
 		lines = append(lines, c.t("ack.no_followup", data))
-	}
-	if contact && c.in.Channel == "web" {
-		lines = append(lines, c.t("ack.web", data))
 	}
 	if c.s.Abroad != "" {
 		data["Line"] = c.e.opts.Hotlines.Lines[0].Number
