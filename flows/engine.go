@@ -214,8 +214,27 @@ func (c *turn) prompt(f *flow, st *step) {
 	c.replies = append(c.replies, r)
 }
 
+// summaryMax bounds a summary outside SMS: Telegram sends at most 4,096
+// characters in one message and refuses a longer one, which, riding in a
+// webhook's response, would be lost without a word. A story may be up to
+// MaxStoryRunes.
+const summaryMax = 3800
+
+// summaryAnswerMax is how much of each answer a summary over summaryMax
+// shows: they wrote it, they know it, and the officers read it whole.
+const summaryAnswerMax = 250
+
 // summary reads the answers back so the person can check them once.
 func (c *turn) summary(f *flow) string {
+	s := c.summaryClipped(f, 0)
+	if c.in.Channel != "sms" && utf8.RuneCountInString(s) > summaryMax {
+		s = c.summaryClipped(f, summaryAnswerMax)
+	}
+	return s
+}
+
+// summaryClipped is the summary with each answer cut to clip runes (0: whole).
+func (c *turn) summaryClipped(f *flow, clip int) string {
 	var b strings.Builder
 	b.WriteString(c.t(f.title, nil))
 	for i := range f.steps {
@@ -239,6 +258,9 @@ func (c *turn) summary(f *flow) string {
 			}
 			fmt.Fprintf(&b, " %s: %s;", c.t(st.label, nil), answer)
 			continue
+		}
+		if r := []rune(answer); clip > 0 && len(r) > clip {
+			answer = strings.TrimSpace(string(r[:clip-1])) + "…"
 		}
 		fmt.Fprintf(&b, "\n• %s: %s", c.t(st.label, nil), answer)
 	}

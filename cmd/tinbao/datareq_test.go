@@ -34,6 +34,21 @@ func (c *tgChat) dataRequest(ref, choice string) string {
 	return c.last().Text
 }
 
+// waitTextQuick reports whether the bot has sent the chat a message
+// containing want, waiting a moment for one on its way.
+func (c *tgChat) waitTextQuick(want string) bool {
+	c.t.Helper()
+	for range 10 {
+		for _, m := range c.tg.SentTo(c.chatID) {
+			if strings.Contains(m.Text, want) {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 // waitText waits until the bot sent the chat a message containing want.
 func (c *tgChat) waitText(want string) bool {
 	c.t.Helper()

@@ -336,3 +336,27 @@ func TestWebChatMemoryCeiling(t *testing.T) {
 	t.Logf("%d requests in %s: %d keys in Redis (bound %d), %d limited", total, time.Since(start).Round(time.Millisecond),
 		len(ks), bound, limited.Load())
 }
+
+// A story told in four long messages reaches its summary on Telegram: the
+// fake Bot API refuses a text over 4,096 characters, as Telegram does, and
+// the summary once was 6,257 and never arrived.
+func TestTelegramLongStoryReachesSummary(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700123)
+	part := string([]rune(strings.Repeat("Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao, giữ hộ chiếu. ", 27))[:1900])
+	c.say("/baotin")
+	c.press("skip")
+	for range 4 {
+		c.say(part)
+	}
+	c.press("next")
+	for range 10 {
+		if c.waitTextQuick("xem lại") {
+			break
+		}
+		c.press("skip")
+	}
+	if !c.waitText("Bạn xem lại nhé") {
+		t.Fatalf("the summary never reached the chat:\n%s", s.log)
+	}
+}

@@ -39,6 +39,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Token is the bot token the fake accepts. It has the shape of a real token
@@ -137,9 +138,11 @@ var (
 	errMethodNotFound = Error{Code: http.StatusNotFound, Description: "Not Found: method not found"}
 	errChatIDEmpty    = Error{Code: http.StatusBadRequest, Description: "Bad Request: chat_id is empty"}
 	errTextEmpty      = Error{Code: http.StatusBadRequest, Description: "Bad Request: message text is empty"}
-	errNoMessageID    = Error{Code: http.StatusBadRequest, Description: "Bad Request: message identifier is not specified"}
-	errBadMarkup      = Error{Code: http.StatusBadRequest, Description: "Bad Request: can't parse reply keyboard markup JSON object"}
-	errWebhookActive  = Error{Code: http.StatusConflict, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
+	// errTextTooLong is Telegram's answer to a text over MaxText.
+	errTextTooLong   = Error{Code: http.StatusBadRequest, Description: "Bad Request: message is too long"}
+	errNoMessageID   = Error{Code: http.StatusBadRequest, Description: "Bad Request: message identifier is not specified"}
+	errBadMarkup     = Error{Code: http.StatusBadRequest, Description: "Bad Request: can't parse reply keyboard markup JSON object"}
+	errWebhookActive = Error{Code: http.StatusConflict, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
 )
 
 // Server is a fake Bot API. All methods are safe for concurrent use.
@@ -668,6 +671,10 @@ func (s *Server) takeFailure(method string) (Error, bool) {
 	return e, true
 }
 
+// MaxText is the longest text Telegram sends in one message (4,096
+// characters after entities are parsed; tinbao sends plain text).
+const MaxText = 4096
+
 func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now time.Time) {
 	chatID, e, ok := parseChatID(p["chat_id"])
 	if !ok {
@@ -677,6 +684,10 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string, now tim
 	text := p["text"]
 	if strings.TrimSpace(text) == "" {
 		writeError(w, errTextEmpty)
+		return
+	}
+	if utf8.RuneCountInString(text) > MaxText {
+		writeError(w, errTextTooLong)
 		return
 	}
 	markup, ok := parseMarkup(p["reply_markup"])
