@@ -77,11 +77,7 @@ func (ps *pipelines) do(ctx context.Context, fill func(redis.Pipeliner, scriptFu
 		case err := <-r.done:
 			// Answered by another's round trip while asked to lead:
 			// the lead goes on, never lost.
-			select {
-			case <-r.lead:
-				ps.handOff()
-			default:
-			}
+			ps.passLead(r)
 			return err
 		case <-r.lead:
 			ps.send()
@@ -94,11 +90,7 @@ func (ps *pipelines) do(ctx context.Context, fill func(redis.Pipeliner, scriptFu
 			}
 			ps.mu.Unlock()
 			if i >= 0 { // out of the queue: no lead can reach it any more
-				select {
-				case <-r.lead:
-					ps.handOff()
-				default:
-				}
+				ps.passLead(r)
 				return fmt.Errorf("redis: %w", ctx.Err())
 			}
 		}
@@ -155,6 +147,15 @@ func (ps *pipelines) send() {
 	}
 
 	ps.handOff()
+}
+
+// passLead hands on a lead r was given but will not use.
+func (ps *pipelines) passLead(r *pipelineRequest) {
+	select {
+	case <-r.lead:
+		ps.handOff()
+	default:
+	}
 }
 
 // handOff passes a finished round trip's lead to the first waiting message

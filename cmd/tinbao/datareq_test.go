@@ -34,34 +34,27 @@ func (c *tgChat) dataRequest(ref, choice string) string {
 	return c.last().Text
 }
 
-// waitTextQuick reports whether the bot has sent the chat a message
-// containing want, waiting a moment for one on its way.
-func (c *tgChat) waitTextQuick(want string) bool {
-	c.t.Helper()
-	for range 10 {
-		for _, m := range c.tg.SentTo(c.chatID) {
-			if strings.Contains(m.Text, want) {
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
 // waitText waits until the bot sent the chat a message containing want.
 func (c *tgChat) waitText(want string) bool {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	return c.waitTextFor(want, 10*time.Second)
+}
+
+// waitTextFor is waitText with its own patience.
+func (c *tgChat) waitTextFor(want string, d time.Duration) bool {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
 		for _, m := range c.tg.SentTo(c.chatID) {
 			if strings.Contains(m.Text, want) {
 				return true
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return false
 }
 
 // A reporter with only the code asks to see what we hold (a summary of

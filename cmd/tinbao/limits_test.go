@@ -351,7 +351,7 @@ func TestTelegramLongStoryReachesSummary(t *testing.T) {
 	}
 	c.press("next")
 	for range 10 {
-		if c.waitTextQuick("xem lại") {
+		if c.waitTextFor("xem lại", 200*time.Millisecond) {
 			break
 		}
 		c.press("skip")

@@ -18,6 +18,7 @@
   var log = document.getElementById("log");
   var form = document.getElementById("form");
   var text = document.getElementById("text");
+  var hint = document.getElementById("hint"); // a text too long says so here
   var photo = document.getElementById("photo");
   var maxPhoto = 10 * 1024 * 1024; // the server's limit, said before the upload
   var body = document.body;
@@ -125,8 +126,7 @@
     var choices = reply.choices && reply.choices.length;
     // A new message from us: the note about a text too long is about the
     // question before (the text stays in the box).
-    var hintEl = document.getElementById("hint");
-    if (hintEl && reply.text) { hintEl.hidden = true; }
+    if (reply.text) { hint.hidden = true; }
     if (sameQuestion(reply)) {
       var n = asked.bubble.nextSibling;
       while (n) { var next = n.nextSibling; n.remove(); n = next; }
@@ -322,7 +322,6 @@
   // A message longer than the server takes stays in the box, with a note
   // that says so: nothing typed or pasted is cut or thrown away. Counted
   // as the server counts, in characters of the composed (NFC) form.
-  var hint = document.getElementById("hint");
   var maxText = parseInt(say("max-text"), 10) || 0;
   function length(s) { return Array.from(s.normalize("NFC")).length; }
   function tooLong(s) { return maxText > 0 && length(s) > maxText; }
