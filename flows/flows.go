@@ -23,9 +23,12 @@ const (
 	KindHelp Kind = "help"
 )
 
-// MaxTextRunes caps one free-text answer; longer text is refused with a
-// request to shorten it rather than cut silently.
-const MaxTextRunes = 2000
+// MaxTextRunes caps one message's text: the longest Telegram carries in one
+// message, so nothing a person can send there is refused for its length (at
+// 2,000 a story typed in one go was sent back to be cut up on a phone).
+// Longer text (only the web box can hold it) is refused with a request to
+// shorten it rather than cut silently.
+const MaxTextRunes = 4096
 
 // MaxMedia caps the attachments kept with one report.
 const MaxMedia = 10
@@ -83,7 +86,7 @@ type Distress struct {
 const MaxDistress = 20
 
 // MaxStoryRunes caps an answer joined from several messages.
-const MaxStoryRunes = 4 * MaxTextRunes
+const MaxStoryRunes = 2 * MaxTextRunes
 
 // Sequence says whether a message was written before the reply to the
 // previous one was shown: only the web page knows it for sure.

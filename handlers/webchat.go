@@ -25,8 +25,10 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 const (
-	chatCookie  = "tinbao_chat"
-	maxChatBody = 16 << 10
+	chatCookie = "tinbao_chat"
+	// maxChatBody holds the longest message in JSON: 4 bytes a character at
+	// most, and as much again for escapes.
+	maxChatBody = 8*flows.MaxTextRunes + 1<<10
 	// exitURL is where Thoát nhanh goes: an ordinary page that gives
 	// nothing away to someone looking over a shoulder.
 	exitURL = "https://www.google.com/search?q=d%E1%BB%B1+b%C3%A1o+th%E1%BB%9Di+ti%E1%BA%BFt"

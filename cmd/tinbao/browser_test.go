@@ -284,13 +284,13 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 }
 
 // A long story pasted at once, past what one message may hold, is not cut:
-// the browser's maxlength once dropped everything after 2,000 characters
+// the browser's maxlength once dropped everything after the limit
 // without a word. The page keeps all of it in the box and says why it did
 // not go; shortened, it goes.
 func TestWebChatLongPasteKept(t *testing.T) {
 	ctx := browser(t)
 	s := startService(t, nil)
-	story := strings.Repeat("Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao. ", 45) // 2,610 characters
+	story := strings.Repeat("Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao. ", 80) // 4,640 characters
 	paste := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: story})
 		return err
@@ -312,16 +312,16 @@ func TestWebChatLongPasteKept(t *testing.T) {
 		}
 	}
 	hint, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('hint').textContent`))
-	if !strings.Contains(hint, "2.000") || !strings.Contains(hint, "(2.609/2.000)") {
+	if !strings.Contains(hint, "4.096") || !strings.Contains(hint, "(4.639/4.096)") {
 		t.Errorf("the note says %q, want the limit and how far over the text is", hint)
 	}
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.msg.me').length`)); n != 2 {
 		t.Errorf("%d messages shown, want the 2 presses: the text went although it was too long", n)
 	}
 	// Cut in two by the person, the first half goes and the note leaves.
-	half := string([]rune(story)[:1300])
+	half := string([]rune(story)[:2300])
 	err = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById('text');
-		t.value = t.value.slice(0, 1300); t.dispatchEvent(new Event('input')); })()`),
+		t.value = t.value.slice(0, 2300); t.dispatchEvent(new Event('input')); })()`),
 		chromedp.SendKeys(chromedp.CSS(`#text`), kb.Enter))
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +332,7 @@ func TestWebChatLongPasteKept(t *testing.T) {
 		t.Errorf("sent %d characters, want the %d left in the box", len([]rune(sent)), len([]rune(strings.TrimSpace(half))))
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('Tiếp')`)
-	if last, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.msg.bot')].pop().textContent`)); strings.Contains(last, "2000") {
+	if last, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('.msg.bot')].pop().textContent`)); strings.Contains(last, "4.096") {
 		t.Errorf("the server refused the shortened story: %q", last)
 	}
 }

@@ -12,10 +12,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
 	"tinbao/bot"
+	"tinbao/bot/telegram/telegramtest"
 	"tinbao/bot/web"
 	"tinbao/flows"
 	"tinbao/handlers"
@@ -358,5 +360,34 @@ func TestTelegramLongStoryReachesSummary(t *testing.T) {
 	}
 	if !c.waitText("Bạn xem lại nhé") {
 		t.Fatalf("the summary never reached the chat:\n%s", s.log)
+	}
+}
+
+// A story told in one long message, as long as Telegram lets a person send
+// (4,096 characters), is kept whole: it was refused past 2,000 with "write
+// it shorter or split it", and the person, on a phone, had to cut their own
+// words into pieces or lose them.
+func TestTelegramLongMessageKept(t *testing.T) {
+	s, tg, secret := startTelegram(t)
+	c := s.telegramChat(t, tg, secret, 700124)
+	story := string([]rune(strings.Repeat("Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao, giữ hộ chiếu. ", 60))[:telegramtest.MaxText])
+	c.say("/baotin")
+	c.press("skip")
+	c.say(story)
+	if strings.Contains(c.last().Text, "dài") {
+		t.Fatalf("a message Telegram carries was refused: %q", c.last().Text)
+	}
+	c.press("next")
+	for range 10 {
+		if c.waitTextFor("xem lại", 200*time.Millisecond) {
+			break
+		}
+		c.press("skip")
+	}
+	c.press("send")
+	var tips []storage.Tip
+	waitFor(t, func() bool { tips, _ = s.db.OpenTips(context.Background(), 10); return len(tips) == 1 })
+	if got := tips[0].Details["what"]; got != story {
+		t.Errorf("the report keeps %d of the %d characters told", utf8.RuneCountInString(got), utf8.RuneCountInString(story))
 	}
 }

@@ -752,7 +752,7 @@ func TestWebChatRefusesBadInput(t *testing.T) {
 		{"not JSON", `{"id":`, http.StatusBadRequest},
 		{"no message ID", `{"text":"hi"}`, http.StatusBadRequest},
 		{"bad message ID", `{"id":"../../x","text":"hi"}`, http.StatusBadRequest},
-		{"huge", `{"id":"a","text":"` + strings.Repeat("a", 20<<10) + `"}`, http.StatusRequestEntityTooLarge},
+		{"huge", `{"id":"a","text":"` + strings.Repeat("a", 40<<10) + `"}`, http.StatusRequestEntityTooLarge},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, s.url+"/chat/send", strings.NewReader(tc.body))
 		req.Header.Set("X-Tinbao", "1")
