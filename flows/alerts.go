@@ -2,6 +2,7 @@ package flows
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,12 @@ func (e *Engine) Alert(a AlertInfo) string {
 	})
 }
 
+// reachesPerson says whether an answer is a way to reach the person (a
+// phone number, a Zalo name, when to call): it identifies them.
+func reachesPerson(key string) bool {
+	return strings.HasPrefix(key, "contact_") || key == "now_contact"
+}
+
 // categoryLabel finds the label of a category option.
 func categoryLabel(id string) string {
 	for _, st := range reportFlow().steps {
@@ -72,7 +79,12 @@ func (c *turn) age(d time.Duration) string {
 }
 
 // Field is one answer of a finished report, as an officer reads it.
-type Field struct{ Key, Label, Value string }
+type Field struct {
+	Key, Label, Value string
+	// Contact: the answer is a way to reach the person, so it identifies
+	// them; a referral shares it only when the officer ticks it.
+	Contact bool
+}
 
 // Describe lists a report's answers in the order they were asked, each with
 // its question's name and, for choices, the words of the options chosen
@@ -86,9 +98,9 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 	}
 	done := map[string]bool{}
 	var out []Field
-	add := func(key, label, value string) {
+	add := func(key, label, value string, contact bool) {
 		if value != "" && !done[key] {
-			out = append(out, Field{Key: key, Label: label, Value: value})
+			out = append(out, Field{Key: key, Label: label, Value: value, Contact: contact})
 		}
 		done[key] = true
 	}
@@ -109,9 +121,9 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 		if st.input == inputPick || st.input == inputMulti {
 			value = c.answerText(st)
 		}
-		add(st.id, label, value)
+		add(st.id, label, value, reachesPerson(st.id))
 		if note := details[st.id+"_note"]; note != "" {
-			add(st.id+"_note", label, note)
+			add(st.id+"_note", label, note, reachesPerson(st.id))
 		}
 	}
 	keys := make([]string, 0, len(details))
@@ -120,7 +132,7 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add(k, k, details[k])
+		add(k, k, details[k], reachesPerson(k))
 	}
 	return out
 }

@@ -149,7 +149,7 @@ func TestStatusNoticeOnlyWithFollowUp(t *testing.T) {
 		t.Fatalf("forwarded before any referral: %v, want ErrNotReferred", err)
 	}
 	units, _ := db.Units(ctx)
-	if _, err := db.Refer(ctx, a.TipID, units[0].ID, "", []string{}, "officer1"); err != nil {
+	if _, err := db.Refer(ctx, a.TipID, units[0].ID, "", []string{}, "officer1", ""); err != nil {
 		t.Fatal(err)
 	}
 	queued, err := db.ChangeTipStatus(ctx, a.TipID, "forwarded", "officer1", "Tin báo đã được chuyển.")

@@ -44,15 +44,17 @@ const sqlRefer = `WITH r AS (
 	RETURNING id, tip_id
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
-	SELECT $5, 'tip.referred', tip_id, jsonb_build_object('unit', $2::bigint, 'shared', $4::text[]) FROM r
+	SELECT $5, 'tip.referred', tip_id, jsonb_build_object('unit', $2::bigint, 'shared', $4::text[])
+		|| CASE WHEN $6::text <> '' THEN jsonb_build_object('emergency', $6::text) ELSE '{}'::jsonb END FROM r
 )
 SELECT id FROM r`
 
 // Refer hands a report to a unit with a note and the answers shared.
-// Audited.
-func (db *DB) Refer(ctx context.Context, tipID, unitID int64, note string, shared []string, officer string) (int64, error) {
+// Audited, with the officer's reason when the referral needed the emergency
+// exception to the person's consent (emergency is "" otherwise).
+func (db *DB) Refer(ctx context.Context, tipID, unitID int64, note string, shared []string, officer, emergency string) (int64, error) {
 	var id int64
-	if err := db.pool.QueryRow(ctx, sqlRefer, tipID, unitID, note, shared, officer).Scan(&id); err != nil {
+	if err := db.pool.QueryRow(ctx, sqlRefer, tipID, unitID, note, shared, officer, emergency).Scan(&id); err != nil {
 		return 0, fmt.Errorf("refer: %w", err)
 	}
 	return id, nil

@@ -263,6 +263,70 @@ func TestConsoleWorksAReport(t *testing.T) {
 	}
 }
 
+// A person who said they are in danger now and chose Gửi ngay was never
+// asked for consent: the request may still go to the police, the Border
+// Guard or 111 (the law's exception for protecting life), with the
+// officer's reason, audited, and only what they tick shared (a way to reach
+// the person is not ticked for them). Then it can be marked forwarded: it
+// used to go to no unit and was sure to miss its one-hour deadline.
+func TestConsoleEmergencyReferral(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(flows.NewReference([]byte{12, 12, 12, 13, 7, 8, 9}))
+	help := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref), Lang: "vi", Ack: "ack", Urgent: true,
+		Details: map[string]string{"safe": "no", "danger": "yes", "go_on": "send_now", "now_where": "Bavet",
+			"now_contact": "Zalo chị Lan sau 9 giờ tối"}}
+	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "web", SenderPseudonym: "e", SourceMessageID: "e1", Handle: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	o.get("/tips/" + ref)
+	if r, _ := o.post("/tips/"+ref+"/claim", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("claim: %d", r.StatusCode)
+	}
+	_, page := o.get("/tips/" + ref)
+	for _, want := range []string{`action="/tips/` + ref + `/refer"`, "khẩn cấp, cần ghi lý do", `name="emergency_reason"`,
+		`value="now_where" checked>`, `value="now_contact">`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report page lacks %q", want)
+		}
+	}
+	police, health := unitIDByName(t, s, "Công an tỉnh"), unitIDByName(t, s, "Sở Y tế (bảo trợ xã hội)")
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {health}, "share": {"now_where"}, "emergency_reason": {"x"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("to a support service without consent: %d, want 403", r.StatusCode)
+	}
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {"  "}}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("without a reason: %d, want 400", r.StatusCode)
+	}
+	if refs, _ := s.db.Referrals(ctx, c.TipID); len(refs) != 0 {
+		t.Fatalf("refused referrals were made: %+v", refs)
+	}
+	const why = "Người nhờ giúp nói đang bị nhốt ở Bavet, cần đến ngay"
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {why}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("emergency referral: %d", r.StatusCode)
+	}
+	refs, _ := s.db.Referrals(ctx, c.TipID)
+	if len(refs) != 1 || len(refs[0].Shared) != 1 || refs[0].Shared[0] != "now_where" {
+		t.Errorf("referrals = %+v, want one to the police sharing the place only", refs)
+	}
+	var audited string
+	s.db.Pool().QueryRow(ctx, `SELECT details->>'emergency' FROM audit_log WHERE tip_id = $1 AND action = 'tip.referred'`, c.TipID).Scan(&audited)
+	if audited != why {
+		t.Errorf("audited reason = %q, want %q", audited, why)
+	}
+	if r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("forwarded: %d", r.StatusCode)
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref); tip.Status != "forwarded" {
+		t.Errorf("status = %q, want forwarded", tip.Status)
+	}
+}
+
 // "Forwarded" means handed to a unit: an urgent report referred to no unit
 // cannot be marked forwarded (so its hand-on deadline is not met by a click
 // and it stays in the queue and on the late list); the officer is told to
@@ -367,7 +431,7 @@ func TestConsoleReferral(t *testing.T) {
 	ref := string(flows.NewReference([]byte{9, 8, 7, 6, 5, 4, 3}))
 	help := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref), Lang: "vi", Ack: "ack",
 		Details: map[string]string{"who": "self", "where": "Tây Ninh", "needs": "shelter,home", "contact_when": "sau 9 giờ tối",
-			"consent_police": "no", "consent_support": "yes"}}
+			"danger": "yes", "consent_police": "no", "consent_support": "yes"}}
 	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "sms", SenderPseudonym: "p", SourceMessageID: "h1", Handle: "1"})
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +452,9 @@ func TestConsoleReferral(t *testing.T) {
 	if !strings.Contains(page, "chưa đồng ý") {
 		t.Errorf("the page does not say the person did not consent to the police")
 	}
-	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Công an tỉnh")}, "share": {"where"}}); r.StatusCode != http.StatusForbidden {
+	// In danger, but asked and said no to the police: they are heard.
+	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Công an tỉnh")}, "share": {"where"},
+		"emergency_reason": {"đang nguy hiểm"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("referring without consent: %d, want 403", r.StatusCode)
 	}
 	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Sở Y tế (bảo trợ xã hội)")}, "share": {"where", "needs"},
@@ -399,7 +465,7 @@ func TestConsoleReferral(t *testing.T) {
 	// form of greyed-out units to submit.
 	ref2 := string(flows.NewReference([]byte{9, 8, 7, 6, 5, 4, 2}))
 	none := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref2), Lang: "vi", Ack: "ack",
-		Details: map[string]string{"go_on": "send_now", "danger": "yes"}}
+		Details: map[string]string{"who": "family", "where": "Lào Cai"}}
 	if _, err := s.db.CommitTip(ctx, storage.NewTip{Report: none, Channel: "web", SenderPseudonym: "q", SourceMessageID: "h2", Handle: "2"}); err != nil {
 		t.Fatal(err)
 	}

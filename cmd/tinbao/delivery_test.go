@@ -93,7 +93,7 @@ func TestOfficerFollowUpAndReplyRoundTrip(t *testing.T) {
 	notice, _ := flows.New(cat, flows.Options{}).StatusNotice("vi", flows.Reference(ref), "forwarded")
 	before = len(tg.SentTo(reporter))
 	units, _ := s.db.Units(context.Background())
-	if _, err := s.db.Refer(context.Background(), tip.ID, units[0].ID, "", []string{}, "officer1"); err != nil {
+	if _, err := s.db.Refer(context.Background(), tip.ID, units[0].ID, "", []string{}, "officer1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if queued, err := s.db.ChangeTipStatus(context.Background(), tip.ID, "forwarded", "officer1", notice); err != nil || !queued {

@@ -33,7 +33,19 @@ func referable(t storage.Tip, unitKind string) bool {
 	if sharingWithdrawn(t, unitKind) {
 		return false
 	}
-	return t.Kind != "help" || t.Details[consentFor(unitKind)] == "yes"
+	return t.Kind != "help" || t.Details[consentFor(unitKind)] == "yes" || emergency(t, unitKind)
+}
+
+// emergency says whether a help request may go to the police, the Border
+// Guard or 111 without the person's consent, under the law's exception for
+// protecting life: they said they were in danger now and were never asked
+// (Gửi ngay skips the consents so that the request goes at once). Without
+// it the most urgent request could go to no one and was sure to miss its
+// deadline. The officer must say why; the reason is audited. A person who
+// was asked and said no is heard.
+func emergency(t storage.Tip, unitKind string) bool {
+	return t.Kind == "help" && t.Details["danger"] == "yes" && consentFor(unitKind) == "consent_police" &&
+		t.Details["consent_police"] == ""
 }
 
 func sharingWithdrawn(t storage.Tip, unitKind string) bool {
@@ -54,9 +66,13 @@ func refusal(t storage.Tip, unitKind string) string {
 
 type unitChoice struct {
 	storage.Unit
-	Allowed bool
-	Reason  string // message ID of why not
+	Allowed   bool
+	Emergency bool   // allowed only under the emergency exception: a reason is needed
+	Reason    string // message ID of why not
 }
+
+// maxEmergencyReason bounds the reason given for an emergency referral.
+const maxEmergencyReason = 500
 
 // refer hands the report to a unit with a note and exactly the answers the
 // officer ticked; for a help request, only where the person consented.
@@ -94,13 +110,20 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusBadRequest, "console.err.reply_length")
 		return
 	}
+	var reason string
+	if t.Details[consentFor(units[i].Kind)] != "yes" && emergency(t, units[i].Kind) {
+		if reason, ok = formText(r.PostFormValue("emergency_reason"), maxEmergencyReason, false); !ok {
+			c.fail(w, r, http.StatusBadRequest, "console.err.emergency_reason")
+			return
+		}
+	}
 	var shared []string
 	for _, k := range r.PostForm["share"] {
 		if _, ok := t.Details[k]; ok || (k == "distress" && len(t.Distress) > 0) {
 			shared = append(shared, k)
 		}
 	}
-	if _, err := c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username); err != nil {
+	if _, err := c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username, reason); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}

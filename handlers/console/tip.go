@@ -56,6 +56,7 @@ type tipData struct {
 	Units     []unitChoice
 	CanRefer  bool
 	NoUnit    bool // consent allows no unit: said plainly, not a list of greyed-out names
+	Emergency bool // some units only under the emergency exception, with a reason
 	UnitView  bool // a unit officer: only what was shared is shown
 	Shareable []flows.Field
 	// A supervisor may give the report to anyone.
@@ -167,7 +168,9 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, u := range units {
-			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind), Reason: refusal(t, u.Kind)})
+			urgent := emergency(t, u.Kind) && t.Details[consentFor(u.Kind)] != "yes"
+			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind), Emergency: urgent, Reason: refusal(t, u.Kind)})
+			d.Emergency = d.Emergency || urgent
 		}
 		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
 		d.NoUnit = !slices.ContainsFunc(d.Units, func(u unitChoice) bool { return u.Allowed })
