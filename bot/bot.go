@@ -236,6 +236,8 @@ type Outcome struct {
 	Replies []flows.Reply
 	// Wipe: erase the conversation on the channel where it allows it.
 	Wipe bool
+	// OptOut: the person asked for no more messages to this number.
+	OptOut bool
 	// Lang is the conversation's language after this message.
 	Lang string
 	// Wait is when the first reply's slot in the channel's send budget
@@ -485,7 +487,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	if flooded {
 		outcome = "capped"
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, OptOut: res.OptOut, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
 }
 
 // Flood caps. From one sender, floodLimit messages a minute are answered as

@@ -197,6 +197,9 @@ type Result struct {
 	// Data asks the caller to handle a request about the data a code's
 	// report holds and answer with Engine.DataAnswer.
 	Data *DataRequest
+	// OptOut: the person asked for no more messages (an SMS "dung" that
+	// answers no question on screen); nothing is said back.
+	OptOut bool
 }
 
 // ThreadReply is a reporter's message to the officers of one report.
@@ -271,6 +274,9 @@ func (e *Engine) Step(s Session, in Input) Result {
 	}
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
+	if in.Channel == "sms" && strings.ToLower(in.Text) == "dung" && !c.answersQuestion() {
+		return Result{Session: s, OptOut: true}
+	}
 	first := s.Touched == 0
 	c.run()
 	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {

@@ -114,14 +114,22 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 		}
 		a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
 	}
-	_, err := a.runner.Handle(ctx, bot.Message{
+	out, err := a.runner.Handle(ctx, bot.Message{
 		Channel:   bot.ChannelSMS,
 		Sender:    sender,
 		Handle:    h,
 		MessageID: in.Provider + ":" + in.ID,
 		Text:      in.Text,
 	})
-	return err
+	if err != nil || !out.OptOut {
+		return err
+	}
+	// "dung" that answered no question: the opt-out word after all.
+	if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
+		return err
+	}
+	a.log.InfoContext(ctx, "sms opt-out", "sender", sender)
+	return nil
 }
 
 type kw int
@@ -132,17 +140,17 @@ const (
 	kwStart
 )
 
-// keyword finds the opt-out words of the contract. "DUNG" stops only typed
-// without marks: "đúng" (right) is an answer.
+// keyword finds the opt-out words of the contract that mean nothing else.
+// "DUNG" is one too, but typed without marks it is also "đúng" (right, yes):
+// the flows decide (flows.Result.OptOut), since only they know whether a
+// yes-or-no question is on the person's screen.
 func keyword(text string) kw {
-	raw := strings.ToLower(strings.TrimSpace(text))
+	if strings.ToLower(strings.TrimSpace(text)) == "dừng" { // with its marks, only "stop"
+		return kwStop
+	}
 	switch locales.Fold(text) {
 	case "stop", "huy dang ky", "unsubscribe":
 		return kwStop
-	case "dung":
-		if raw == "dung" {
-			return kwStop
-		}
 	case "start", "bat dau":
 		return kwStart
 	}

@@ -346,3 +346,32 @@ func reportBySMS(t *testing.T, say func(string) string) {
 		}
 	}
 }
+
+// "dung" typed without marks is the opt-out word and also "đúng" (right,
+// yes). At a yes-or-no question it is the answer: a frightened person who
+// wrote it used to get silence for good, mid-request. Anywhere else it
+// stops the messages, as STOP does, until BAT DAU.
+func TestSMSDungAnswersOrStops(t *testing.T) {
+	g := smstest.NewGateway("gw-user", "gw-pass")
+	defer g.Close()
+	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
+		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey, "JOIN_WINDOW": "200ms"})
+	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+	if got := p.say("GIUP"); !strings.Contains(got, "1 Co") {
+		t.Fatalf("GIUP: %q, want the safety question", got)
+	}
+	if got := p.say("dung"); !strings.Contains(strings.ToLower(got), "nguy hiem") {
+		t.Errorf("dung at a yes-or-no question: %q, want the next question (danger)", got)
+	}
+	p.say("HUY") // nothing on the screen to answer now
+	before := len(g.SentTo(victimE164))
+	p.post("Dung", http.StatusOK)
+	p.post("GIUP", http.StatusOK)
+	time.Sleep(1500 * time.Millisecond)
+	if got := g.SentTo(victimE164); len(got) != before {
+		t.Errorf("after dung at rest, %d more SMS were sent: %q", len(got)-before, got[len(got)-1].Body)
+	}
+	if got := p.say("BAT DAU"); !strings.Contains(got, "1 Bao tin") {
+		t.Errorf("after BAT DAU: %q, want the menu", got)
+	}
+}
