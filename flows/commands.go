@@ -188,18 +188,8 @@ var dangerPadded = padded(dangerPhrases)
 // inDanger reports whether a message, by its keys, carries a danger phrase.
 func inDanger(k keys) bool { return k.text != "" && k.has(dangerPadded) }
 
-// answersQuestion says whether the text answers the choice on screen: on
-// SMS "dung" is the contract's opt-out word, but typed without marks it is
-// also "đúng" (right, yes), which at a yes-or-no question is the answer a
-// frightened person gives. Anywhere else it stops the messages.
-func (c *turn) answersQuestion() bool {
-	f := c.e.flows[c.s.Flow]
-	if f == nil || c.s.Paused {
-		return false
-	}
-	i := f.index(c.s.Step)
-	if i < 0 || f.steps[i].input == inputText || f.steps[i].input == inputMedia {
-		return false
-	}
-	return c.chosen(f, &f.steps[i]) != ""
-}
+// midRequest says whether a flow is under way: there an SMS "dung" is read
+// as the answer it may be, "đúng" (right, yes), never as the opt-out word,
+// which would leave a frightened person in silence mid-request. At a
+// yes-or-no question it answers; elsewhere the question is asked again.
+func (c *turn) midRequest() bool { return c.e.flows[c.s.Flow] != nil }

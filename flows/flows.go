@@ -197,8 +197,8 @@ type Result struct {
 	// Data asks the caller to handle a request about the data a code's
 	// report holds and answer with Engine.DataAnswer.
 	Data *DataRequest
-	// OptOut: the person asked for no more messages (an SMS "dung" that
-	// answers no question on screen); nothing is said back.
+	// OptOut: the person asked for no more messages (an SMS "dung" with no
+	// request under way); nothing is said back.
 	OptOut bool
 }
 
@@ -274,7 +274,7 @@ func (e *Engine) Step(s Session, in Input) Result {
 	}
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
-	if in.Channel == "sms" && strings.ToLower(in.Text) == "dung" && !c.answersQuestion() {
+	if in.Channel == "sms" && strings.ToLower(in.Text) == "dung" && !c.midRequest() {
 		return Result{Session: s, OptOut: true}
 	}
 	first := s.Touched == 0

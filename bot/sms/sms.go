@@ -124,7 +124,7 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if err != nil || !out.OptOut {
 		return err
 	}
-	// "dung" that answered no question: the opt-out word after all.
+	// "dung" with no request under way: the opt-out word after all.
 	if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ const (
 // keyword finds the opt-out words of the contract that mean nothing else.
 // "DUNG" is one too, but typed without marks it is also "đúng" (right, yes):
 // the flows decide (flows.Result.OptOut), since only they know whether a
-// yes-or-no question is on the person's screen.
+// request is under way.
 func keyword(text string) kw {
 	if strings.ToLower(strings.TrimSpace(text)) == "dừng" { // with its marks, only "stop"
 		return kwStop
