@@ -63,6 +63,14 @@ func reportFlow() *flow {
 					{id: "16to17", label: "child.16to17"},
 					{id: "none", label: "child.none", aliases: []string{"khong", "ko", "no"}},
 					{id: "unknown", label: "child.unknown", aliases: []string{"khong biet", "ko biet"}},
+				},
+				// A child involved makes a report urgent, as danger now
+				// does: it is handed on at once, not within a day.
+				after: func(c *turn, answer string) string {
+					if answer == "under16" || answer == "16to17" {
+						c.s.Urgent = true
+					}
+					return ""
 				}},
 			{id: "danger", prompt: "report.danger", label: "report.label.danger", input: inputPick, optional: true, dangerYes: true,
 				options: []option{yes, no, {id: "unknown", label: "choice.unknown", aliases: []string{"khong biet", "ko biet"}}},
