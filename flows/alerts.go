@@ -112,6 +112,10 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 		}
 		label := st.id
 		switch {
+		case c.e.cat.Has("officer.label." + st.id):
+			// The reporter's summary says "Lời bạn nhắn"; an officer reads
+			// the same answer as what the person wrote.
+			label = c.t("officer.label."+st.id, nil)
 		case st.label != "":
 			label = c.t(st.label, nil)
 		case st.prompt != "":

@@ -480,7 +480,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("refer: %v\n%s", err, s.log)
 	}
 	submitted(chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
-		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Cập nhật"]`)))
+		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Đổi trạng thái"]`)))
 	waitJS(t, ctx, `document.querySelector('.flash').textContent.includes('Đã cập nhật trạng thái')`)
 	submitted(chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
 		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)))

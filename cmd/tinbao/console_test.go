@@ -278,7 +278,7 @@ func TestConsoleEmergencyReferral(t *testing.T) {
 	ref := string(flows.NewReference([]byte{12, 12, 12, 13, 7, 8, 9}))
 	help := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(ref), Lang: "vi", Ack: "ack", Urgent: true,
 		Details: map[string]string{"safe": "no", "danger": "yes", "go_on": "send_now", "now_where": "Bavet",
-			"now_contact": "Zalo chị Lan sau 9 giờ tối"}}
+			"now_contact": "Zalo chị Lan sau 9 giờ tối", "story": "cứu tôi, họ nhốt tôi"}}
 	c, err := s.db.CommitTip(ctx, storage.NewTip{Report: help, Channel: "web", SenderPseudonym: "e", SourceMessageID: "e1", Handle: "1"})
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +295,14 @@ func TestConsoleEmergencyReferral(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the report page lacks %q", want)
 		}
+	}
+	// The web page cannot write back, but the person said how to reach
+	// them: the page says to use that, not that they refused messages.
+	if !strings.Contains(page, "Lời người gửi nhắn") || strings.Contains(page, "Lời bạn nhắn") {
+		t.Errorf("the officer reads the story under the reporter's own wording")
+	}
+	if !strings.Contains(page, "Họ đã ghi cách liên lạc an toàn") || strings.Contains(page, "không cho phép nhắn lại") {
+		t.Errorf("the page does not point to the way to reach the person")
 	}
 	police, health := unitIDByName(t, s, "Công an tỉnh"), unitIDByName(t, s, "Sở Y tế (bảo trợ xã hội)")
 	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {health}, "share": {"now_where"}, "emergency_reason": {"x"}}); r.StatusCode != http.StatusForbidden {
@@ -349,8 +357,8 @@ func TestConsoleForwardNeedsReferral(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/tips/"+ref {
 		t.Fatalf("forwarded without a referral: %d %s, want back to the report", r.StatusCode, r.Header.Get("Location"))
 	}
-	if _, page := o.get("/tips/" + ref); !strings.Contains(page, "Hãy chuyển tuyến trước") {
-		t.Errorf("the page does not tell the officer to refer it first:\n%s", page)
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, `class="flash refused" role="alert">`) || !strings.Contains(page, "Hãy chuyển tuyến trước") {
+		t.Errorf("the page does not tell the officer, as a refusal, to refer it first:\n%s", page)
 	}
 	tip, _ := s.db.TipByReference(ctx, ref)
 	if tip.Status != "in_review" {

@@ -275,11 +275,13 @@ type page struct {
 	Officer storage.Officer
 	CSRF    string
 	Flash   string
+	Refused string // what was not done, and why: not in a success's green
 	Data    any
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	p := page{Officer: officer(r), CSRF: c.csrfToken(r.Context()), Flash: c.sm.PopString(r.Context(), "flash"), Data: data}
+	p := page{Officer: officer(r), CSRF: c.csrfToken(r.Context()), Flash: c.sm.PopString(r.Context(), "flash"),
+		Refused: c.sm.PopString(r.Context(), "refused"), Data: data}
 	var b strings.Builder
 	if err := c.pages[name].Execute(&b, p); err != nil {
 		c.log.ErrorContext(r.Context(), "console render", "page", name, "err", err)
@@ -299,6 +301,12 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msgID
 // flash says something on the next page.
 func (c *Console) flash(r *http.Request, msgID string, data map[string]any) {
 	c.sm.Put(r.Context(), "flash", c.cat.T(locales.Default, msgID, data))
+}
+
+// refused says on the next page that what the officer asked was not done,
+// and why, marked as such (a refusal in the success's green read as done).
+func (c *Console) refused(r *http.Request, msgID string) {
+	c.sm.Put(r.Context(), "refused", c.cat.T(locales.Default, msgID, nil))
 }
 
 // clientIP is the connection's address (the console is not behind a proxy).

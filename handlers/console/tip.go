@@ -47,8 +47,11 @@ type tipData struct {
 	Mine     bool
 	Taken    bool // by a colleague
 	CanReply bool
-	Deadline Deadline
-	Distress []flows.Distress
+	// ContactGiven: the person left a way to reach them (a phone, a Zalo
+	// name) though this channel cannot write back: the page says to use it.
+	ContactGiven bool
+	Deadline     Deadline
+	Distress     []flows.Distress
 	// Referrals (chuyển tuyến): those made, the units one may refer to
 	// (each with whether the person's consent allows it), and whether this
 	// officer may refer at all.
@@ -110,7 +113,8 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 	}
 	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
 		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
-		Deadline: c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
+		ContactGiven: slices.ContainsFunc(all, func(f flows.Field) bool { return f.Contact }),
+		Deadline:     c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
 	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
 	if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -241,7 +245,7 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, storage.ErrNotReferred):
 		// Forwarded means handed to a unit: refer it first. Nothing changed.
-		c.flash(r, "console.tip.refer_first", nil)
+		c.refused(r, "console.tip.refer_first")
 		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 		return
 	case err != nil:
