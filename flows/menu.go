@@ -378,11 +378,10 @@ func (c *turn) erase(panicWord bool) {
 	switch {
 	case panicWord:
 		c.say(c.t("wipe.panic_reply", nil))
-	case c.in.Channel == "sms":
-		c.ended(c.t("wipe.sms", nil))
 	}
 	// Telegram: the messages disappear, which says it all. Web: the page
-	// clears itself.
+	// clears itself. SMS: nothing, as after STOP: an answer would make the
+	// phone ring just when someone may be looking at it.
 }
 
 const (
