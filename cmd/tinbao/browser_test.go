@@ -431,7 +431,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		document.documentElement.scrollWidth <= window.innerWidth &&
 		[...document.querySelectorAll('table.queue tbody td:last-child')].every(td => td.getBoundingClientRect().right <= window.innerWidth)`)
 	shot("console-queue-phone")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+	// The urgent report on the phone: the header in two rows, the alarm
+	// words and the answers on the first screen, before the forms.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelector('header').getBoundingClientRect().height < 140 &&
+		document.querySelector('section.distress').getBoundingClientRect().top < window.innerHeight / 2 &&
+		document.querySelector('section.fields').getBoundingClientRect().top < document.querySelector('section.actions').getBoundingClientRect().top &&
+		document.documentElement.scrollWidth <= window.innerWidth`)
+	shot("console-report-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(s.console+"/queue"),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`))); err != nil {
 		t.Fatal(err)
 	}
 	// A new urgent report comes in while she looks: it appears, marked,

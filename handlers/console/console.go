@@ -99,6 +99,7 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 		},
 		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
 		"age":  c.age,
+		"span": c.span,
 		"has":  func(m map[string]int, k string) int { return m[k] },
 		"list": func(s ...string) []string { return s },
 		"has2": func(s []string, v string) bool { return slices.Contains(s, v) },
@@ -316,6 +317,28 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// span says a duration in words, to the second under an hour and to the
+// minute above: "1 phút 28 giây", "2 giờ 5 phút" (it read "1m28s").
+func (c *Console) span(d time.Duration) string {
+	t := func(id string, n int) string { return c.cat.T(locales.Default, id, map[string]any{"Count": n}) }
+	if d = d.Round(time.Second); d >= time.Hour {
+		d = d.Round(time.Minute)
+		out := t("alert.age_hours", int(d.Hours()))
+		if m := int(d.Minutes()) % 60; m > 0 {
+			out += " " + t("alert.age_minutes", m)
+		}
+		return out
+	}
+	out := t("alert.age_seconds", int(d.Seconds())%60)
+	if m := int(d.Minutes()); m > 0 {
+		out = t("alert.age_minutes", m)
+		if s := int(d.Seconds()) % 60; s > 0 {
+			out += " " + t("alert.age_seconds", s)
+		}
+	}
+	return out
 }
 
 // age says how long ago, roughly: "12 phút", "3 giờ", "2 ngày".

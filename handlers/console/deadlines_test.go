@@ -53,3 +53,25 @@ func TestDecisionClockComplexAndExtended(t *testing.T) {
 		t.Errorf("extended: %+v", d)
 	}
 }
+
+// A median time reads in words, not as Go writes a duration ("1m28s").
+func TestSpanInWords(t *testing.T) {
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{cat: cat}
+	for d, want := range map[time.Duration]string{
+		28 * time.Second:                      "28 giây",
+		88 * time.Second:                      "1 phút 28 giây",
+		3 * time.Minute:                       "3 phút",
+		2*time.Hour + 5*time.Minute + 20e9:    "2 giờ 5 phút",
+		5 * time.Hour:                         "5 giờ",
+		59*time.Minute + 59*time.Second:       "59 phút 59 giây",
+		59*time.Minute + 59*time.Second + 6e8: "1 giờ",
+	} {
+		if got := c.span(d); got != want {
+			t.Errorf("span(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
