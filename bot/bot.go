@@ -294,6 +294,8 @@ type Runner struct {
 	observer Observer           // nil: nothing counted
 	limits   Limits
 	data     DataRequests // nil: data requests recorded nowhere
+	alarms   Alarms       // nil: alarms not watched
+	silence  time.Duration
 }
 
 type officerGroup struct {
@@ -451,6 +453,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 	}
+	r.watch(ctx, m, sess, res)
 	res.Replies = r.capReplies(ctx, m, b, res)
 	answered := len(res.Replies) > 0
 	if d, ok := r.durable[m.Channel]; ok && answered {

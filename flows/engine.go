@@ -748,6 +748,45 @@ func (c *turn) submit(f *flow) {
 	c.reset()
 }
 
+// Unfinished is the request a person who raised the alarm, and then went
+// silent, did not send: what they told so far, urgent, marked unfinished,
+// filed under the exception for protecting life. It has no acknowledgement
+// (they did not ask for one, and a message now could make a watched phone
+// ring) and no writing back. nil when the conversation holds no alarm any
+// more: the person sent their report, cancelled it or wiped the chat, and
+// that choice stands.
+func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
+	if !s.Urgent || (len(s.Distress) == 0 && s.Answers["danger"] != "yes") {
+		return nil
+	}
+	c := &turn{e: e, s: s, in: Input{Channel: channel, Reference: ref}}
+	kind, details := KindHelp, map[string]string{}
+	if f := e.flows[s.Flow]; f != nil && (f.kind == KindTip || f.kind == KindHelp) {
+		kind = f.kind
+		for _, st := range f.steps {
+			if v, ok := s.Answers[st.id]; ok && st.applies(c) {
+				details[st.id] = v
+				if note, ok := s.Answers[st.id+"_note"]; ok {
+					details[st.id+"_note"] = note
+				}
+			}
+		}
+		if f.finish != nil {
+			f.finish(c, details)
+		}
+	}
+	if details["danger"] == "" {
+		details["danger"] = "yes" // said in words
+	}
+	details[UnfinishedKey] = "yes"
+	return &Report{Kind: kind, Reference: ref, Urgent: true, Lang: s.Lang, Details: details,
+		Category: details["category"], Media: s.Media, Distress: s.Distress}
+}
+
+// UnfinishedKey marks, in a report's details, a request filed for a person
+// who raised the alarm and went silent (Engine.Unfinished).
+const UnfinishedKey = "unfinished"
+
 // textAnswer validates a free-text answer, saying why when it is refused.
 func (c *turn) textAnswer() (string, bool) {
 	switch n := utf8.RuneCountInString(c.in.Text); {

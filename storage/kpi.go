@@ -32,7 +32,7 @@ const sqlKPI = `SELECT date_trunc($1, t.created_at AT TIME ZONE 'Asia/Ho_Chi_Min
 FROM tips t
 LEFT JOIN LATERAL (SELECT min(at) AS at FROM audit_log l
 	WHERE l.tip_id = t.id AND l.action IN ('tip.claimed', 'tip.status_changed')) f ON true
-LEFT JOIN outbox a ON a.tip_id = t.id AND a.kind = 'ack'
+LEFT JOIN outbox a ON a.tip_id = t.id AND a.kind = 'ack' AND a.status <> 'withheld'
 WHERE t.created_at >= $2
 GROUP BY 1, 2, 3
 ORDER BY 1 DESC, 2, 3`

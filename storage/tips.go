@@ -86,8 +86,8 @@ const sqlCommitTip = `WITH t AS (
 ), k AS (
 	INSERT INTO data_keys (tip_id, wrapped) SELECT id, $18 FROM t
 ), o AS (
-	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body)
-	SELECT id, 'ack', $3, $7, $9, $6, $10 FROM t
+	INSERT INTO outbox (tip_id, kind, channel, recipient_pseudonym, recipient_sealed, language, body, status)
+	SELECT id, 'ack', $3, $7, $9, $6, $10, CASE WHEN $10 = '' THEN 'withheld' ELSE 'queued' END FROM t
 	RETURNING id
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)

@@ -34,7 +34,10 @@ type config struct {
 	TrustedProxyHeader string
 	Keys               *identity.Keyring // TINBAO_SECRET (required)
 	SessionIdle        time.Duration     // SESSION_IDLE, default 30m: then the next message asks whether to go on
-	PanicWord          string            // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
+	// ALARM_SILENCE, default 15m: a person who raised the alarm and wrote
+	// nothing for this long without sending has their request filed.
+	AlarmSilence time.Duration
+	PanicWord    string // PANIC_WORD: typed alone, wipes the chat and gets a harmless answer
 	// RESPONSE_HOURS, default 24: how soon a person can expect a human to
 	// read a report, said in acknowledgements.
 	ResponseHours int
@@ -157,6 +160,10 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 	c.SessionIdle, err = time.ParseDuration(get("SESSION_IDLE", "30m"))
 	if err != nil || c.SessionIdle < time.Minute {
 		errs = append(errs, errors.New("SESSION_IDLE must be a duration of at least 1m, such as 30m"))
+	}
+	c.AlarmSilence, err = time.ParseDuration(get("ALARM_SILENCE", "15m"))
+	if err != nil || c.AlarmSilence < time.Second {
+		errs = append(errs, errors.New("ALARM_SILENCE must be a duration such as 15m"))
 	}
 	switch get("SMS_DIACRITICS", "strip") {
 	case "strip":
@@ -313,5 +320,6 @@ func (c config) LogValue() slog.Value {
 		slog.Bool("sms_gateway", c.smsgateOn()),
 		slog.Bool("sms_keep_marks", c.SMSKeepMarks),
 		slog.Duration("session_idle", c.SessionIdle),
+		slog.Duration("alarm_silence", c.AlarmSilence),
 	)
 }

@@ -76,6 +76,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	intake := newIntakeMetrics()
 	runner.Observe(intake)
 	runner.RecordDataRequests(dataStore{db})
+	runner.WatchAlarms(alarmStore{db}, cfg.AlarmSilence)
 
 	if cfg.telegramOn() && cfg.TelegramOfficerChatID != 0 {
 		if err := runner.AlertOfficers(bot.ChannelTelegram, strconv.FormatInt(cfg.TelegramOfficerChatID, 10), cfg.ConsoleURL); err != nil {
@@ -154,6 +155,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}, log)
 	wg.Go(func() { dispatcher.Run(ctx) })
 	wg.Go(func() { runPurge(ctx, db, cfg.Retention, cfg.PurgeEvery, log) })
+	wg.Go(func() { sweepAlarms(ctx, runner, cfg.AlarmSilence, log) })
 	downloaders := map[string]media.Downloader{}
 	if tg != nil {
 		downloaders[bot.ChannelTelegram] = telegramFiles{tg}
@@ -294,4 +296,22 @@ func openKeyed(ctx context.Context, getenv func(string) string) (config, *storag
 	}
 	db.SetKeys(cfg.Keys)
 	return cfg, db, nil
+}
+
+// sweepAlarms files the requests of people who raised the alarm and went
+// silent (bot.Runner.SweepAlarms), looking a few times per silence, at most
+// every 30 s.
+func sweepAlarms(ctx context.Context, runner *bot.Runner, silence time.Duration, log *slog.Logger) {
+	t := time.NewTicker(min(30*time.Second, max(silence/4, 100*time.Millisecond)))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := runner.SweepAlarms(ctx); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "alarm sweep", "err", err)
+			}
+		}
+	}
 }

@@ -58,6 +58,34 @@ func (a sessionStore) AllowEach(ctx context.Context, limits []bot.Limit) (int, e
 	return a.s.AllowEach(ctx, ls)
 }
 
+// alarmStore keeps watched alarms in Postgres.
+type alarmStore struct{ db *storage.DB }
+
+func (a alarmStore) WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error {
+	return a.db.WatchAlarm(ctx, channel, sender, due)
+}
+
+func (a alarmStore) DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]bot.Alarm, error) {
+	due, err := a.db.DueAlarms(ctx, limit, lease)
+	out := make([]bot.Alarm, len(due))
+	for i, d := range due {
+		out[i] = bot.Alarm{ID: d.ID, Channel: d.Channel, Sender: d.Sender}
+	}
+	return out, err
+}
+
+func (a alarmStore) PostponeAlarm(ctx context.Context, id int64, due time.Time) error {
+	return a.db.PostponeAlarm(ctx, id, due)
+}
+
+func (a alarmStore) SettleAlarm(ctx context.Context, id int64) (string, error) {
+	return a.db.SettleAlarm(ctx, id)
+}
+
+func (a alarmStore) FiledAlarm(ctx context.Context, id int64, ref flows.Reference) error {
+	return a.db.FiledAlarm(ctx, id, string(ref))
+}
+
 type tipStore struct{ db *storage.DB }
 
 func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {

@@ -1,0 +1,141 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tinbao/flows"
+)
+
+// Alarms records who raised the alarm and then went silent: a person whose
+// phone was taken after "cứu tôi" sent no report, and their words reached
+// no officer. The runner watches them (a row with no words, in Postgres)
+// and, once the wait is over, files what they told as an urgent,
+// unfinished request (flows.Engine.Unfinished).
+type Alarms interface {
+	// WatchAlarm starts watching a sender; one already watched keeps its
+	// first due time.
+	WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error
+	// DueAlarms leases up to limit due alarms for lease.
+	DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]Alarm, error)
+	// PostponeAlarm makes an alarm due again at due.
+	PostponeAlarm(ctx context.Context, id int64, due time.Time) error
+	// SettleAlarm closes an alarm with nothing to file, and says why
+	// ("reported" or "dropped").
+	SettleAlarm(ctx context.Context, id int64) (string, error)
+	// FiledAlarm closes an alarm with the report filed for it.
+	FiledAlarm(ctx context.Context, id int64, reference flows.Reference) error
+}
+
+// Alarm is one watched alarm.
+type Alarm struct {
+	ID      int64
+	Channel string
+	Sender  string
+}
+
+// WatchAlarms makes the runner watch alarms in a, filing a silent person's
+// request after silence without a message. Call it before handling
+// messages.
+func (r *Runner) WatchAlarms(a Alarms, silence time.Duration) {
+	r.alarms, r.silence = a, silence
+}
+
+// watch starts watching a sender whose turn raised the alarm and sent no
+// report. A failure is logged, never the message's: the emergency numbers
+// must go out whatever Postgres does.
+func (r *Runner) watch(ctx context.Context, m Message, before flows.Session, res flows.Result) {
+	if r.alarms == nil || res.Report != nil || !res.Session.Urgent || before.Urgent {
+		return
+	}
+	if len(res.Session.Distress) == 0 && res.Session.Answers["danger"] != "yes" {
+		return // urgent for another reason (a child in a report): a tipster's choice to send
+	}
+	if err := r.alarms.WatchAlarm(ctx, m.Channel, m.Sender, r.now().Add(r.silence)); err != nil {
+		r.log.WarnContext(ctx, "watch alarm", "channel", m.Channel, "err", err)
+	}
+}
+
+// alarmLease is how long a replica holds a due alarm while filing it.
+const alarmLease = 2 * time.Minute
+
+// SweepAlarms files what each due alarm's silent sender told, unless they
+// are still writing (then it waits for their silence) or no longer hold an
+// alarm (they sent it, cancelled or wiped: settled). It returns how many it
+// filed.
+func (r *Runner) SweepAlarms(ctx context.Context) (int, error) {
+	if r.alarms == nil {
+		return 0, nil
+	}
+	due, err := r.alarms.DueAlarms(ctx, 50, alarmLease)
+	if err != nil {
+		return 0, err
+	}
+	filed := 0
+	for _, a := range due {
+		ok, err := r.sweep(ctx, a)
+		if err != nil {
+			r.log.WarnContext(ctx, "alarm", "id", a.ID, "err", err) // leased: tried again when the lease ends
+			continue
+		}
+		if ok {
+			filed++
+		}
+	}
+	return filed, nil
+}
+
+func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
+	// The sender's lock, as a message takes it, so that a message arriving
+	// now waits; never saved, so the conversation stays as the person left
+	// it. The ID is never marked handled.
+	m := Message{Channel: a.Channel, Sender: a.Sender, MessageID: fmt.Sprintf("alarm:%d", a.ID)}
+	token := newToken()
+	b, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token, 0)
+	if errors.Is(err, ErrBusy) {
+		return false, nil // writing this very moment; the lease brings it back
+	}
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if err := r.sessions.Release(ctx, m.Sender, token); err != nil {
+			r.log.WarnContext(ctx, "release session", "message", m, "err", err)
+		}
+	}()
+	s := b.Session
+	if last := time.Unix(s.Touched, 0); s.Touched != 0 && r.now().Sub(last) < r.silence {
+		return false, r.alarms.PostponeAlarm(ctx, a.ID, last.Add(r.silence))
+	}
+	for attempt := 0; ; attempt++ {
+		rep := r.engine.Unfinished(s, a.Channel, newReference())
+		if rep == nil {
+			outcome, err := r.alarms.SettleAlarm(ctx, a.ID)
+			if err == nil {
+				r.log.InfoContext(ctx, "alarm settled", "channel", a.Channel, "outcome", outcome)
+			}
+			return false, err
+		}
+		// One filing per alarm: its source key is the alarm's, so a second
+		// try after a lost answer finds it filed.
+		cerr := r.commit(ctx, m, "", rep)
+		if errors.Is(cerr, ErrReferenceTaken) && attempt < 5 {
+			continue
+		}
+		if cerr != nil && !errors.Is(cerr, ErrDuplicate) {
+			return false, cerr
+		}
+		if err := r.alarms.FiledAlarm(ctx, a.ID, rep.Reference); err != nil {
+			return false, err
+		}
+		if cerr == nil {
+			r.log.InfoContext(ctx, "unfinished request filed", "channel", a.Channel, "reference", string(rep.Reference))
+			if r.observer != nil {
+				r.observer.Committed(a.Channel, rep.Kind, true)
+			}
+		}
+		return cerr == nil, nil
+	}
+}

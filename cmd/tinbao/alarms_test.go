@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"tinbao/bot/telegram/telegramtest"
+	"tinbao/storage"
+)
+
+// A person who calls for help and then goes silent without sending (their
+// phone taken, say) is not lost: after ALARM_SILENCE their request is filed
+// as urgent and unfinished, with their words, and no message goes to their
+// phone. One who wipes the chat is heard (nothing filed); one who sends is
+// filed once, by their own Gửi; one still writing is not filed while they
+// write.
+func TestSilentCryForHelpIsFiled(t *testing.T) {
+	tg := telegramtest.NewServer(t)
+	const secret = "webhook-secret_123"
+	s := startService(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
+		"ALARM_SILENCE": "3s",
+	})
+	ctx := context.Background()
+	const cry = "cuu toi, ho nhot toi o Bavet"
+
+	silent := s.telegramChat(t, tg, secret, 700801)
+	silent.say(cry)
+	answered := len(tg.SentTo(700801))
+
+	wiped := s.telegramChat(t, tg, secret, 700802)
+	wiped.say("cuu em voi, bi giu o Myanmar")
+	wiped.say("/xoa")
+
+	sent := s.telegramChat(t, tg, secret, 700803)
+	sent.say("toi bi nhot, cuu toi")
+	sent.press("no")
+	sent.press("yes")
+	sent.press("send_now")
+	sent.say("Bavet")
+	sent.press("skip")
+
+	writing := s.telegramChat(t, tg, secret, 700804)
+	writing.say("cuu toi voi")
+	for range 5 { // still answering, slowly, for longer than the silence
+		time.Sleep(800 * time.Millisecond)
+		writing.say("ho dang o ngoai cua")
+	}
+	for _, tip := range tipsOf(t, s) { // the silence was over long ago, theirs not
+		if strings.HasPrefix(tip.Details["story"], "cuu toi voi") {
+			t.Fatalf("filed while the person was still writing: %+v", tip)
+		}
+	}
+
+	var tips []storage.Tip
+	waitFor(t, func() bool { tips = tipsOf(t, s); return len(tips) == 3 })
+	time.Sleep(2 * time.Second) // the wiped chat's alarm is long due too
+	if tips = tipsOf(t, s); len(tips) != 3 {
+		t.Fatalf("reports = %d, want 3: the one sent, the silent one, the one who wrote then went silent; not the wiped one", len(tips))
+	}
+	var filed []storage.Tip
+	for _, tip := range tips {
+		if tip.Details["unfinished"] == "yes" {
+			filed = append(filed, tip)
+		}
+	}
+	if len(filed) != 2 {
+		t.Fatalf("filed unfinished = %d, want 2: %+v", len(filed), tips)
+	}
+	for _, tip := range filed {
+		if tip.Kind != "help" || tip.Urgency != "urgent" || len(tip.Distress) == 0 || tip.FollowUp {
+			t.Errorf("filed = %+v, want an urgent help request with the alarm words and no writing back", tip)
+		}
+		msgs, _ := s.db.OutboxForTip(ctx, tip.ID)
+		if len(msgs) != 1 || msgs[0].Kind != "ack" || msgs[0].Status != "withheld" {
+			t.Errorf("outbox of a filed request = %+v, want its acknowledgement withheld", msgs)
+		}
+	}
+	found := false
+	for _, tip := range filed {
+		found = found || (len(tip.Distress) == 1 && tip.Distress[0].Text == cry && tip.Details["story"] == cry)
+	}
+	if !found {
+		t.Errorf("the silent person's words are not in the filed request: %+v", filed)
+	}
+	time.Sleep(time.Second) // the dispatcher had its chance
+	if n := len(tg.SentTo(700801)); n != answered {
+		t.Errorf("%d messages went to the silent person's phone after the first answers", n-answered)
+	}
+	var outcomes string
+	s.db.Pool().QueryRow(ctx, `SELECT string_agg(outcome, ',' ORDER BY outcome) FROM alarms`).Scan(&outcomes)
+	if outcomes != "dropped,filed,filed,reported" {
+		t.Errorf("alarm outcomes = %q, want dropped,filed,filed,reported", outcomes)
+	}
+	if page := strings.ToLower(s.log.String()); strings.Contains(page, "bavet") {
+		t.Errorf("the words reached the log")
+	}
+}
+
+func tipsOf(t *testing.T, s *service) []storage.Tip {
+	t.Helper()
+	tips, err := s.db.OpenTips(context.Background(), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tips
+}

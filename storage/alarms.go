@@ -1,0 +1,78 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Alarm is a watched alarm: a sender who raised it, on a channel.
+type Alarm struct {
+	ID       int64
+	Channel  string
+	Sender   string // pseudonym
+	RaisedAt time.Time
+}
+
+// WatchAlarm starts watching a sender who raised the alarm: unless a report
+// settles it, it is due at due. A sender already watched keeps the first
+// watch (its due time stands).
+func (db *DB) WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO alarms (channel, sender_pseudonym, due_at) VALUES ($1, $2, $3)
+		ON CONFLICT (channel, sender_pseudonym) WHERE settled_at IS NULL DO NOTHING`, channel, sender, due)
+	if err != nil {
+		return fmt.Errorf("watch alarm: %w", err)
+	}
+	return nil
+}
+
+// DueAlarms takes up to limit alarms that are due, each leased for lease:
+// another replica does not take it again before the lease ends, and one
+// that died holding it gives it back when it does.
+func (db *DB) DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]Alarm, error) {
+	rows, err := db.pool.Query(ctx, `UPDATE alarms SET due_at = now() + make_interval(secs => $2)
+		WHERE id IN (SELECT id FROM alarms WHERE settled_at IS NULL AND due_at <= now()
+			ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, channel, sender_pseudonym, raised_at`, limit, lease.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("due alarms: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Alarm])
+}
+
+// PostponeAlarm makes an alarm due again at due (the person is still
+// writing).
+func (db *DB) PostponeAlarm(ctx context.Context, id int64, due time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE alarms SET due_at = $2 WHERE id = $1 AND settled_at IS NULL`, id, due)
+	if err != nil {
+		return fmt.Errorf("postpone alarm: %w", err)
+	}
+	return nil
+}
+
+// SettleAlarm closes an alarm with nothing filed: "reported" if the sender
+// committed a report since raising it, else "dropped" (they cancelled or
+// wiped the chat).
+func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
+	var outcome string
+	err := db.pool.QueryRow(ctx, `UPDATE alarms a SET settled_at = now(),
+		outcome = CASE WHEN EXISTS (SELECT 1 FROM tips t WHERE t.sender_pseudonym = a.sender_pseudonym
+			AND t.channel = a.channel AND t.created_at >= a.raised_at) THEN 'reported' ELSE 'dropped' END
+		WHERE id = $1 AND settled_at IS NULL RETURNING outcome`, id).Scan(&outcome)
+	if err != nil && err != pgx.ErrNoRows {
+		return "", fmt.Errorf("settle alarm: %w", err)
+	}
+	return outcome, nil
+}
+
+// FiledAlarm closes an alarm as filed, with the report filed for it.
+func (db *DB) FiledAlarm(ctx context.Context, id int64, reference string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE alarms SET settled_at = now(), outcome = 'filed',
+		tip_id = (SELECT id FROM tips WHERE reference = $2) WHERE id = $1 AND settled_at IS NULL`, id, reference)
+	if err != nil {
+		return fmt.Errorf("filed alarm: %w", err)
+	}
+	return nil
+}
