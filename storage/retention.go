@@ -65,6 +65,8 @@ var purgeSteps = []struct {
 		RETURNING provider_message_id
 	), r AS (
 		DELETE FROM delivery_receipts WHERE received_at < now() - make_interval(secs => $1)
+	), al AS (
+		DELETE FROM alarms WHERE settled_at < now() - make_interval(secs => $1)
 	)
 	SELECT count(*) FROM o`, func(c *PurgeCounts) *int64 { return &c.Delivery }},
 	{"replies", `WITH o AS (
