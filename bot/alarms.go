@@ -27,6 +27,10 @@ type Alarms interface {
 	SettleAlarm(ctx context.Context, id int64) (string, error)
 	// FiledAlarm closes an alarm with the report filed for it.
 	FiledAlarm(ctx context.Context, id int64, reference flows.Reference) error
+	// Reported says whether the sender committed a report since raising
+	// the alarm (false when it cannot tell: the filing's source key still
+	// keeps it to one).
+	Reported(ctx context.Context, id int64) bool
 }
 
 // Alarm is one watched alarm.
@@ -43,17 +47,26 @@ func (r *Runner) WatchAlarms(a Alarms, silence time.Duration) {
 	r.alarms, r.silence = a, silence
 }
 
-// watch starts watching a sender whose turn raised the alarm and sent no
-// report. A failure is logged, never the message's: the emergency numbers
-// must go out whatever Postgres does.
-func (r *Runner) watch(ctx context.Context, m Message, before flows.Session, res flows.Result) {
-	if r.alarms == nil || res.Report != nil || !res.Session.Urgent || before.Urgent {
+// alarmed says whether a conversation holds an alarm: danger words, or
+// "in danger now". Urgent alone is not one (a child in a report is urgent:
+// sending it is the tipster's choice).
+func alarmed(s flows.Session) bool {
+	return s.Urgent && (len(s.Distress) > 0 || s.Answers["danger"] == "yes")
+}
+
+// watch watches a sender whose conversation holds an alarm and sent no
+// report this turn: on every such turn, so that one who comes back after
+// their request was filed and goes silent again is filed again with what
+// they added (a watch already open keeps its due time). A failure is
+// logged, never the message's, and waits at most a second: the emergency
+// numbers must go out whatever Postgres does.
+func (r *Runner) watch(ctx context.Context, m Message, res flows.Result) {
+	if r.alarms == nil || res.Report != nil || !alarmed(res.Session) {
 		return
 	}
-	if len(res.Session.Distress) == 0 && res.Session.Answers["danger"] != "yes" {
-		return // urgent for another reason (a child in a report): a tipster's choice to send
-	}
-	if err := r.alarms.WatchAlarm(ctx, m.Channel, m.Sender, r.now().Add(r.silence)); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := r.alarms.WatchAlarm(wctx, m.Channel, m.Sender, r.now().Add(r.silence)); err != nil {
 		r.log.WarnContext(ctx, "watch alarm", "channel", m.Channel, "err", err)
 	}
 }
@@ -111,7 +124,9 @@ func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		rep := r.engine.Unfinished(s, a.Channel, newReference())
-		if rep == nil {
+		if rep == nil || r.alarms.Reported(ctx, a.ID) {
+			// Nothing to file, or the person sent a report since the alarm
+			// (its conversation not saved after: the alarm stayed in it).
 			outcome, err := r.alarms.SettleAlarm(ctx, a.ID)
 			if err == nil {
 				r.log.InfoContext(ctx, "alarm settled", "channel", a.Channel, "outcome", outcome)

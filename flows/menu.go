@@ -73,7 +73,14 @@ func (c *turn) run() {
 	switch cmd {
 	case cmdMenu:
 		start := strings.HasPrefix(c.keys().fold(), "/start")
+		// Back to the menu is a way round, not a cancel: a cry for help
+		// stays with the conversation (the next request carries it, and
+		// one that goes silent is filed with it). /huy and /xoa end it.
+		distress := c.s.Distress
 		c.reset()
+		if len(distress) > 0 {
+			c.s.Distress, c.s.Urgent = distress, true
+		}
 		c.menu()
 		if start {
 			c.withPrivacy()

@@ -40,6 +40,10 @@ func TestUnfinished(t *testing.T) {
 	if r := e.Unfinished(talk(s, flows.Input{Text: "/huy"}), "telegram", "TB-AAAA-AAAA"); r != nil {
 		t.Errorf("after a cancel: %+v, want nothing", r)
 	}
+	// Back to the menu is a way round, not a cancel: the cry stays.
+	if r := e.Unfinished(talk(s, flows.Input{Text: "/start"}), "telegram", "TB-AAAA-AAAA"); r == nil || len(r.Distress) != 1 {
+		t.Errorf("after /start: %+v, want the words still filed", r)
+	}
 	sent := talk(s, flows.Input{Choice: "yes"}, flows.Input{Choice: "send_now"}, flows.Input{Choice: "skip"}, flows.Input{Choice: "skip"})
 	if r := e.Unfinished(sent, "telegram", "TB-AAAA-AAAA"); r != nil {
 		t.Errorf("after sending: %+v, want nothing", r)

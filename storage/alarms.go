@@ -52,6 +52,18 @@ func (db *DB) PostponeAlarm(ctx context.Context, id int64, due time.Time) error 
 	return nil
 }
 
+// AlarmReported says whether the alarm's sender committed a report on its
+// channel since raising it.
+func (db *DB) AlarmReported(ctx context.Context, id int64) (bool, error) {
+	var yes bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM alarms a JOIN tips t ON t.sender_pseudonym = a.sender_pseudonym
+		AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id WHERE a.id = $1)`, id).Scan(&yes)
+	if err != nil {
+		return false, fmt.Errorf("alarm reported: %w", err)
+	}
+	return yes, nil
+}
+
 // SettleAlarm closes an alarm with nothing filed: "reported" if the sender
 // committed a report since raising it, else "dropped" (they cancelled or
 // wiped the chat).
@@ -59,7 +71,8 @@ func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	var outcome string
 	err := db.pool.QueryRow(ctx, `UPDATE alarms a SET settled_at = now(),
 		outcome = CASE WHEN EXISTS (SELECT 1 FROM tips t WHERE t.sender_pseudonym = a.sender_pseudonym
-			AND t.channel = a.channel AND t.created_at >= a.raised_at) THEN 'reported' ELSE 'dropped' END
+			AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id)
+			THEN 'reported' ELSE 'dropped' END
 		WHERE id = $1 AND settled_at IS NULL RETURNING outcome`, id).Scan(&outcome)
 	if err != nil && err != pgx.ErrNoRows {
 		return "", fmt.Errorf("settle alarm: %w", err)
@@ -67,10 +80,12 @@ func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	return outcome, nil
 }
 
-// FiledAlarm closes an alarm as filed, with the report filed for it.
-func (db *DB) FiledAlarm(ctx context.Context, id int64, reference string) error {
-	_, err := db.pool.Exec(ctx, `UPDATE alarms SET settled_at = now(), outcome = 'filed',
-		tip_id = (SELECT id FROM tips WHERE reference = $2) WHERE id = $1 AND settled_at IS NULL`, id, reference)
+// FiledAlarm closes an alarm as filed, with the report filed for it (found
+// by its source key, alarm:<id>, whichever try made it).
+func (db *DB) FiledAlarm(ctx context.Context, id int64) error {
+	_, err := db.pool.Exec(ctx, `UPDATE alarms a SET settled_at = now(), outcome = 'filed',
+		tip_id = (SELECT t.id FROM tips t WHERE t.channel = a.channel AND t.source_message_id = 'alarm:' || a.id)
+		WHERE a.id = $1 AND a.settled_at IS NULL`, id)
 	if err != nil {
 		return fmt.Errorf("filed alarm: %w", err)
 	}

@@ -45,13 +45,17 @@ const sqlRefer = `WITH r AS (
 ), a AS (
 	INSERT INTO audit_log (actor, action, tip_id, details)
 	SELECT $5, 'tip.referred', tip_id, jsonb_build_object('unit', $2::bigint, 'shared', $4::text[])
-		|| CASE WHEN $6::text <> '' THEN jsonb_build_object('emergency', $6::text) ELSE '{}'::jsonb END FROM r
+		|| CASE WHEN $6::text <> '' THEN jsonb_build_object('emergency', true) ELSE '{}'::jsonb END FROM r
+), n AS (
+	INSERT INTO tip_notes (tip_id, officer, body) SELECT tip_id, $5, $6 FROM r WHERE $6::text <> ''
 )
 SELECT id FROM r`
 
 // Refer hands a report to a unit with a note and the answers shared.
-// Audited, with the officer's reason when the referral needed the emergency
-// exception to the person's consent (emergency is "" otherwise).
+// Audited. When the referral needed the emergency exception to the
+// person's consent, emergency is the officer's reason (else ""): the audit
+// says only that it was one, and the reason, free text, is kept as the
+// officer's note on the report, which erasing the report clears.
 func (db *DB) Refer(ctx context.Context, tipID, unitID int64, note string, shared []string, officer, emergency string) (int64, error) {
 	var id int64
 	if err := db.pool.QueryRow(ctx, sqlRefer, tipID, unitID, note, shared, officer, emergency).Scan(&id); err != nil {

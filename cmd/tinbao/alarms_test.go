@@ -42,6 +42,17 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	sent.say("Bavet")
 	sent.press("skip")
 
+	// A report of a child (urgent already) whose teller then says someone
+	// is in danger now, and stops.
+	child := s.telegramChat(t, tg, secret, 700805)
+	child.say("/baotin")
+	child.press("skip")
+	child.say("con gai toi 15 tuoi bi dua sang Trung Quoc")
+	child.press("next")
+	for _, c := range []string{"skip", "skip", "skip", "under16", "yes"} { // where, when, people, child, danger
+		child.press(c)
+	}
+
 	writing := s.telegramChat(t, tg, secret, 700804)
 	writing.say("cuu toi voi")
 	for range 5 { // still answering, slowly, for longer than the silence
@@ -55,10 +66,10 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	}
 
 	var tips []storage.Tip
-	waitFor(t, func() bool { tips = tipsOf(t, s); return len(tips) == 3 })
+	waitFor(t, func() bool { tips = tipsOf(t, s); return len(tips) == 4 })
 	time.Sleep(2 * time.Second) // the wiped chat's alarm is long due too
-	if tips = tipsOf(t, s); len(tips) != 3 {
-		t.Fatalf("reports = %d, want 3: the one sent, the silent one, the one who wrote then went silent; not the wiped one", len(tips))
+	if tips = tipsOf(t, s); len(tips) != 4 {
+		t.Fatalf("reports = %d, want 4: the one sent, the silent one, the child's, the one who wrote then went silent; not the wiped one", len(tips))
 	}
 	var filed []storage.Tip
 	for _, tip := range tips {
@@ -66,11 +77,15 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 			filed = append(filed, tip)
 		}
 	}
-	if len(filed) != 2 {
-		t.Fatalf("filed unfinished = %d, want 2: %+v", len(filed), tips)
+	if len(filed) != 3 {
+		t.Fatalf("filed unfinished = %d, want 3: %+v", len(filed), tips)
 	}
 	for _, tip := range filed {
-		if tip.Kind != "help" || tip.Urgency != "urgent" || len(tip.Distress) == 0 || tip.FollowUp {
+		if tip.Details["what"] != "" { // the child's report: a tip, in danger by its answer
+			if tip.Kind != "tip" || tip.Urgency != "urgent" || tip.Details["child"] != "under16" || tip.Details["danger"] != "yes" {
+				t.Errorf("filed report = %+v", tip)
+			}
+		} else if tip.Kind != "help" || tip.Urgency != "urgent" || len(tip.Distress) == 0 || tip.FollowUp {
 			t.Errorf("filed = %+v, want an urgent help request with the alarm words and no writing back", tip)
 		}
 		msgs, _ := s.db.OutboxForTip(ctx, tip.ID)
@@ -91,8 +106,8 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	}
 	var outcomes string
 	s.db.Pool().QueryRow(ctx, `SELECT string_agg(outcome, ',' ORDER BY outcome) FROM alarms`).Scan(&outcomes)
-	if outcomes != "dropped,filed,filed,reported" {
-		t.Errorf("alarm outcomes = %q, want dropped,filed,filed,reported", outcomes)
+	if outcomes != "dropped,filed,filed,filed,reported" {
+		t.Errorf("alarm outcomes = %q, want dropped,filed,filed,filed,reported", outcomes)
 	}
 	if page := strings.ToLower(s.log.String()); strings.Contains(page, "bavet") {
 		t.Errorf("the words reached the log")

@@ -198,6 +198,10 @@ func loadConfig(getenv func(string) string, need ...string) (config, error) {
 		}
 		*r.field(&c) = d
 	}
+	if c.AlarmSilence >= c.Conversations/2 {
+		// The person's words must still be in Redis when the alarm is due.
+		errs = append(errs, errors.New("ALARM_SILENCE must be less than half of RETAIN_CONVERSATIONS"))
+	}
 	c.Hotlines = locales.DefaultHotlines()
 	if path := get("HOTLINES_FILE", ""); path != "" {
 		data, err := os.ReadFile(path)

@@ -322,16 +322,33 @@ func TestConsoleEmergencyReferral(t *testing.T) {
 	if len(refs) != 1 || len(refs[0].Shared) != 1 || refs[0].Shared[0] != "now_where" {
 		t.Errorf("referrals = %+v, want one to the police sharing the place only", refs)
 	}
+	// The audit says it was an emergency; the reason, free text, is a note
+	// on the report, which erasing the report clears (the audit is kept).
 	var audited string
 	s.db.Pool().QueryRow(ctx, `SELECT details->>'emergency' FROM audit_log WHERE tip_id = $1 AND action = 'tip.referred'`, c.TipID).Scan(&audited)
-	if audited != why {
-		t.Errorf("audited reason = %q, want %q", audited, why)
+	if audited != "true" {
+		t.Errorf("audited emergency = %q, want true", audited)
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, why) {
+		t.Errorf("the reason is not among the report's notes")
 	}
 	if r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("forwarded: %d", r.StatusCode)
 	}
 	if tip, _ := s.db.TipByReference(ctx, ref); tip.Status != "forwarded" {
 		t.Errorf("status = %q, want forwarded", tip.Status)
+	}
+	// In danger, asked on the long path, and the consent question skipped:
+	// asked, so heard; no exception.
+	asked := string(flows.NewReference([]byte{12, 12, 12, 14, 7, 8, 9}))
+	skipped := flows.Report{Kind: flows.KindHelp, Reference: flows.Reference(asked), Lang: "vi", Ack: "ack", Urgent: true,
+		Details: map[string]string{"danger": "yes", "go_on": "continue", "where": "Bavet"}}
+	if _, err := s.db.CommitTip(ctx, storage.NewTip{Report: skipped, Channel: "telegram", SenderPseudonym: "e2", SourceMessageID: "e2", Handle: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	o.get("/tips/" + asked)
+	if r, _ := o.post("/tips/"+asked+"/refer", url.Values{"unit": {police}, "share": {"where"}, "emergency_reason": {why}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("the exception for a person asked who skipped: %d, want 403", r.StatusCode)
 	}
 }
 

@@ -41,10 +41,12 @@ func referable(t storage.Tip, unitKind string) bool {
 // protecting life: they said they were in danger now and were never asked
 // (Gửi ngay skips the consents so that the request goes at once). Without
 // it the most urgent request could go to no one and was sure to miss its
-// deadline. The officer must say why; the reason is audited. A person who
-// was asked and said no is heard.
+// deadline; so could one filed for them after they went silent. The
+// officer must say why (kept as a note; the audit says it was an
+// emergency). A person who was asked, and said no or skipped it, is heard.
 func emergency(t storage.Tip, unitKind string) bool {
-	return t.Kind == "help" && t.Details["danger"] == "yes" && consentFor(unitKind) == "consent_police" &&
+	neverAsked := t.Details["go_on"] == "send_now" || t.Details[flows.UnfinishedKey] == "yes"
+	return t.Kind == "help" && t.Details["danger"] == "yes" && neverAsked && consentFor(unitKind) == "consent_police" &&
 		t.Details["consent_police"] == ""
 }
 
