@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"tinbao/bot/telegram/telegramtest"
 	"tinbao/storage"
@@ -121,4 +125,45 @@ func tipsOf(t *testing.T, s *service) []storage.Tip {
 		t.Fatal(err)
 	}
 	return tips
+}
+
+// The officer's page of a request filed after silence, on a phone: it says
+// what happened and not to write to the person, and nothing runs off to the
+// right (the unit list, with its "emergency" notes, once made the page
+// 503 px wide at 390).
+func TestUnfinishedOnThePhone(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, map[string]string{"ALARM_SILENCE": "2s"})
+	if _, err := s.db.AddOfficer(context.Background(), "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	w := newWebClient(t, s.url)
+	w.send("cuu em voi, ho nhot em o nha nghi gan ben xe Mong Cai, lay dien thoai roi", "")
+	w.send("", "no")
+	var ref string
+	waitFor(t, func() bool {
+		if tips := tipsOf(t, s); len(tips) == 1 {
+			ref = tips[0].Reference
+		}
+		return ref != ""
+	})
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "duty"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
+		chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`)))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `document.querySelector('.unfinished').textContent.includes('chưa bấm Gửi') &&
+		document.querySelector('.unfinished').getBoundingClientRect().top < window.innerHeight &&
+		document.body.textContent.includes('Không nhắn cho người này') &&
+		document.body.textContent.includes('khẩn cấp, cần ghi lý do') &&
+		document.documentElement.scrollWidth <= window.innerWidth`)
+	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+		if b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			os.WriteFile(dir+"/console-unfinished-phone.png", b, 0o644)
+		}
+	}
 }
