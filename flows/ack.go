@@ -16,11 +16,15 @@ var vietnam = time.FixedZone("ICT", 7*60*60)
 func (c *turn) ack(f *flow, r *Report) string {
 	data := map[string]any{"Reference": string(r.Reference), "Hours": c.e.opts.ResponseHours,
 		"Open": clock(c.e.opts.StaffedFrom), "Close": clock(c.e.opts.StaffedTo)}
+	first := f.ack
+	if sendingNow(c) {
+		first = "ack.help_now" // no consent asked: no "only with your consent"
+	}
 	if c.in.Channel == "sms" {
 		// One 160-character segment: no diacritics, nothing optional.
-		return c.t(f.ack+"_sms", data)
+		return c.t(first+"_sms", data)
 	}
-	lines := []string{c.t(f.ack, data)}
+	lines := []string{c.t(first, data)}
 	if r.Urgent {
 		lines = append(lines, c.t("ack.urgent", data))
 	} else {

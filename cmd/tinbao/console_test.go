@@ -308,8 +308,12 @@ func TestConsoleEmergencyReferral(t *testing.T) {
 	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {health}, "share": {"now_where"}, "emergency_reason": {"x"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("to a support service without consent: %d, want 403", r.StatusCode)
 	}
-	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {"  "}}); r.StatusCode != http.StatusBadRequest {
-		t.Errorf("without a reason: %d, want 400", r.StatusCode)
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {"  "}}); r.StatusCode != http.StatusSeeOther ||
+		r.Header.Get("Location") != "/tips/"+ref {
+		t.Errorf("without a reason: %d to %q, want back to the report", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, page := o.get("/tips/" + ref); !strings.Contains(page, `class="flash refused" role="alert">Chuyển khi chưa có đồng ý thì phải ghi lý do`) {
+		t.Errorf("the report page does not say a reason is needed")
 	}
 	if refs, _ := s.db.Referrals(ctx, c.TipID); len(refs) != 0 {
 		t.Fatalf("refused referrals were made: %+v", refs)

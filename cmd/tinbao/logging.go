@@ -91,6 +91,8 @@ var logKeys = map[string]keyRule{
 	"sms_gateway":             plain,
 	"sms_keep_marks":          plain,
 	"session_idle":            plain,
+	"alarm_silence":           plain,
+	"outcome":                 plain, // an alarm's: reported, dropped, filed
 	"trusted_proxy_header":    plain, // a header name (X-Forwarded-For), not an address
 	"twilio":                  plain,
 	"gateway":                 plain,

@@ -115,7 +115,10 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 	var reason string
 	if t.Details[consentFor(units[i].Kind)] != "yes" && emergency(t, units[i].Kind) {
 		if reason, ok = formText(r.PostFormValue("emergency_reason"), maxEmergencyReason, false); !ok {
-			c.fail(w, r, http.StatusBadRequest, "console.err.emergency_reason")
+			// Back to the report, said there: an error page led to the
+			// queue, away from the urgent request.
+			c.refused(r, "console.err.emergency_reason")
+			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 			return
 		}
 	}
