@@ -146,6 +146,9 @@ type QueueItem struct {
 	Complex   bool // the decision clock runs 2 months
 	Extended  bool // and was extended once by 2 months
 	Flag      Flag // an officer's flag on the sender, in force (Kind "" if none)
+	// Unfinished: filed for a person who called for help and went silent
+	// (its source key is the alarm's).
+	Unfinished bool
 }
 
 // Open statuses: what still waits for someone.
@@ -153,7 +156,8 @@ var openStatuses = []string{"new", "in_review", "verifying"}
 
 const sqlQueue = `SELECT tips.id, reference, tips.kind, channel, status, urgency, COALESCE(category, ''), COALESCE(claimed_by, ''),
 	created_at, tips.distress, complex, extended,
-	COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch')
+	COALESCE(sf.kind, ''), COALESCE(sf.reason, ''), COALESCE(sf.set_by, ''), COALESCE(sf.expires_at, 'epoch'),
+	source_message_id LIKE 'alarm:%'
 FROM tips ` + activeFlag + `
 WHERE ($1 = '' AND status = ANY($6) OR status = $1)
   AND ($2 = '' OR tips.kind = $2) AND ($3 = '' OR channel = $3) AND ($4 = '' OR claimed_by = $4)
@@ -184,7 +188,7 @@ func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QueueItem, error) {
 		var q QueueItem
 		err := r.Scan(&q.ID, &q.Reference, &q.Kind, &q.Channel, &q.Status, &q.Urgency, &q.Category, &q.ClaimedBy,
-			&q.CreatedAt, &q.Distress, &q.Complex, &q.Extended, &q.Flag.Kind, &q.Flag.Reason, &q.Flag.SetBy, &q.Flag.ExpiresAt)
+			&q.CreatedAt, &q.Distress, &q.Complex, &q.Extended, &q.Flag.Kind, &q.Flag.Reason, &q.Flag.SetBy, &q.Flag.ExpiresAt, &q.Unfinished)
 		return q, err
 	})
 	if err != nil {

@@ -151,10 +151,14 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "duty"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS(`table.queue`)),
-		chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`)))
+		chromedp.WaitVisible(chromedp.CSS(`table.queue`)))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.log)
+	}
+	// Marked in the queue, apart from the requests people sent.
+	waitJS(t, ctx, `document.querySelector('table.queue tbody tr').textContent.includes('chưa bấm Gửi')`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
+		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.querySelector('.unfinished').textContent.includes('chưa bấm Gửi') &&
 		document.querySelector('.unfinished').getBoundingClientRect().top < window.innerHeight &&
