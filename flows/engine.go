@@ -71,7 +71,7 @@ type option struct {
 }
 
 var (
-	yes = option{id: "yes", label: "choice.yes", aliases: []string{"co", "c", "yes", "y", "dung", "vang", "u", "uh", "ok", "co a"}}
+	yes = option{id: "yes", label: "choice.yes", aliases: []string{"co", "c", "yes", "y", "dung", "dung roi", "dung vay", "vang", "vang a", "u", "uh", "ok", "co a", "co roi"}}
 	no  = option{id: "no", label: "choice.no", aliases: []string{"khong", "k", "ko", "no", "n", "kg", "hong", "khong a"}}
 )
 
