@@ -108,7 +108,9 @@ func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
 	token := newToken()
 	b, err := r.sessions.Begin(ctx, m.Channel, m.MessageID, m.Sender, token, 0)
 	if errors.Is(err, ErrBusy) {
-		return false, nil // writing this very moment; the lease brings it back
+		// Writing this very moment: look again soon, not when the lease
+		// ends (a person writing every second was filed two minutes late).
+		return false, r.alarms.PostponeAlarm(ctx, a.ID, r.now().Add(min(r.silence, 5*time.Second)))
 	}
 	if err != nil {
 		return false, err
