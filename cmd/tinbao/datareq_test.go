@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"tinbao/bot/sms"
-	"tinbao/bot/sms/smstest"
 	"tinbao/flows"
 	"tinbao/storage"
 )
@@ -232,11 +231,8 @@ func TestTelegramDataRequestsEndToEnd(t *testing.T) {
 // By SMS through the gateway: DU LIEU and the code, a number for the
 // choice; each answer one GSM-7 SMS, queued and tracked like every SMS.
 func TestSMSDataRequestThroughTheGateway(t *testing.T) {
-	g := smstest.NewGateway("gw-user", "gw-pass")
-	defer g.Close()
-	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
-		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey, "JOIN_WINDOW": "200ms"})
-	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+	p := gatewayPhone(t)
+	s, g := p.s, p.g
 	reportBySMS(t, p.say)
 	tips, _ := s.db.OpenTips(context.Background(), 10)
 	if len(tips) != 1 {

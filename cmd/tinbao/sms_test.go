@@ -41,6 +41,30 @@ func (p *smsPhone) say(text string) string {
 	return got[len(got)-1].Body
 }
 
+// gatewayPhone starts the service on a fake SMS gateway and gives a person
+// writing to it (answering within a second of each reply: no burst).
+func gatewayPhone(t *testing.T) *smsPhone {
+	g := smstest.NewGateway("gw-user", "gw-pass")
+	t.Cleanup(g.Close)
+	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
+		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey, "JOIN_WINDOW": "200ms"})
+	return &smsPhone{t: t, s: s, g: g, from: victimLocal}
+}
+
+// unanswered sends texts and says what tinbao sent back within a while:
+// nothing, after an opt-out.
+func (p *smsPhone) unanswered(wait time.Duration, texts ...string) {
+	p.t.Helper()
+	before := len(p.g.SentTo(victimE164))
+	for _, text := range texts {
+		p.post(text, http.StatusOK)
+	}
+	time.Sleep(wait)
+	if got := p.g.SentTo(victimE164); len(got) != before {
+		p.t.Errorf("after %q, %d more SMS were sent: %q", texts, len(got)-before, got[len(got)-1].Body)
+	}
+}
+
 func (p *smsPhone) post(text string, want int) string {
 	p.t.Helper()
 	id, resp, err := smstest.Event(p.s.url+"/webhooks/smsgate", gatewayKey, "sms:received", smstest.Received(p.from, text), time.Now())
@@ -138,13 +162,7 @@ func TestSMSHelpThroughTheGateway(t *testing.T) {
 	}
 
 	// STOP: silence, and nothing more to this number until START.
-	p.post("STOP", http.StatusOK)
-	before = len(g.SentTo(victimE164))
-	p.post("GIUP", http.StatusOK)
-	time.Sleep(2 * time.Second)
-	if got := g.SentTo(victimE164); len(got) != before {
-		t.Errorf("after STOP, %d more SMS were sent: %q", len(got)-before, got[len(got)-1].Body)
-	}
+	p.unanswered(2*time.Second, "STOP", "GIUP")
 	if got := p.say("START"); !strings.Contains(got, "1 Bao tin") {
 		t.Errorf("after START: %q, want the menu", got)
 	}
@@ -352,11 +370,7 @@ func reportBySMS(t *testing.T, say func(string) string) {
 // wrote it used to get silence for good, mid-request. Anywhere else it
 // stops the messages, as STOP does, until BAT DAU.
 func TestSMSDungAnswersOrStops(t *testing.T) {
-	g := smstest.NewGateway("gw-user", "gw-pass")
-	defer g.Close()
-	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
-		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey, "JOIN_WINDOW": "200ms"})
-	p := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+	p := gatewayPhone(t)
 	if got := p.say("GIUP"); !strings.Contains(got, "1 Co") {
 		t.Fatalf("GIUP: %q, want the safety question", got)
 	}
@@ -364,13 +378,7 @@ func TestSMSDungAnswersOrStops(t *testing.T) {
 		t.Errorf("dung at a yes-or-no question: %q, want the next question (danger)", got)
 	}
 	p.say("HUY") // nothing on the screen to answer now
-	before := len(g.SentTo(victimE164))
-	p.post("Dung", http.StatusOK)
-	p.post("GIUP", http.StatusOK)
-	time.Sleep(1500 * time.Millisecond)
-	if got := g.SentTo(victimE164); len(got) != before {
-		t.Errorf("after dung at rest, %d more SMS were sent: %q", len(got)-before, got[len(got)-1].Body)
-	}
+	p.unanswered(1500*time.Millisecond, "Dung", "GIUP")
 	if got := p.say("BAT DAU"); !strings.Contains(got, "1 Bao tin") {
 		t.Errorf("after BAT DAU: %q, want the menu", got)
 	}
