@@ -25,8 +25,9 @@ type Alarms interface {
 	// SettleAlarm closes an alarm with nothing to file, and says why
 	// ("reported" or "dropped").
 	SettleAlarm(ctx context.Context, id int64) (string, error)
-	// FiledAlarm closes an alarm with the report filed for it.
-	FiledAlarm(ctx context.Context, id int64, reference flows.Reference) error
+	// FiledAlarm closes an alarm with the report filed for it (found by
+	// its source key).
+	FiledAlarm(ctx context.Context, id int64) error
 	// Reported says whether the sender committed a report since raising
 	// the alarm (false when it cannot tell: the filing's source key still
 	// keeps it to one).
@@ -47,13 +48,6 @@ func (r *Runner) WatchAlarms(a Alarms, silence time.Duration) {
 	r.alarms, r.silence = a, silence
 }
 
-// alarmed says whether a conversation holds an alarm: danger words, or
-// "in danger now". Urgent alone is not one (a child in a report is urgent:
-// sending it is the tipster's choice).
-func alarmed(s flows.Session) bool {
-	return s.Urgent && (len(s.Distress) > 0 || s.Answers["danger"] == "yes")
-}
-
 // watch watches a sender whose conversation holds an alarm and sent no
 // report this turn: on every such turn, so that one who comes back after
 // their request was filed and goes silent again is filed again with what
@@ -61,7 +55,7 @@ func alarmed(s flows.Session) bool {
 // logged, never the message's, and waits at most a second: the emergency
 // numbers must go out whatever Postgres does.
 func (r *Runner) watch(ctx context.Context, m Message, res flows.Result) {
-	if r.alarms == nil || res.Report != nil || !alarmed(res.Session) {
+	if r.alarms == nil || res.Report != nil || !res.Session.Alarmed() {
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -144,7 +138,7 @@ func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
 		if cerr != nil && !errors.Is(cerr, ErrDuplicate) {
 			return false, cerr
 		}
-		if err := r.alarms.FiledAlarm(ctx, a.ID, rep.Reference); err != nil {
+		if err := r.alarms.FiledAlarm(ctx, a.ID); err != nil {
 			return false, err
 		}
 		if cerr == nil {

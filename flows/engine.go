@@ -719,19 +719,7 @@ func (c *turn) advance(f *flow, i int, answer string) {
 // session is cleared. The acknowledgement is not said here: it is sent
 // through the outbox once the report is committed.
 func (c *turn) submit(f *flow) {
-	details := maps.Clone(c.s.Answers)
-	if details == nil {
-		details = map[string]string{}
-	}
-	for _, st := range f.steps {
-		if !st.applies(c) { // answered, then made moot by an edit
-			delete(details, st.id)
-			delete(details, st.id+"_note")
-		}
-	}
-	if f.finish != nil {
-		f.finish(c, details)
-	}
+	details := c.details(f)
 	r := &Report{
 		Kind:      f.kind,
 		Reference: c.in.Reference,
@@ -756,24 +744,13 @@ func (c *turn) submit(f *flow) {
 // more: the person sent their report, cancelled it or wiped the chat, and
 // that choice stands.
 func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
-	if !s.Urgent || (len(s.Distress) == 0 && s.Answers["danger"] != "yes") {
+	if !s.Alarmed() {
 		return nil
 	}
 	c := &turn{e: e, s: s, in: Input{Channel: channel, Reference: ref}}
 	kind, details := KindHelp, map[string]string{}
 	if f := e.flows[s.Flow]; f != nil && (f.kind == KindTip || f.kind == KindHelp) {
-		kind = f.kind
-		for _, st := range f.steps {
-			if v, ok := s.Answers[st.id]; ok && st.applies(c) {
-				details[st.id] = v
-				if note, ok := s.Answers[st.id+"_note"]; ok {
-					details[st.id+"_note"] = note
-				}
-			}
-		}
-		if f.finish != nil {
-			f.finish(c, details)
-		}
+		kind, details = f.kind, c.details(f)
 	}
 	if details["danger"] == "" {
 		details["danger"] = "yes" // said in words
@@ -786,6 +763,25 @@ func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
 // UnfinishedKey marks, in a report's details, a request filed for a person
 // who raised the alarm and went silent (Engine.Unfinished).
 const UnfinishedKey = "unfinished"
+
+// details are the answers a report of f carries: those of questions that
+// still apply, as the flow's finish reads them.
+func (c *turn) details(f *flow) map[string]string {
+	details := maps.Clone(c.s.Answers)
+	if details == nil {
+		details = map[string]string{}
+	}
+	for _, st := range f.steps {
+		if !st.applies(c) { // answered, then made moot by an edit
+			delete(details, st.id)
+			delete(details, st.id+"_note")
+		}
+	}
+	if f.finish != nil {
+		f.finish(c, details)
+	}
+	return details
+}
 
 // textAnswer validates a free-text answer, saying why when it is refused.
 func (c *turn) textAnswer() (string, bool) {

@@ -289,6 +289,13 @@ func (e *Engine) Step(s Session, in Input) Result {
 		Danger: c.danger, Data: c.data}
 }
 
+// Alarmed says whether the conversation holds an alarm: danger words kept,
+// or "in danger now" answered. Urgent alone is not one (a child in a
+// report is urgent; sending it is the tipster's choice).
+func (s Session) Alarmed() bool {
+	return s.Urgent && (len(s.Distress) > 0 || s.Answers["danger"] == "yes")
+}
+
 // turn is the work of one Step.
 type turn struct {
 	e       *Engine

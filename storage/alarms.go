@@ -52,12 +52,16 @@ func (db *DB) PostponeAlarm(ctx context.Context, id int64, due time.Time) error 
 	return nil
 }
 
+// sqlReportedSince is true when the alarm a's sender committed a report on
+// its channel since raising it (not the one filed for the alarm itself).
+const sqlReportedSince = `EXISTS (SELECT 1 FROM tips t WHERE t.sender_pseudonym = a.sender_pseudonym
+	AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id)`
+
 // AlarmReported says whether the alarm's sender committed a report on its
 // channel since raising it.
 func (db *DB) AlarmReported(ctx context.Context, id int64) (bool, error) {
 	var yes bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM alarms a JOIN tips t ON t.sender_pseudonym = a.sender_pseudonym
-		AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id WHERE a.id = $1)`, id).Scan(&yes)
+	err := db.pool.QueryRow(ctx, `SELECT `+sqlReportedSince+` FROM alarms a WHERE a.id = $1`, id).Scan(&yes)
 	if err != nil {
 		return false, fmt.Errorf("alarm reported: %w", err)
 	}
@@ -70,9 +74,7 @@ func (db *DB) AlarmReported(ctx context.Context, id int64) (bool, error) {
 func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	var outcome string
 	err := db.pool.QueryRow(ctx, `UPDATE alarms a SET settled_at = now(),
-		outcome = CASE WHEN EXISTS (SELECT 1 FROM tips t WHERE t.sender_pseudonym = a.sender_pseudonym
-			AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id)
-			THEN 'reported' ELSE 'dropped' END
+		outcome = CASE WHEN `+sqlReportedSince+` THEN 'reported' ELSE 'dropped' END
 		WHERE id = $1 AND settled_at IS NULL RETURNING outcome`, id).Scan(&outcome)
 	if err != nil && err != pgx.ErrNoRows {
 		return "", fmt.Errorf("settle alarm: %w", err)

@@ -101,13 +101,7 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	sender := a.pseudonym(h)
 	switch keyword(in.Text) {
 	case kwStop:
-		// No answer: the phone may be watched, and the person asked for
-		// silence.
-		if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
-			return err
-		}
-		a.log.InfoContext(ctx, "sms opt-out", "sender", sender)
-		return nil
+		return a.optOut(ctx, sender)
 	case kwStart:
 		if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
 			return err
@@ -124,7 +118,12 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if err != nil || !out.OptOut {
 		return err
 	}
-	// "dung" with no request under way: the opt-out word after all.
+	return a.optOut(ctx, sender) // "dung" with no request under way: the opt-out word after all
+}
+
+// optOut stops every SMS to the sender until they write START. No answer:
+// the phone may be watched, and the person asked for silence.
+func (a *Adapter) optOut(ctx context.Context, sender string) error {
 	if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
 		return err
 	}

@@ -82,9 +82,7 @@ func (a alarmStore) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	return a.db.SettleAlarm(ctx, id)
 }
 
-func (a alarmStore) FiledAlarm(ctx context.Context, id int64, _ flows.Reference) error {
-	return a.db.FiledAlarm(ctx, id)
-}
+func (a alarmStore) FiledAlarm(ctx context.Context, id int64) error { return a.db.FiledAlarm(ctx, id) }
 
 func (a alarmStore) Reported(ctx context.Context, id int64) bool {
 	yes, err := a.db.AlarmReported(ctx, id)

@@ -66,6 +66,12 @@ func refusal(t storage.Tip, unitKind string) string {
 	return ""
 }
 
+// needsReason says whether a referral to a unit of this kind goes only
+// under the emergency exception, and so needs the officer's reason.
+func needsReason(t storage.Tip, unitKind string) bool {
+	return emergency(t, unitKind) && t.Details[consentFor(unitKind)] != "yes"
+}
+
 type unitChoice struct {
 	storage.Unit
 	Allowed   bool
@@ -113,7 +119,7 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var reason string
-	if t.Details[consentFor(units[i].Kind)] != "yes" && emergency(t, units[i].Kind) {
+	if needsReason(t, units[i].Kind) {
 		if reason, ok = formText(r.PostFormValue("emergency_reason"), maxEmergencyReason, false); !ok {
 			// Back to the report, said there: an error page led to the
 			// queue, away from the urgent request.

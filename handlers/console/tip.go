@@ -172,7 +172,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, u := range units {
-			urgent := emergency(t, u.Kind) && t.Details[consentFor(u.Kind)] != "yes"
+			urgent := needsReason(t, u.Kind)
 			d.Units = append(d.Units, unitChoice{Unit: u, Allowed: referable(t, u.Kind), Emergency: urgent, Reason: refusal(t, u.Kind)})
 			d.Emergency = d.Emergency || urgent
 		}
