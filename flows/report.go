@@ -3,9 +3,35 @@ package flows
 // The report flow: a citizen's tip. Every question but "what happened" can be
 // skipped, nothing asks who the reporter is, and anonymity is the default.
 
+import (
+	"regexp"
+	"strings"
+)
+
 const reportFlowName = "report"
 
 func notSMS(c *turn) bool { return c.in.Channel != "sms" }
+
+// whenWords are folded words and phrases that say when: a time of day, "any
+// time", a weekday. "toi" is left out: folded, "tối" (evening) is "tôi" (I).
+var whenWords = padded([]string{"sang", "trua", "chieu", "dem", "khuya", "buoi toi", "toi nay", "ban ngay", "ban dem",
+	"luc nao", "gio nao", "bat cu luc", "bat ky luc", "cuoi tuan", "gio hanh chinh", "thu bay", "chu nhat"})
+
+// clockTime is an hour as people type it: 9h, 20h30, 9 gio, 21:00.
+var clockTime = regexp.MustCompile(`\b\d{1,2}(h\d{0,2}|g\d{0,2}| gio|:\d\d)\b`)
+
+// mentionsTime reports whether text says when, with or without diacritics
+// (see whenWords, clockTime). It errs towards no: the price of a miss is
+// one question asked again.
+func mentionsTime(text string) bool {
+	if text == "" {
+		return false
+	}
+	k := keysOf(text)
+	lower := strings.ToLower(text)
+	return k.has(whenWords) || clockTime.MatchString(k.fold()) || clockTime.MatchString(lower) ||
+		strings.Contains(lower, "tối")
+}
 
 // abroadSomewhere marks a person abroad in a country the hotlines file does
 // not list.
@@ -97,8 +123,14 @@ func reportFlow() *flow {
 			{id: "followup", prompt: "report.followup", label: "report.label.followup", input: inputPick, optional: true,
 				options: []option{yes, no},
 				when:    func(c *turn) bool { return c.in.Channel != "web" }},
+			// Not asked again of a person whose way to reach them already
+			// said when it is safe ("goi sau 9h toi"): contact_how asks
+			// both, and a second time reads as if we did not listen (on SMS
+			// it costs a text too).
 			{id: "followup_when", prompt: "report.followup_when", label: "report.label.followup_when", input: inputText, optional: true,
-				when: func(c *turn) bool { return c.s.Answers["followup"] == "yes" }},
+				when: func(c *turn) bool {
+					return c.s.Answers["followup"] == "yes" && !mentionsTime(c.s.Answers["contact_how"])
+				}},
 			{id: "summary", input: inputSummary},
 		},
 		// We write to a tipster later only if they said yes: no contact
