@@ -9,10 +9,10 @@ import (
 
 // sqlEraseTip destroys a report's data key and clears every copy of what the
 // person wrote or can be reached by: the sealed fields, the reply handles,
-// their replies, officers' notes, messages about them, and the photos and
-// files they sent. What stays is the
-// bare row (reference, kind, channel, status, dates) that the statistics and
-// the audit trail need, none of it personal. Messages still waiting to go
+// their replies, officers' notes and notes to units, messages about them,
+// and the photos and files they sent. What stays is the bare row
+// (reference, kind, channel, status, dates) that the statistics and the
+// audit trail need, none of it personal. Messages still waiting to go
 // to the person are cancelled.
 const sqlEraseTip = `WITH t AS (
 	UPDATE tips SET sealed = NULL, details = '{}'::jsonb, media = '[]'::jsonb, follow_up = false,
@@ -32,6 +32,10 @@ const sqlEraseTip = `WITH t AS (
 	UPDATE tip_messages SET body = '', sealed_body = NULL WHERE tip_id IN (SELECT id FROM t)
 ), n AS (
 	UPDATE tip_notes SET body = '' WHERE tip_id IN (SELECT id FROM t)
+), rf AS (
+	-- what the officer wrote to the unit; which unit, when and which
+	-- answers were shared stay: they say where the report went
+	UPDATE referrals SET note = '' WHERE tip_id IN (SELECT id FROM t)
 ), md AS (
 	-- photos and files: shredded with the key, and their sealed copies gone
 	-- too; kind, type, size and status stay for the statistics

@@ -40,6 +40,15 @@ func TestEraseLeavesNothingPersonal(t *testing.T) {
 	if err := db.AddNote(ctx, c.TipID, "officer1", "Đã gọi cho chị Lan"); err != nil {
 		t.Fatal(err)
 	}
+	units, err := db.Units(ctx)
+	if err != nil || len(units) == 0 {
+		t.Fatalf("units: %v %v", units, err)
+	}
+	// What an officer writes to a unit names the person as often as a note.
+	if _, err := db.Refer(ctx, c.TipID, units[0].ID, "Chị Lan, gọi 84900000123 sau 21h", []string{"what"}, "officer1",
+		""); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.EraseTip(ctx, c.TipID, "supervisor1", "data_request"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +59,7 @@ func TestEraseLeavesNothingPersonal(t *testing.T) {
 	var all string
 	err = db.Pool().QueryRow(ctx, `SELECT concat_ws(' ', (SELECT string_agg(t::text, ' ') FROM tips t),
 		(SELECT string_agg(o::text, ' ') FROM outbox o), (SELECT string_agg(n::text, ' ') FROM tip_notes n),
+		(SELECT string_agg(r::text, ' ') FROM referrals r),
 		(SELECT string_agg(k::text, ' ') FROM data_keys k))`).Scan(&all)
 	if err != nil {
 		t.Fatal(err)
