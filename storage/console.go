@@ -399,6 +399,35 @@ func (db *DB) Duplicates(ctx context.Context, tipID int64) (dups []string, of st
 	return dups, of, nil
 }
 
+// SenderTip is another report of the same sender on the same channel, as
+// the console links them: a person who called for help, went silent and
+// came back sends twice; a family writes again. It says nothing of who the
+// sender is (their pseudonym is all that joins them).
+type SenderTip struct {
+	Reference string
+	Kind      string
+	Status    string
+	Urgency   string
+	CreatedAt time.Time
+	// Unfinished: filed for them after they went silent (see Queued).
+	Unfinished bool
+	Erased     bool
+}
+
+// SameSender lists the other reports of a report's sender on its channel,
+// newest first, at most 20.
+func (db *DB) SameSender(ctx context.Context, tipID int64) ([]SenderTip, error) {
+	rows, err := db.pool.Query(ctx, `SELECT o.reference, o.kind, o.status, o.urgency, o.created_at,
+			o.source_message_id LIKE 'alarm:%', o.erased_at IS NOT NULL
+		FROM tips t JOIN tips o ON o.sender_pseudonym = t.sender_pseudonym AND o.channel = t.channel AND o.id <> t.id
+		WHERE t.id = $1 AND t.sender_pseudonym <> ''
+		ORDER BY o.created_at DESC, o.id DESC LIMIT 20`, tipID)
+	if err != nil {
+		return nil, fmt.Errorf("same sender: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[SenderTip])
+}
+
 // AuditFilter narrows the audit log; empty fields do not filter.
 type AuditFilter struct {
 	Actor, Action string

@@ -130,7 +130,8 @@ func tipsOf(t *testing.T, s *service) []storage.Tip {
 // The officer's page of a request filed after silence, on a phone: it says
 // what happened and not to write to the person, and nothing runs off to the
 // right (the unit list, with its "emergency" notes, once made the page
-// 503 px wide at 390).
+// 503 px wide at 390). When the person comes back and sends, the two
+// reports lead to each other.
 func TestUnfinishedOnThePhone(t *testing.T) {
 	ctx := browser(t)
 	s := startService(t, map[string]string{"ALARM_SILENCE": "2s"})
@@ -164,6 +165,32 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 		document.querySelector('.unfinished').getBoundingClientRect().top < window.innerHeight &&
 		document.body.textContent.includes('Không nhắn cho người này') &&
 		document.body.textContent.includes('khẩn cấp, cần ghi lý do') &&
+		document.documentElement.scrollWidth <= window.innerWidth`)
+
+	// They come back and send their request themselves: two reports, and
+	// each page leads the officer to the other.
+	w.send("", "yes")      // in danger now
+	w.send("", "send_now") // Gửi ngay
+	w.send("", "skip")     // where
+	w.send("", "skip")     // how to reach them: sent
+	var second string
+	waitFor(t, func() bool {
+		for _, tip := range tipsOf(t, s) {
+			if tip.Reference != ref {
+				second = tip.Reference
+			}
+		}
+		return second != ""
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+second), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelector('.same-sender a[href="/tips/`+ref+`"]') !== null &&
+		document.querySelector('.same-sender').textContent.includes('chưa bấm Gửi')`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelector('.same-sender a[href="/tips/`+second+`"]') !== null &&
 		document.documentElement.scrollWidth <= window.innerWidth`)
 	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
 		if b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {

@@ -68,6 +68,9 @@ type tipData struct {
 	// this repeats.
 	Duplicates  []string
 	DuplicateOf string
+	// SameSender: the sender's other reports (not shown to a unit's
+	// officers, who see only what was referred to them).
+	SameSender []storage.SenderTip
 	Notes       []storage.Note
 	// CanFlag: the intake team and supervisors may flag the sender.
 	CanFlag bool
@@ -157,6 +160,10 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Requests = c.requestsData(r, reqs, "tip")
+		if d.SameSender, err = c.db.SameSender(ctx, t.ID); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
 	}
 	slices.SortStableFunc(d.Thread, func(a, b storage.TipMessage) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if supervises(o) {
