@@ -78,6 +78,37 @@ func (c *turn) age(d time.Duration) string {
 	return c.t("alert.age_days", map[string]any{"Count": int(d.Hours() / 24)})
 }
 
+// officerLabel is a question's name as an officer reads it.
+func (c *turn) officerLabel(st *step) string {
+	switch {
+	case c.e.cat.Has("officer.label." + st.id):
+		// The reporter's summary says "Lời bạn nhắn"; an officer reads
+		// the same answer as what the person wrote.
+		return c.t("officer.label."+st.id, nil)
+	case st.label != "":
+		return c.t(st.label, nil)
+	case st.prompt != "":
+		return c.t(st.prompt, nil)
+	}
+	return st.id
+}
+
+// LabelOf is an answer's name as an officer reads it (as Describe gives
+// it), from the report's flow or else the help flow; the key itself when
+// neither asks it.
+func (e *Engine) LabelOf(key string) string {
+	c := &turn{e: e, s: Session{Lang: "vi"}}
+	for _, name := range []string{reportFlowName, helpFlowName} {
+		f := e.flows[name]
+		for i := range f.steps {
+			if f.steps[i].id == key {
+				return c.officerLabel(&f.steps[i])
+			}
+		}
+	}
+	return key
+}
+
 // Field is one answer of a finished report, as an officer reads it.
 type Field struct {
 	Key, Label, Value string
@@ -110,17 +141,7 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 		if !ok || st.input == inputSummary {
 			continue
 		}
-		label := st.id
-		switch {
-		case c.e.cat.Has("officer.label." + st.id):
-			// The reporter's summary says "Lời bạn nhắn"; an officer reads
-			// the same answer as what the person wrote.
-			label = c.t("officer.label."+st.id, nil)
-		case st.label != "":
-			label = c.t(st.label, nil)
-		case st.prompt != "":
-			label = c.t(st.prompt, nil)
-		}
+		label := c.officerLabel(st)
 		value := v
 		if st.input == inputPick || st.input == inputMulti {
 			value = c.answerText(st)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -299,7 +300,8 @@ type Event struct {
 
 // TipEvents lists a report's audit trail, oldest first.
 func (db *DB) TipEvents(ctx context.Context, tipID int64) ([]Event, error) {
-	rows, err := db.pool.Query(ctx, `SELECT at, actor, action, details FROM audit_log WHERE tip_id = $1 ORDER BY at, id`, tipID)
+	rows, err := db.pool.Query(ctx, `SELECT a.at, a.actor, a.action, `+sqlEventDetails+`
+		FROM audit_log a WHERE a.tip_id = $1 ORDER BY a.at, a.id`, tipID)
 	if err != nil {
 		return nil, fmt.Errorf("tip events: %w", err)
 	}
@@ -309,15 +311,37 @@ func (db *DB) TipEvents(ctx context.Context, tipID int64) ([]Event, error) {
 		if err := r.Scan(&e.At, &e.Actor, &e.Action, &raw); err != nil {
 			return e, err
 		}
-		e.Details = map[string]string{}
-		var any map[string]any
-		if json.Unmarshal(raw, &any) == nil {
-			for k, v := range any {
-				e.Details[k] = fmt.Sprint(v)
-			}
-		}
+		e.Details = eventDetails(raw)
 		return e, nil
 	})
+}
+
+// sqlEventDetails is an audit entry's details (of audit_log a), with the
+// name of the unit it names by ID (unit_name): the trail keeps the ID,
+// which stays true when a unit is renamed; an officer reads the name.
+const sqlEventDetails = `a.details || COALESCE((SELECT jsonb_build_object('unit_name', u.name) FROM units u
+	WHERE a.details ? 'unit' AND u.id = (a.details->>'unit')::bigint), '{}'::jsonb)`
+
+// eventDetails reads an audit entry's details as text: a list as its items
+// joined by commas.
+func eventDetails(raw []byte) map[string]string {
+	d := map[string]string{}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return d
+	}
+	for k, v := range m {
+		if list, ok := v.([]any); ok {
+			items := make([]string, len(list))
+			for i, item := range list {
+				items[i] = fmt.Sprint(item)
+			}
+			d[k] = strings.Join(items, ",")
+			continue
+		}
+		d[k] = fmt.Sprint(v)
+	}
+	return d
 }
 
 // Listen runs fn for every notification on channel until ctx ends or the
@@ -442,7 +466,7 @@ type AuditEntry struct {
 
 // AuditLog lists the newest audit entries matching the filter (at most 300).
 func (db *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT a.at, a.actor, a.action, a.details, COALESCE(t.reference, '')
+	rows, err := db.pool.Query(ctx, `SELECT a.at, a.actor, a.action, `+sqlEventDetails+`, COALESCE(t.reference, '')
 		FROM audit_log a LEFT JOIN tips t ON t.id = a.tip_id
 		WHERE ($1 = '' OR a.actor = $1) AND ($2 = '' OR a.action LIKE $2 || '%') AND ($3 = 0 OR a.tip_id = $3)
 		ORDER BY a.at DESC, a.id DESC LIMIT 300`, f.Actor, f.Action, f.TipID)
@@ -455,13 +479,7 @@ func (db *DB) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		if err := r.Scan(&e.At, &e.Actor, &e.Action, &raw, &e.Reference); err != nil {
 			return e, err
 		}
-		e.Details = map[string]string{}
-		var m map[string]any
-		if json.Unmarshal(raw, &m) == nil {
-			for k, v := range m {
-				e.Details[k] = fmt.Sprint(v)
-			}
-		}
+		e.Details = eventDetails(raw)
 		return e, nil
 	})
 }

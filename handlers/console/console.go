@@ -85,27 +85,18 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	c := &Console{db: db, engine: engine, cat: cat, limiter: limiter, log: log, sm: sm, pages: map[string]*template.Template{},
 		live: hub{stop: make(chan struct{})}, metrics: cfg.Collectors}
 	funcs := template.FuncMap{
-		"t": func(id string) string { return cat.T(locales.Default, id, nil) },
-		// named is the officer's word for a stored code (an audit action,
-		// an outbox kind or status, a channel): prefix+code, dots as
-		// underscores, in the messages; the code itself when it has none,
-		// so a new code shows up, untranslated, rather than blank.
-		"named": func(prefix, code string) string {
-			id := prefix + strings.ReplaceAll(code, ".", "_")
-			if s := cat.T(locales.Default, id, nil); s != id {
-				return s
-			}
-			return code
-		},
-		"when": func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
-		"age":  c.age,
-		"span": c.span,
-		"has":  func(m map[string]int, k string) int { return m[k] },
-		"list": func(s ...string) []string { return s },
-		"has2": func(s []string, v string) bool { return slices.Contains(s, v) },
-		"mul":  func(a, b int) int { return a * b },
-		"add":  func(a, b int) int { return a + b },
-		"sub":  func(a, b int) int { return a - b },
+		"t":     func(id string) string { return cat.T(locales.Default, id, nil) },
+		"named": c.named,
+		"event": c.eventWords,
+		"when":  func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
+		"age":   c.age,
+		"span":  c.span,
+		"has":   func(m map[string]int, k string) int { return m[k] },
+		"list":  func(s ...string) []string { return s },
+		"has2":  func(s []string, v string) bool { return slices.Contains(s, v) },
+		"mul":   func(a, b int) int { return a * b },
+		"add":   func(a, b int) int { return a + b },
+		"sub":   func(a, b int) int { return a - b },
 	}
 	for _, page := range []string{"login", "queue", "tip", "error", "kpi", "twofactor", "enrol", "audit", "admin", "late", "requests"} {
 		files := []string{"templates/layout.html", "templates/" + page + ".html"}

@@ -40,7 +40,7 @@ func (c *Console) allowed(o storage.Officer, from string) []string {
 type tipData struct {
 	Tip      storage.Tip
 	Fields   []flows.Field
-	Events   []storage.Event
+	Events   []timelineEntry
 	Outbox   []storage.OutboxMessage
 	Thread   []storage.TipMessage
 	Next     []string
@@ -71,7 +71,7 @@ type tipData struct {
 	// SameSender: the sender's other reports (not shown to a unit's
 	// officers, who see only what was referred to them).
 	SameSender []storage.SenderTip
-	Notes       []storage.Note
+	Notes      []storage.Note
 	// CanFlag: the intake team and supervisors may flag the sender.
 	CanFlag bool
 	// Requests about the report's data (not shown to a unit's officers).
@@ -114,7 +114,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
-	d := tipData{Tip: t, Events: events, Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
+	d := tipData{Tip: t, Events: timeline(events), Outbox: outbox, Thread: thread, Next: c.allowed(o, t.Status),
 		Mine: t.ClaimedBy == o.Username, Taken: t.ClaimedBy != "" && t.ClaimedBy != o.Username, CanReply: t.FollowUp,
 		ContactGiven: slices.ContainsFunc(all, func(f flows.Field) bool { return f.Contact }),
 		Deadline:     c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
