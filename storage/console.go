@@ -64,9 +64,19 @@ func (db *DB) SetOfficerPassword(ctx context.Context, username, password string)
 		session_generation = session_generation + 1 WHERE username = $1`, hash)
 }
 
-func (db *DB) officerChange(ctx context.Context, username, action, sql string, arg any) error {
+// ResetTOTP turns two-factor sign-in off for an officer who lost their
+// phone, and ends every session: an administrator is then sent to turn it
+// on again, with the new phone, at their next sign-in. Audited.
+func (db *DB) ResetTOTP(ctx context.Context, username string) error {
+	return db.officerChange(ctx, username, "officer.totp_reset", `UPDATE officers SET totp_secret = NULL, totp_last_step = 0,
+		session_generation = session_generation + 1 WHERE username = $1`)
+}
+
+// officerChange runs sql on one officer ($1 the username, then args) and
+// audits it as action.
+func (db *DB) officerChange(ctx context.Context, username, action, sql string, args ...any) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, username, arg)
+		tag, err := tx.Exec(ctx, sql, append([]any{username}, args...)...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", action, err)
 		}

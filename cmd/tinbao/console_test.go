@@ -753,6 +753,58 @@ func TestConsoleTwoFactor(t *testing.T) {
 	}
 }
 
+// An officer who lost the phone with their authenticator is not locked out
+// for good: 'tinbao officer reset-2fa' turns two-step sign-in off and ends
+// their sessions; an administrator must set it up again before anything
+// else, anyone else signs in with the password.
+func TestOfficerResetTwoFactor(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	const password = "correct horse battery staple"
+	secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	for _, a := range []struct{ user, role string }{{"lead", "supervisor"}, {"root", "admin"}} {
+		if _, err := s.db.AddOfficer(ctx, a.user, a.role, "", password); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.SetTOTP(ctx, a.user, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signedIn := newOfficer(t, s.console)
+	if r := signedIn.login("lead", password); r.Header.Get("Location") != "/login/2fa" {
+		t.Fatalf("with two-step sign-in on, the password led to %q", r.Header.Get("Location"))
+	}
+	code, _ := totp.GenerateCode(secret, time.Now())
+	if r, _ := signedIn.post("/login/2fa", url.Values{"code": {code}}); r.Header.Get("Location") != "/queue" {
+		t.Fatalf("the code: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	env := func(k string) string { return s.env[k] }
+	for _, user := range []string{"lead", "root"} {
+		var out, errb strings.Builder
+		if err := run(ctx, []string{"officer", "reset-2fa", user}, env, strings.NewReader(""), &out, &errb); err != nil {
+			t.Fatalf("officer reset-2fa %s: %v %s", user, err, errb.String())
+		}
+	}
+	if code, _ := signedIn.get("/queue"); code != http.StatusSeeOther {
+		t.Errorf("a session from before the reset: %d, want a redirect to /login", code)
+	}
+	if r := newOfficer(t, s.console).login("lead", password); r.Header.Get("Location") != "/queue" {
+		t.Errorf("the supervisor after the reset is sent to %q, want /queue", r.Header.Get("Location"))
+	}
+	if r := newOfficer(t, s.console).login("root", password); r.Header.Get("Location") != "/account/2fa" {
+		t.Errorf("the administrator after the reset is sent to %q, want /account/2fa to set it up again", r.Header.Get("Location"))
+	}
+	var out, errb strings.Builder
+	if err := run(ctx, []string{"officer", "reset-2fa", "nobody"}, env, strings.NewReader(""), &out, &errb); err == nil ||
+		!strings.Contains(err.Error(), "no officer") {
+		t.Errorf("reset-2fa of no one: %v", err)
+	}
+	entries, err := s.db.AuditLog(ctx, storage.AuditFilter{Action: "officer.totp_reset"})
+	if err != nil || len(entries) != 2 {
+		t.Errorf("audit of the resets = %+v, %v", entries, err)
+	}
+}
+
 // A supervisor assigns a report; an officer closes another as its duplicate,
 // naming it, and the first report's page then carries both; the audit log
 // page, for supervisors only, shows who did what.

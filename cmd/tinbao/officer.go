@@ -16,16 +16,17 @@ import (
 )
 
 const officerUsage = "officer add USERNAME --role officer|supervisor|admin [--unit UNIT] | officer disable USERNAME | " +
-	"officer enable USERNAME | officer reset-password USERNAME"
+	"officer enable USERNAME | officer reset-password USERNAME | officer reset-2fa USERNAME"
 
-// officer manages console accounts: add, disable, enable, reset-password.
+// officer manages console accounts: add, disable, enable, reset-password,
+// reset-2fa.
 func officer(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		return fmt.Errorf("%w: %s", errUsage, officerUsage)
 	}
 	switch args[0] {
 	case "add":
-	case "disable", "enable", "reset-password":
+	case "disable", "enable", "reset-password", "reset-2fa":
 		return changeOfficer(ctx, args[0], strings.ToLower(args[1]), getenv, stdin, stdout, stderr)
 	default:
 		return fmt.Errorf("%w: %s", errUsage, officerUsage)
@@ -113,9 +114,10 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, bool, error) {
 // generatePassword makes 26 random base32 characters (130 bits).
 func generatePassword() string { return rand.Text() }
 
-// changeOfficer disables or enables an account (every session ends), or
-// sets a new password (read from stdin, or generated and printed once; every
-// session ends too).
+// changeOfficer disables or enables an account (every session ends), sets
+// a new password (read from stdin, or generated and printed once; every
+// session ends too), or turns two-step sign-in off for a lost phone (every
+// session ends; an administrator sets it up again at the next sign-in).
 func changeOfficer(ctx context.Context, what, username string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv, "DATABASE_URL")
 	if err != nil {
@@ -136,6 +138,8 @@ func changeOfficer(ctx context.Context, what, username string, getenv func(strin
 	switch what {
 	case "reset-password":
 		err = db.SetOfficerPassword(ctx, username, password)
+	case "reset-2fa":
+		err = db.ResetTOTP(ctx, username)
 	default:
 		err = db.SetOfficerDisabled(ctx, username, what == "disable")
 	}

@@ -18,6 +18,9 @@ commands:
   officer disable|enable USERNAME, officer reset-password USERNAME
                         end an account's access (or give it back), or set a new
                         password (stdin, or generated and printed once)
+  officer reset-2fa USERNAME
+                        turn two-step sign-in off after a lost phone; every
+                        session ends, and an administrator sets it up again
   purge [--dry-run]     remove what has outlived its retention (or say what)
   keys rotate           print a TINBAO_SECRET with a new master key first
   keys rotate --rewrap  once every replica runs with it: wrap each report's
