@@ -322,6 +322,25 @@ func TestRepliesAndOptOuts(t *testing.T) {
 	if len(m) != 1 || m[0].ID != id || m[0].Kind != "reply" || m[0].TipID != 0 || m[0].Channel != "sms" {
 		t.Fatalf("claimed %+v", m)
 	}
+	// Once the provider has it, the reply's words (a summary repeats what
+	// the person wrote) are not kept in clear: nothing sends it again.
+	// One that fails for good is not kept either.
+	if err := db.MarkSent(ctx, m[0].ID, m[0].Attempts, "SM-reply-1"); err != nil {
+		t.Fatal(err)
+	}
+	failed, _ := db.QueueReply(ctx, "sms", "pseudo-1", []byte{1, 2}, "vi", "Ban xem lai: Chuyen: bi giu o Bavet")
+	m, _ = db.ClaimOutbox(ctx, 5, time.Minute)
+	if len(m) != 1 || m[0].ID != failed {
+		t.Fatalf("claimed %+v", m)
+	}
+	if err := db.MarkFailed(ctx, m[0].ID, m[0].Attempts, "undeliverable", "invalid number"); err != nil {
+		t.Fatal(err)
+	}
+	var bodies string
+	db.Pool().QueryRow(ctx, `SELECT string_agg(body, '|') FROM outbox WHERE kind = 'reply'`).Scan(&bodies)
+	if bodies != "|" {
+		t.Errorf("reply bodies after sending = %q, want both cleared", bodies)
+	}
 	for _, step := range []struct {
 		out  bool
 		want bool

@@ -89,13 +89,17 @@ const sqlMarkSent = `WITH early AS (
 UPDATE outbox SET
 	status = CASE WHEN early.status IS NOT NULL AND outbox_status_rank(early.status) > 2 THEN early.status ELSE 'sent' END,
 	provider_message_id = $3, sent_at = now(), lease_until = NULL,
+	body = CASE WHEN outbox.kind = 'reply' THEN '' ELSE outbox.body END,
 	delivered_at = CASE WHEN early.status = 'delivered' THEN now() END,
 	failed_at = CASE WHEN early.status IN ('failed', 'undelivered') THEN now() END,
 	last_error = CASE WHEN early.error_code IS NOT NULL THEN 'provider error ' || early.error_code END
 FROM (SELECT 1) one LEFT JOIN early ON true
 WHERE id = $1 AND attempts = $2 AND outbox.status = 'sending'`
 
-// MarkSent records that the provider accepted the message.
+// MarkSent records that the provider accepted the message. A
+// conversational reply's words go then: nothing sends it again, and a
+// summary repeats what the person wrote, which is kept only sealed, in the
+// report. The row stays, to track it to delivery.
 func (db *DB) MarkSent(ctx context.Context, id int64, attempt int, providerID string) error {
 	return db.mark(ctx, "mark sent", sqlMarkSent, id, attempt, providerID)
 }
@@ -119,7 +123,8 @@ func (db *DB) Defer(ctx context.Context, id int64, attempt int, next time.Time, 
 	return db.mark(ctx, "defer", sqlDefer, id, attempt, next, reason)
 }
 
-const sqlMarkFailed = `UPDATE outbox SET status = $3, last_error = $4, failed_at = now(), lease_until = NULL
+const sqlMarkFailed = `UPDATE outbox SET status = $3, last_error = $4, failed_at = now(), lease_until = NULL,
+	body = CASE WHEN kind = 'reply' THEN '' ELSE body END
 WHERE id = $1 AND attempts = $2 AND status = 'sending'`
 
 // MarkFailed ends a message in a terminal state (failed or undeliverable)
