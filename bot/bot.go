@@ -214,6 +214,17 @@ func (r *Runner) DeliverDurably(channel string, queue ReplyQueue, compose func([
 	r.durable[channel] = durable{queue: queue, compose: compose}
 }
 
+// OptOutWith records, on channel, a person's asking for no more messages
+// (flows.Result.OptOut) by calling record before the message counts as
+// handled: if it fails, the provider's retry asks again. Call it before
+// handling messages.
+func (r *Runner) OptOutWith(channel string, record func(ctx context.Context, sender string) error) {
+	if r.optOut == nil {
+		r.optOut = map[string]func(context.Context, string) error{}
+	}
+	r.optOut[channel] = record
+}
+
 // Observer counts what the runner does, for metrics.
 type Observer interface {
 	// Message counts an inbound message: handled, duplicate or failed.
@@ -236,8 +247,6 @@ type Outcome struct {
 	Replies []flows.Reply
 	// Wipe: erase the conversation on the channel where it allows it.
 	Wipe bool
-	// OptOut: the person asked for no more messages to this number.
-	OptOut bool
 	// Lang is the conversation's language after this message.
 	Lang string
 	// Wait is when the first reply's slot in the channel's send budget
@@ -296,6 +305,7 @@ type Runner struct {
 	data     DataRequests // nil: data requests recorded nowhere
 	alarms   Alarms       // nil: alarms not watched
 	silence  time.Duration
+	optOut   map[string]func(ctx context.Context, sender string) error
 }
 
 type officerGroup struct {
@@ -453,6 +463,16 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 	}
+	if record := r.optOut[m.Channel]; record != nil && res.OptOut {
+		// Before Finish: once the message counts as handled, a retry
+		// would be dropped as a duplicate and the opt-out lost.
+		if err := record(ctx, m.Sender); err != nil {
+			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
+				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
+			}
+			return r.busy(sess), "", fmt.Errorf("handle: opt out: %w", err)
+		}
+	}
 	r.watch(ctx, m, res)
 	res.Replies = r.capReplies(ctx, m, b, res)
 	answered := len(res.Replies) > 0
@@ -490,7 +510,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	if flooded {
 		outcome = "capped"
 	}
-	return Outcome{Replies: res.Replies, Wipe: res.Wipe, OptOut: res.OptOut, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
+	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
 }
 
 // Flood caps. From one sender, floodLimit messages a minute are answered as

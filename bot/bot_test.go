@@ -622,3 +622,47 @@ func TestDataRequestSameAnswerForUnknownCodes(t *testing.T) {
 		t.Errorf("after too many requests: %+v", last)
 	}
 }
+
+// An SMS "dung" with no request under way asks for no more messages. If
+// recording that fails, the message is not counted as handled: the
+// provider's retry records it, rather than being dropped as a replay while
+// the person keeps getting texts they asked to stop.
+func TestOptOutFailureIsRetried(t *testing.T) {
+	f := newFixture(t)
+	var fails, recorded int
+	f.runner.OptOutWith(ChannelSMS, func(_ context.Context, sender string) error {
+		if fails > 0 {
+			fails--
+			return errors.New("connection refused")
+		}
+		if sender == "pseudo" {
+			recorded++
+		}
+		return nil
+	})
+	dung := func() error {
+		_, err := f.runner.Handle(context.Background(), Message{
+			Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000", MessageID: "sms-dung", Text: "dung",
+		})
+		return err
+	}
+	fails = 1
+	if err := dung(); err == nil {
+		t.Fatal("a failed opt-out returned no error: the webhook would answer 200 and lose it")
+	}
+	if f.sessions.seen[ChannelSMS+"sms-dung"] || recorded != 0 {
+		t.Fatalf("after the failure: handled=%t recorded=%d", f.sessions.seen[ChannelSMS+"sms-dung"], recorded)
+	}
+	if err := dung(); err != nil || recorded != 1 {
+		t.Fatalf("the retry: %v, recorded %d times, want once", err, recorded)
+	}
+	// A "dung" that answers a question is no opt-out.
+	if _, err := f.runner.Handle(context.Background(), Message{Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000",
+		MessageID: "sms-giup", Text: "GIUP"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.runner.Handle(context.Background(), Message{Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000",
+		MessageID: "sms-dung-2", Text: "dung"}); err != nil || recorded != 1 {
+		t.Errorf("dung at a yes-or-no question: %v, opt-outs recorded %d, want still 1", err, recorded)
+	}
+}

@@ -63,7 +63,12 @@ type Adapter struct {
 // New builds the adapter. keepMarks sends Vietnamese as written (UCS-2, 70
 // characters a segment); otherwise without marks (GSM-7, 160).
 func New(runner *bot.Runner, keys *identity.Keyring, optouts OptOuts, keepMarks bool, log *slog.Logger) *Adapter {
-	return &Adapter{runner: runner, keys: keys, optouts: optouts, providers: map[string]Provider{}, keepMarks: keepMarks, log: log}
+	a := &Adapter{runner: runner, keys: keys, optouts: optouts, providers: map[string]Provider{}, keepMarks: keepMarks, log: log}
+	// "dung" with no request under way is the opt-out word after all:
+	// only the flows know, and the runner records it before the message
+	// counts as handled.
+	runner.OptOutWith(bot.ChannelSMS, a.optOut)
+	return a
 }
 
 // AddProvider makes a provider available under name ("twilio", "smsgate").
@@ -108,17 +113,14 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 		}
 		a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
 	}
-	out, err := a.runner.Handle(ctx, bot.Message{
+	_, err := a.runner.Handle(ctx, bot.Message{
 		Channel:   bot.ChannelSMS,
 		Sender:    sender,
 		Handle:    h,
 		MessageID: in.Provider + ":" + in.ID,
 		Text:      in.Text,
 	})
-	if err != nil || !out.OptOut {
-		return err
-	}
-	return a.optOut(ctx, sender) // "dung" with no request under way: the opt-out word after all
+	return err
 }
 
 // optOut stops every SMS to the sender until they write START. No answer:
