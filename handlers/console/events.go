@@ -65,8 +65,7 @@ func (c *Console) eventWords(action string, details map[string]string) []string 
 		if kind, ok := take("kind"); ok {
 			out = append(out, c.named("console.flag.kind_", kind))
 		}
-	case strings.HasPrefix(action, "datareq.") || strings.HasPrefix(action, "tip.followup_withdrawn") ||
-		strings.HasPrefix(action, "tip.sharing_withdrawn"):
+	case strings.HasPrefix(action, "datareq."):
 		if kind, ok := take("kind"); ok {
 			out = append(out, c.named("console.datareq.kind.", kind))
 		}
@@ -76,16 +75,13 @@ func (c *Console) eventWords(action string, details map[string]string) []string 
 		if reason, ok := take("reason"); ok {
 			out = append(out, c.named("console.datareq.reason.", reason))
 		}
-	case action == "tip.followup_sent":
-		if kind, ok := take("kind"); ok {
-			out = append(out, c.named("console.outbox.kind_", kind))
-		}
 	}
 	if name, ok := take("unit_name"); ok {
 		take("unit")
 		say("unit", name)
 	}
-	if shared, ok := take("shared"); ok {
+	if shared, present := details["shared"]; present { // empty: nothing shared, said so
+		take("shared")
 		say("shared", c.sharedWords(shared))
 	}
 	if v, ok := take("emergency"); ok && v == "true" {
