@@ -78,10 +78,15 @@ func (c *turn) joins(f *flow) bool {
 		// Written after the question on screen: say where the words went.
 		c.say(c.t("common.added_to_answer", map[string]any{"Label": c.t(f.steps[j].label, nil)}))
 	}
-	if atContact {
+	switch {
+	case atContact:
 		// Once: what comes next answers the question, asked again so
 		// that it is on screen.
 		c.s.JoinStep = ""
+		c.prompt(f, &f.steps[f.index(c.s.Step)])
+	case !burst && c.in.Channel == "sms":
+		// A text has no buttons that stay on screen: "noted" alone left
+		// the person with nothing to answer (an SMS trial, twice).
 		c.prompt(f, &f.steps[f.index(c.s.Step)])
 	}
 	return true
