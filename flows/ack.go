@@ -22,6 +22,10 @@ func (c *turn) ack(f *flow, r *Report) string {
 	}
 	if c.in.Channel == "sms" {
 		// One 160-character segment: no diacritics, nothing optional.
+		data["Danger"] = c.t("ack.danger_sms", nil)
+		if c.s.Abroad != "" {
+			data["Danger"] = c.t("ack.danger_abroad_sms", map[string]any{"Line": c.e.opts.Hotlines.Lines[0].Number})
+		}
 		return c.t(first+"_sms", data)
 	}
 	lines := []string{c.t(first, data)}
