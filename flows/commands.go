@@ -17,6 +17,9 @@ const (
 	cmdEmergency
 	cmdAgain
 	cmdData
+	// cmdNews: "có tin gì chưa?" (any news?) with no request under way: a
+	// family asking about their report. It asks for the code, as TRA CUU.
+	cmdNews
 )
 
 // Choice IDs shared by every flow. They travel as Telegram callback data, so
@@ -61,7 +64,10 @@ var commandWords = []struct {
 	{"/baotin", cmdReport}, {"bao tin", cmdReport}, {"to giac", cmdReport},
 	{"/giup", cmdHelp}, {"giup", cmdHelp}, {"cuu", cmdHelp}, {"help", cmdHelp}, {"giup do", cmdHelp},
 	{"can giup do", cmdHelp}, {"can giup", cmdHelp},
-	{"/tracuu", cmdStatus}, {"tra cuu", cmdStatus},
+	{"/tracuu", cmdStatus}, {"tra cuu", cmdStatus}, {"tracuu", cmdStatus}, {"tra cu", cmdStatus},
+	{"co tin gi chua", cmdNews}, {"co tin gi khong", cmdNews}, {"co tin gi moi chua", cmdNews},
+	{"co tin gi moi khong", cmdNews}, {"da co tin gi chua", cmdNews}, {"co tin chua", cmdNews},
+	{"co ket qua chua", cmdNews}, {"any news", cmdNews},
 	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
 	{"thoi khong bao nua", cmdCancel}, {"khong bao nua", cmdCancel}, {"thoi khong bao", cmdCancel},
 	{"thoi khong gui nua", cmdCancel}, {"khong gui nua", cmdCancel}, {"thoi huy", cmdCancel},
@@ -74,7 +80,7 @@ var commandWords = []struct {
 // Commands that must stand alone: a sentence that starts with "giúp" or
 // "huỷ" is an answer, not a command ("giúp tôi với" is caught as danger).
 var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, cmdMenu: true,
-	cmdReport: true, cmdLanguage: true, cmdEmergency: true}
+	cmdReport: true, cmdLanguage: true, cmdEmergency: true, cmdNews: true}
 
 // commandOf finds the command in an input and what follows it; k are the
 // keys of in.Text.

@@ -25,6 +25,14 @@ func (c *turn) run() {
 		}
 	}
 	cmd, rest := commandOf(c.in, c.keys())
+	news := cmd == cmdNews
+	if news {
+		// At rest, a question about a report; in a request, words of it.
+		cmd = cmdNone
+		if _, running := c.e.flows[c.s.Flow]; !running {
+			cmd = cmdStatus
+		}
+	}
 	if cmd == cmdNone {
 		c.noteAbroad(c.in.Text)
 	}
@@ -126,6 +134,10 @@ func (c *turn) run() {
 		c.s.Flow, c.s.Step = statusFlowName, "code"
 		if rest != "" {
 			c.status(rest)
+			return
+		}
+		if news {
+			c.say(c.t("status.ask_news", nil))
 			return
 		}
 		c.say(c.t("status.ask", nil))
