@@ -10,6 +10,10 @@ import (
 // blocked the bot, the chat or number no longer exists.
 var ErrUndeliverable = errors.New("undeliverable")
 
+// ErrOptedOut wraps ErrUndeliverable for a message withheld because the
+// person asked for no more messages (STOP): their wish, not a fault.
+var ErrOptedOut = fmt.Errorf("%w: the person asked for no more messages", ErrUndeliverable)
+
 // RetryAfterError is a send error with the wait the provider asked for
 // (Telegram's retry_after on 429).
 type RetryAfterError struct {

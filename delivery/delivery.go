@@ -283,6 +283,8 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 			return
 		}
 		log.InfoContext(ctx, "outbox message sent", "provider_message_id", providerID)
+	case errors.Is(err, bot.ErrOptedOut):
+		d.failAt(ctx, log, slog.LevelInfo, m, "undeliverable", err.Error())
 	case errors.Is(err, bot.ErrUndeliverable):
 		d.fail(ctx, log, m, "undeliverable", err.Error())
 	case errors.As(err, &retryAfter) && retryAfter.After > 0:
@@ -372,7 +374,14 @@ func (d *Dispatcher) retry(ctx context.Context, log *slog.Logger, m storage.Outb
 }
 
 func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, m storage.OutboxMessage, status, reason string) {
-	log.ErrorContext(ctx, "outbox message failed", "status", status, "reason", reason)
+	d.failAt(ctx, log, slog.LevelError, m, status, reason)
+}
+
+// failAt ends a message, logged at level: an error for a fault; a message
+// withheld because the person said STOP is their wish (info), and logged
+// as an error it hid the faults that need someone.
+func (d *Dispatcher) failAt(ctx context.Context, log *slog.Logger, level slog.Level, m storage.OutboxMessage, status, reason string) {
+	log.Log(ctx, level, "outbox message failed", "status", status, "reason", reason)
 	if err := d.db.MarkFailed(ctx, m.ID, m.Attempts, status, reason); err != nil {
 		log.ErrorContext(ctx, "mark failed", "err", err)
 	}

@@ -180,7 +180,7 @@ func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, e
 		return "", err
 	}
 	if out {
-		return "", fmt.Errorf("%w: the number opted out (STOP)", bot.ErrUndeliverable)
+		return "", fmt.Errorf("%w (STOP)", bot.ErrOptedOut)
 	}
 	if !a.keepMarks {
 		text = Strip(text) // an officer's follow-up, written with marks
