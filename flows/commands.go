@@ -20,6 +20,9 @@ const (
 	// cmdNews: "có tin gì chưa?" (any news?) with no request under way: a
 	// family asking about their report. It asks for the code, as TRA CUU.
 	cmdNews
+	// cmdEnglish: "English please", "I don't speak Vietnamese": the
+	// conversation goes on in English, where it was.
+	cmdEnglish
 )
 
 // Choice IDs shared by every flow. They travel as Telegram callback data, so
@@ -68,6 +71,11 @@ var commandWords = []struct {
 	{"co tin gi chua", cmdNews}, {"co tin gi khong", cmdNews}, {"co tin gi moi chua", cmdNews},
 	{"co tin gi moi khong", cmdNews}, {"da co tin gi chua", cmdNews}, {"co tin chua", cmdNews},
 	{"co ket qua chua", cmdNews}, {"any news", cmdNews},
+	{"english", cmdEnglish}, {"in english", cmdEnglish}, {"english please", cmdEnglish},
+	{"please english", cmdEnglish}, {"tieng anh", cmdEnglish}, {"i dont speak vietnamese", cmdEnglish},
+	{"i don t speak vietnamese", cmdEnglish}, {"sorry i dont speak vietnamese", cmdEnglish},
+	{"sorry i don t speak vietnamese", cmdEnglish}, {"i do not speak vietnamese", cmdEnglish},
+	{"do you speak english", cmdEnglish}, {"speak english", cmdEnglish},
 	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
 	{"thoi khong bao nua", cmdCancel}, {"khong bao nua", cmdCancel}, {"thoi khong bao", cmdCancel},
 	{"thoi khong gui nua", cmdCancel}, {"khong gui nua", cmdCancel}, {"thoi huy", cmdCancel},
@@ -80,7 +88,7 @@ var commandWords = []struct {
 // Commands that must stand alone: a sentence that starts with "giúp" or
 // "huỷ" is an answer, not a command ("giúp tôi với" is caught as danger).
 var aloneOnly = map[command]bool{cmdHelp: true, cmdCancel: true, cmdWipe: true, cmdMenu: true,
-	cmdReport: true, cmdLanguage: true, cmdEmergency: true, cmdNews: true}
+	cmdReport: true, cmdLanguage: true, cmdEmergency: true, cmdNews: true, cmdEnglish: true}
 
 // commandOf finds the command in an input and what follows it; k are the
 // keys of in.Text.
@@ -187,9 +195,41 @@ var dangerPhrases = []string{
 	"help me", "save me", "please help me", "locked up", "locked in", "being beaten", "beaten", "held captive",
 	"kidnapped", "ransom", "won t let me go", "not allowed to leave", "trapped", "sold me", "i was sold",
 	"been sold", "they sold", "trafficked", "took my passport", "taken my passport", "debt bondage",
+	"took her passport", "took his passport", "took our passports", "took their passports", "is held",
+	"are held", "being held", "held hostage", "held against", "can t leave", "cannot leave",
+	"won t let her go", "won t let him go", "locked her", "locked him", "beat her", "beat him",
 }
 
 var dangerPadded = padded(dangerPhrases)
+
+// englishWords, common in English and not Vietnamese words once folded,
+// tell a first message written in English ("my sister is held in Myanmar,
+// please help"): the answer is in English, not in words the person cannot
+// read. Words that, folded, are Vietnamese too are left out: "the" (thế),
+// "my" (Mỹ), "in", "he" (hè), "son" (sơn), "don" (đơn, đón), "not" (nốt),
+// "me" (mẹ), "can" (cần), "to" (tờ).
+var englishWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`is are was were her his they she we you please help sister brother daughter
+		mother father and of from been dont cannot with what where how hello have will would this that friend
+		wife husband took passport job work police missing`) {
+		englishWords[w] = true
+	}
+}
+
+// looksEnglish says whether text reads as English: at least three of its
+// words English, and most of them.
+func looksEnglish(k keys) bool {
+	words := strings.Fields(k.fold())
+	n := 0
+	for _, w := range words {
+		if englishWords[w] {
+			n++
+		}
+	}
+	return n >= 3 && 2*n >= len(words)
+}
 
 // inDanger reports whether a message, by its keys, carries a danger phrase.
 func inDanger(k keys) bool { return k.text != "" && k.has(dangerPadded) }

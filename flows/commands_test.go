@@ -53,3 +53,22 @@ func TestFriendIsNotSold(t *testing.T) {
 		}
 	}
 }
+
+// A first message in English is answered in English; Vietnamese typed
+// without marks, whose words fold into English-looking ones ("the nao",
+// "sang My", "don"), is not taken for English.
+func TestLooksEnglish(t *testing.T) {
+	for text, want := range map[string]bool{
+		"Hello, my sister is held in a casino in Myanmar, they took her passport. Please help": true,
+		"where is my daughter, she went to work in China":                                      true,
+		"took her passport": true,
+		"the nao roi, con toi sang My lam viec ma khong lien lac duoc": false,
+		"co nguoi den don em o ben xe, ho noi la di lam o nha hang":    false,
+		"toi bi giu o campuchia, ho lay ho chieu":                      false,
+		"help": false,
+	} {
+		if got := looksEnglish(keysOf(text)); got != want {
+			t.Errorf("looksEnglish(%q) = %t, want %t", text, got, want)
+		}
+	}
+}

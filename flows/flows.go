@@ -8,6 +8,7 @@ package flows
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,6 +279,9 @@ func (e *Engine) Step(s Session, in Input) Result {
 		return Result{Session: s, OptOut: true}
 	}
 	first := s.Touched == 0
+	if first && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {
+		c.s.Lang = "en" // written in English: answered in English
+	}
 	c.run()
 	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {
 		c.withPrivacy() // first contact: who reads this, what is kept

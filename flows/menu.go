@@ -157,6 +157,12 @@ func (c *turn) run() {
 		c.s.Flow, c.s.Step = languageFlowName, "pick"
 		c.languages()
 		return
+	case cmdEnglish:
+		c.s.Lang = "en"
+		c.s.Confirm, c.s.EditMenu = false, false
+		c.say(c.t("language.done", nil))
+		c.again(true)
+		return
 	case cmdEmergency:
 		if _, running := c.e.flows[c.s.Flow]; running {
 			c.emergency()
