@@ -130,7 +130,11 @@ func (c *turn) noteAbroad(text string) {
 // promptData fills the questions that depend on earlier answers.
 func (c *turn) promptData() map[string]any {
 	country := ""
-	if code := c.s.Answers["country"]; code != "" && code != "other" {
+	code := c.s.Answers["country"]
+	if code == "other" {
+		code = c.s.Abroad // named in words: "trung quoc"
+	}
+	if code != "" {
 		if ct, ok := c.e.opts.Hotlines.Countries[code]; ok {
 			country = ct.NameVI
 			if c.s.Lang == "en" && ct.NameEN != "" {

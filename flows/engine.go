@@ -51,6 +51,10 @@ type step struct {
 	contact bool
 	// dangerYes: words of danger ("họ nhốt tôi") answer "yes" here.
 	dangerYes bool
+	// otherWords, for inputPick: the option words that pick no option
+	// choose, kept beside it as the answer's note ("trung quoc" at a list
+	// of three countries and Other), instead of "pick a number".
+	otherWords string
 	// story: the question stays open for more messages until Tiếp.
 	story   bool
 	options []option // for inputPick and inputMulti
@@ -425,6 +429,14 @@ func (c *turn) handle(f *flow) {
 			c.say(c.t("common.added_to_story", nil))
 			c.prompt(f, st)
 			return
+		}
+		if choice == "" && st.otherWords != "" && c.in.Text != "" && !onlyNumbers(c.in.Text) {
+			text, ok := c.textAnswer()
+			if !ok {
+				return
+			}
+			c.s.Answers[st.id+"_note"] = text
+			choice = st.otherWords
 		}
 		if choice == "" || choice == choiceSkip {
 			c.say(c.t("common.choose", nil))

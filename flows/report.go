@@ -12,6 +12,23 @@ const reportFlowName = "report"
 
 func notSMS(c *turn) bool { return c.in.Channel != "sms" }
 
+// knownCountry answers the country question from a country already named
+// in what the person wrote (Session.Abroad): an option of the question, or
+// Other with the country's name beside it.
+func (c *turn) knownCountry() {
+	code := c.s.Abroad
+	country, ok := c.e.opts.Hotlines.Countries[code]
+	if !ok || c.s.Answers["country"] != "" {
+		return
+	}
+	switch code {
+	case "kh", "mm", "la":
+		c.s.Answers["country"] = code
+	default:
+		c.s.Answers["country"], c.s.Answers["country_note"] = "other", country.NameVI
+	}
+}
+
 // whenWords are folded words and phrases that say when: a time of day, "any
 // time", a weekday. "toi" is left out: folded, "tối" (evening) is "tôi" (I).
 var whenWords = padded([]string{"sang", "trua", "chieu", "dem", "khuya", "buoi toi", "toi nay", "ban ngay", "ban dem",
@@ -61,10 +78,18 @@ func reportFlow() *flow {
 					if answer == "held_abroad" && c.s.Abroad == "" {
 						c.s.Abroad = abroadSomewhere
 					}
+					if answer == "held_abroad" {
+						c.knownCountry()
+					}
 					return ""
 				}},
+			// Not asked of a person who already named the country ("con
+			// toi o trung quoc"): asked again, they felt unheard (SMS
+			// trial); the summary shows it, and Sửa changes it. A country
+			// typed that is not among the options is kept beside Other.
 			{id: "country", prompt: "report.country", label: "report.label.country", input: inputPick, optional: true,
-				when: func(c *turn) bool { return c.s.Answers["category"] == "held_abroad" },
+				otherWords: "other",
+				when:       func(c *turn) bool { return c.s.Answers["category"] == "held_abroad" },
 				options: []option{
 					{id: "kh", label: "country.kh", aliases: []string{"campuchia", "cambodia", "cam pu chia"}},
 					{id: "mm", label: "country.mm", aliases: []string{"myanmar", "mien dien"}},
