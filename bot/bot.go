@@ -215,12 +215,12 @@ func (r *Runner) DeliverDurably(channel string, queue ReplyQueue, compose func([
 }
 
 // OptOutWith records, on channel, a person's asking for no more messages
-// (flows.Result.OptOut) by calling record before the message counts as
-// handled: if it fails, the provider's retry asks again. Call it before
-// handling messages.
-func (r *Runner) OptOutWith(channel string, record func(ctx context.Context, sender string) error) {
+// (flows.Result.OptOut) by calling record, with the turn's replies as the
+// notice, before the message counts as handled: if it fails, the
+// provider's retry asks again. Call it before handling messages.
+func (r *Runner) OptOutWith(channel string, record OptOutFunc) {
 	if r.optOut == nil {
-		r.optOut = map[string]func(context.Context, string) error{}
+		r.optOut = map[string]OptOutFunc{}
 	}
 	r.optOut[channel] = record
 }
@@ -305,8 +305,13 @@ type Runner struct {
 	data     DataRequests // nil: data requests recorded nowhere
 	alarms   Alarms       // nil: alarms not watched
 	silence  time.Duration
-	optOut   map[string]func(ctx context.Context, sender string) error
+	optOut   map[string]OptOutFunc
 }
+
+// OptOutFunc records a person's asking for no more messages on a channel,
+// and, if notice has replies, queues them as the one message that still
+// goes, saying so.
+type OptOutFunc func(ctx context.Context, m Message, lang string, notice []flows.Reply) error
 
 type officerGroup struct {
 	channel    string
@@ -465,8 +470,11 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	}
 	if record := r.optOut[m.Channel]; record != nil && res.OptOut {
 		// Before Finish: once the message counts as handled, a retry
-		// would be dropped as a duplicate and the opt-out lost.
-		if err := record(ctx, m.Sender); err != nil {
+		// would be dropped as a duplicate and the opt-out lost. The
+		// replies are the notice, queued with it.
+		notice := res.Replies
+		res.Replies = nil
+		if err := record(ctx, m, res.Session.Lang, notice); err != nil {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
 			}

@@ -630,20 +630,25 @@ func TestDataRequestSameAnswerForUnknownCodes(t *testing.T) {
 func TestOptOutFailureIsRetried(t *testing.T) {
 	f := newFixture(t)
 	var fails, recorded int
-	f.runner.OptOutWith(ChannelSMS, func(_ context.Context, sender string) error {
+	var notice []flows.Reply
+	f.runner.OptOutWith(ChannelSMS, func(_ context.Context, m Message, _ string, n []flows.Reply) error {
 		if fails > 0 {
 			fails--
 			return errors.New("connection refused")
 		}
-		if sender == "pseudo" {
+		if m.Sender == "pseudo" {
 			recorded++
+			notice = n
 		}
 		return nil
 	})
 	dung := func() error {
-		_, err := f.runner.Handle(context.Background(), Message{
+		out, err := f.runner.Handle(context.Background(), Message{
 			Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000", MessageID: "sms-dung", Text: "dung",
 		})
+		if err == nil && len(out.Replies) > 0 {
+			t.Errorf("replies beside the opt-out: %+v; the notice goes with it, once", out.Replies)
+		}
 		return err
 	}
 	fails = 1
@@ -655,6 +660,11 @@ func TestOptOutFailureIsRetried(t *testing.T) {
 	}
 	if err := dung(); err != nil || recorded != 1 {
 		t.Fatalf("the retry: %v, recorded %d times, want once", err, recorded)
+	}
+	// "dung" may have meant "đúng": the one text that still goes says
+	// the messages stop and how to undo it.
+	if len(notice) != 1 || !strings.Contains(notice[0].Text, "BAT DAU") {
+		t.Errorf("notice = %+v, want one text saying how to start again", notice)
 	}
 	// A "dung" that answers a question is no opt-out.
 	if _, err := f.runner.Handle(context.Background(), Message{Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000",

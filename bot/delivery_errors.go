@@ -14,6 +14,11 @@ var ErrUndeliverable = errors.New("undeliverable")
 // person asked for no more messages (STOP): their wish, not a fault.
 var ErrOptedOut = fmt.Errorf("%w: the person asked for no more messages", ErrUndeliverable)
 
+// OutboxKey is the idempotency key an outbox message is sent under: the
+// provider drops a second send with the same key, and an adapter knows by
+// it which message it is sending.
+func OutboxKey(id int64) string { return fmt.Sprintf("tinbao-%d", id) }
+
 // RetryAfterError is a send error with the wait the provider asked for
 // (Telegram's retry_after on 429).
 type RetryAfterError struct {

@@ -265,7 +265,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m storage.OutboxMessage) {
 	if ms, ok := sender.(MenuSender); ok && (m.Kind == "ack" || m.Kind == "status") {
 		providerID, err = ms.SendWithMenu(ctx, handle, m.Body, m.Language)
 	} else if ks, ok := sender.(KeyedSender); ok {
-		providerID, err = ks.SendKeyed(ctx, handle, m.Body, fmt.Sprintf("tinbao-%d", m.ID))
+		providerID, err = ks.SendKeyed(ctx, handle, m.Body, bot.OutboxKey(m.ID))
 	} else {
 		providerID, err = sender.SendText(ctx, handle, m.Body)
 	}

@@ -276,7 +276,9 @@ func (e *Engine) Step(s Session, in Input) Result {
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
 	if in.Channel == "sms" && strings.ToLower(in.Text) == "dung" && !c.midRequest() {
-		return Result{Session: s, OptOut: true}
+		// The opt-out word, but also "đúng" (yes) without marks: one text
+		// says the messages stop and how to undo it.
+		return Result{Session: s, OptOut: true, Replies: []Reply{{Text: c.t("common.stopped", nil)}}}
 	}
 	first := s.Touched == 0
 	if first && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {

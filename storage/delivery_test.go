@@ -348,8 +348,26 @@ func TestRepliesAndOptOuts(t *testing.T) {
 		if err := db.SetOptOut(ctx, "pseudo-1", step.out, storage.OptOutStop); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.OptedOut(ctx, "pseudo-1"); err != nil || got != step.want {
-			t.Errorf("after SetOptOut(%t): opted out = %t, %v", step.out, got, err)
+		if got, notice, err := db.OptedOut(ctx, "pseudo-1"); err != nil || got != step.want || notice != 0 {
+			t.Errorf("after SetOptOut(%t): opted out = %t, notice %d, %v", step.out, got, notice, err)
 		}
+	}
+	// An opt-out with its notice: the notice is queued with it, and is the
+	// one message the number may still get; a second opt-out queues none.
+	for range 2 {
+		if err := db.OptOutWithNotice(ctx, "sms", "pseudo-2", []byte{1, 2}, "vi", "Se khong nhan nua. Gui BAT DAU."); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, notice, err := db.OptedOut(ctx, "pseudo-2")
+	var queued []int64
+	rows, _ := db.Pool().Query(ctx, `SELECT id FROM outbox WHERE recipient_pseudonym = 'pseudo-2' AND kind = 'reply'`)
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		queued = append(queued, id)
+	}
+	if err != nil || !out || len(queued) != 1 || notice != queued[0] {
+		t.Errorf("opt-out with notice: out=%t notice=%d queued=%v %v", out, notice, queued, err)
 	}
 }

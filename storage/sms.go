@@ -49,15 +49,47 @@ func (db *DB) SetOptOut(ctx context.Context, pseudonym string, out bool, reason 
 	return nil
 }
 
-// OptedOut reports whether pseudonym asked for no more messages.
-func (db *DB) OptedOut(ctx context.Context, pseudonym string) (bool, error) {
-	var one int
-	err := db.pool.QueryRow(ctx, `SELECT 1 FROM sms_optouts WHERE pseudonym = $1`, pseudonym).Scan(&one)
+// OptOutWithNotice records an opt-out and queues the one text that says
+// so (body, to the sealed handle), in one transaction: the notice is the
+// only message let through to the number afterwards (see OptedOut). A
+// number already opted out keeps its opt-out and gets no notice.
+func (db *DB) OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var fresh bool
+		if err := tx.QueryRow(ctx, `WITH o AS (
+				INSERT INTO sms_optouts (pseudonym, reason) VALUES ($1, 'stop') ON CONFLICT (pseudonym) DO NOTHING
+				RETURNING 1
+			) SELECT EXISTS (SELECT 1 FROM o)`, pseudonym).Scan(&fresh); err != nil || !fresh {
+			return err
+		}
+		var id int64
+		var ignored string
+		if err := tx.QueryRow(ctx, sqlQueueReply, channel, pseudonym, sealed, lang, body).Scan(&id, &ignored); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE sms_optouts SET notice_outbox_id = $2 WHERE pseudonym = $1`, pseudonym, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("opt out with notice: %w", err)
+	}
+	return nil
+}
+
+// OptedOut reports whether pseudonym asked for no more messages, and the
+// outbox ID of the notice that says so, if one was queued (0: none): that
+// one message still goes.
+func (db *DB) OptedOut(ctx context.Context, pseudonym string) (bool, int64, error) {
+	var notice *int64
+	err := db.pool.QueryRow(ctx, `SELECT notice_outbox_id FROM sms_optouts WHERE pseudonym = $1`, pseudonym).Scan(&notice)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("opted out: %w", err)
+		return false, 0, fmt.Errorf("opted out: %w", err)
 	}
-	return true, nil
+	if notice == nil {
+		return true, 0, nil
+	}
+	return true, *notice, nil
 }

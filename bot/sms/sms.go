@@ -33,7 +33,11 @@ var ErrOptedOut = errors.New("sms: the number has opted out")
 // OptOuts remembers numbers (by pseudonym) that wrote STOP.
 type OptOuts interface {
 	SetOptOut(ctx context.Context, pseudonym string, out bool, reason string) error
-	OptedOut(ctx context.Context, pseudonym string) (bool, error)
+	// OptedOut says whether the number opted out, and which outbox
+	// message (0: none) is the notice that still goes.
+	OptedOut(ctx context.Context, pseudonym string) (bool, int64, error)
+	// OptOutWithNotice opts out and queues the one text that says so.
+	OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error
 }
 
 // Opt-out reasons, as storage keeps them.
@@ -67,8 +71,28 @@ func New(runner *bot.Runner, keys *identity.Keyring, optouts OptOuts, keepMarks 
 	// "dung" with no request under way is the opt-out word after all:
 	// only the flows know, and the runner records it before the message
 	// counts as handled.
-	runner.OptOutWith(bot.ChannelSMS, a.optOut)
+	runner.OptOutWith(bot.ChannelSMS, a.optOutTold)
 	return a
+}
+
+// optOutTold stops the messages to the sender of m and, when there is a
+// notice, queues it as the one text that still goes: "dung" typed without
+// marks may have meant "đúng" (yes), and the person must know they will
+// hear nothing more and how to undo it (a mother who meant yes was cut off
+// for good, with nothing said: SMS trial).
+func (a *Adapter) optOutTold(ctx context.Context, m bot.Message, lang string, notice []flows.Reply) error {
+	if len(notice) == 0 {
+		return a.optOut(ctx, m.Sender)
+	}
+	sealed, err := a.keys.Seal(bot.ChannelSMS, m.Sender, m.Handle)
+	if err != nil {
+		return err
+	}
+	if err := a.optouts.OptOutWithNotice(ctx, bot.ChannelSMS, m.Sender, sealed, lang, a.Compose(notice)); err != nil {
+		return err
+	}
+	a.log.InfoContext(ctx, "sms opt-out", "sender", m.Sender, "notice", true)
+	return nil
 }
 
 // AddProvider makes a provider available under name ("twilio", "smsgate").
@@ -175,11 +199,11 @@ func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, e
 		return "", fmt.Errorf("sms: provider %s is not configured", name) // retried: it may come back
 	}
 	sender := a.pseudonym(h)
-	out, err := a.optouts.OptedOut(ctx, sender)
+	out, notice, err := a.optouts.OptedOut(ctx, sender)
 	if err != nil {
 		return "", err
 	}
-	if out {
+	if out && (notice == 0 || key != bot.OutboxKey(notice)) {
 		return "", fmt.Errorf("%w (STOP)", bot.ErrOptedOut)
 	}
 	if !a.keepMarks {

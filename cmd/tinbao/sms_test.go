@@ -368,7 +368,8 @@ func reportBySMS(t *testing.T, say func(string) string) {
 // "dung" typed without marks is the opt-out word and also "đúng" (right,
 // yes). At a yes-or-no question it is the answer: a frightened person who
 // wrote it used to get silence for good, mid-request. Anywhere else it
-// stops the messages, as STOP does, until BAT DAU.
+// stops the messages, as STOP does, until BAT DAU, with one text that says
+// so (STOP gets none).
 func TestSMSDungAnswersOrStops(t *testing.T) {
 	p := gatewayPhone(t)
 	if got := p.say("GIUP"); !strings.Contains(got, "1 Co") {
@@ -378,7 +379,12 @@ func TestSMSDungAnswersOrStops(t *testing.T) {
 		t.Errorf("dung at a yes-or-no question: %q, want the next question (danger)", got)
 	}
 	p.say("HUY") // nothing on the screen to answer now
-	p.unanswered(1500*time.Millisecond, "Dung", "GIUP")
+	// At rest it stops the messages; since it may have meant "đúng", one
+	// text says so and how to undo it, and then nothing more goes.
+	if got := p.say("Dung"); !strings.Contains(got, "BAT DAU") {
+		t.Errorf("dung at rest: %q, want the one text saying the messages stop and how to undo it", got)
+	}
+	p.unanswered(1500*time.Millisecond, "GIUP")
 	// The reply withheld is the person's wish, not a fault for the
 	// operators' error alerts.
 	withheld := false
