@@ -530,6 +530,22 @@ func (s *Sessions) Allow(ctx context.Context, key string, limit int, window time
 	return n <= limit, nil
 }
 
+var forgiveScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+`)
+
+// Forgive takes back one event counted by Allow under key: an attempt
+// counted before it was known to succeed (a sign-in), so that only
+// failures use up the limit.
+func (s *Sessions) Forgive(ctx context.Context, key string) error {
+	if err := forgiveScript.Run(ctx, s.rdb, []string{s.prefix + "rate:" + key}).Err(); err != nil {
+		return fmt.Errorf("forgive: %w", err)
+	}
+	return nil
+}
+
 // Limit is one counter of AllowEach: at most N events under Key per window.
 type Limit struct {
 	Key    string

@@ -42,6 +42,8 @@ var staticFS embed.FS
 // Limiter counts events in a window (Redis), for login throttling.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, error)
+	// Forgive takes back one event Allow counted under key.
+	Forgive(ctx context.Context, key string) error
 }
 
 // Config tunes the console.

@@ -26,10 +26,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	name, valid := loginName(r.PostFormValue("username"))
 	password := r.PostFormValue("password")
 	ip := clientIP(r)
+	// Every attempt is counted before the password is checked (guesses
+	// sent at once cannot slip through), and a right password gives its
+	// count back: only wrong ones lock an account or an office's address
+	// (an officer who signed in five times in a shift was locked out).
+	counted := []string{"console-login:user:" + name, "console-login:ip:" + ip}
 	for _, k := range []struct {
 		key   string
 		limit int
-	}{{"console-login:user:" + name, loginPerAccount}, {"console-login:ip:" + ip, loginPerAddress}} {
+	}{{counted[0], loginPerAccount}, {counted[1], loginPerAddress}} {
 		ok, err := c.limiter.Allow(ctx, k.key, k.limit, loginWindow)
 		if err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -60,6 +65,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.audit(r, name, "login.failed", 0, map[string]string{"from": ip})
 		c.render(w, r, http.StatusUnauthorized, "login", c.cat.T("vi", "console.login.wrong", nil))
 		return
+	}
+	for _, key := range counted {
+		if err := c.limiter.Forgive(ctx, key); err != nil {
+			c.log.WarnContext(ctx, "login: forgive", "err", err)
+		}
 	}
 	if o.TOTPSecret != "" {
 		// The password was right; the code from the app comes next.

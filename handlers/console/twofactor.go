@@ -65,6 +65,9 @@ func (c *Console) secondFactor(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "twofactor", c.cat.T("vi", "console.twofactor.wrong", nil))
 		return
 	}
+	if err := c.limiter.Forgive(ctx, "console-login:user:"+name); err != nil { // only wrong codes count
+		c.log.WarnContext(ctx, "login: forgive", "err", err)
+	}
 	c.complete(w, r, o)
 }
 
