@@ -477,8 +477,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete' && !!document.querySelector('.flash')`)
 	}
-	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked: only
-	// then can it be marked forwarded.
+	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked, with
+	// the box that marks it forwarded in the same step left ticked.
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.console+"/tips/"+ref),
 		chromedp.WaitVisible(chromedp.CSS(`form.refer`)),
@@ -490,9 +490,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refer: %v\n%s", err, s.log)
 	}
-	submitted(chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "forwarded"),
-		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Đổi trạng thái"]`)))
-	waitJS(t, ctx, `document.querySelector('.flash').textContent.includes('Đã cập nhật trạng thái')`)
+	waitJS(t, ctx, `document.querySelector('.flash').textContent.includes('Đã chuyển cơ quan có thẩm quyền')`)
 	submitted(chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
 		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)))
 	got := tg.WaitSent(chat, 1, 10*time.Second)

@@ -421,6 +421,34 @@ func TestConsoleForwardNeedsReferral(t *testing.T) {
 	if tip, _ := s.db.TipByReference(ctx, ref); tip.Status != "forwarded" {
 		t.Errorf("status = %q, want forwarded", tip.Status)
 	}
+
+	// In one step: referred to the police with the box left ticked, the
+	// report is forwarded too and its one-hour clock stops; referred to a
+	// support service, the box changes nothing.
+	ref2 := string(flows.NewReference([]byte{12, 12, 12, 12, 7, 8, 10}))
+	commitReport(t, s, ref2, true, true, "cứu tôi")
+	o.get("/tips/" + ref2)
+	o.post("/tips/"+ref2+"/claim", nil)
+	if _, page := o.get("/tips/" + ref2); !strings.Contains(page, `name="forward" value="1" checked`) {
+		t.Fatal("the referral form does not offer to forward in the same step")
+	}
+	if r, _ := o.post("/tips/"+ref2+"/refer", url.Values{"unit": {unitIDByName(t, s, "Sở Y tế (bảo trợ xã hội)")}, "share": {"what"},
+		"forward": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer to a support service: %d", r.StatusCode)
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref2); tip.Status != "in_review" {
+		t.Errorf("status after a referral to a support service = %q, want in_review: it is no authority", tip.Status)
+	}
+	if r, _ := o.post("/tips/"+ref2+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"},
+		"forward": {"1"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer to the police: %d", r.StatusCode)
+	}
+	if tip, _ := s.db.TipByReference(ctx, ref2); tip.Status != "forwarded" {
+		t.Errorf("status after a referral to the police, box ticked = %q, want forwarded", tip.Status)
+	}
+	if _, page := o.get("/tips/" + ref2); !strings.Contains(page, "đã sang trạng thái") {
+		t.Error("the flash does not say the report was forwarded too")
+	}
 }
 
 // `tinbao officer add --unit` refuses a unit that does not exist, naming the
@@ -845,8 +873,12 @@ func TestConsoleSupervisor(t *testing.T) {
 	}
 	o.get("/tips/" + second)
 	o.post("/tips/"+second+"/claim", nil)
-	if r, _ := o.post("/tips/"+second+"/status", url.Values{"status": {"duplicate"}}); r.StatusCode != http.StatusBadRequest {
-		t.Errorf("a duplicate of nothing: %d, want 400", r.StatusCode)
+	if r, _ := o.post("/tips/"+second+"/status", url.Values{"status": {"duplicate"}}); r.StatusCode != http.StatusSeeOther ||
+		r.Header.Get("Location") != "/tips/"+second {
+		t.Errorf("a duplicate of nothing: %d %s, want back to the report", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, page := o.get("/tips/" + second); !strings.Contains(page, `class="flash refused"`) || !strings.Contains(page, "mã của tin bị trùng") {
+		t.Error("a duplicate of nothing is not refused on the report's page")
 	}
 	if r, _ := o.post("/tips/"+second+"/status", url.Values{"status": {"duplicate"}, "of": {strings.ToLower(first)}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("merge: %d", r.StatusCode)

@@ -66,6 +66,11 @@ func refusal(t storage.Tip, unitKind string) string {
 	return ""
 }
 
+// mayForward says whether o may move t to forwarded now (see changeStatus).
+func (c *Console) mayForward(o storage.Officer, t storage.Tip) bool {
+	return slices.Contains(c.allowed(o, t.Status), "forwarded") && (t.ClaimedBy == o.Username || o.Role != "officer")
+}
+
 // needsReason says whether a referral to a unit of this kind goes only
 // under the emergency exception, and so needs the officer's reason.
 func needsReason(t storage.Tip, unitKind string) bool {
@@ -136,6 +141,20 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username, reason); err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+		return
+	}
+	if r.PostFormValue("forward") == "1" && consentFor(units[i].Kind) == "consent_police" && c.mayForward(o, t) {
+		// Referred to the authorities (police, Border Guard, 111) is handed
+		// on: the status says so in the same step, and the one-hour clock
+		// stops (a referral left the report "due soon",
+		// charged to the unit, until the officer also changed its status).
+		notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), "forwarded")
+		if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, "forwarded", o.Username, notice); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
+		c.flash(r, "console.referral.sent_forwarded", nil)
+		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 		return
 	}
 	c.flash(r, "console.referral.sent", nil)

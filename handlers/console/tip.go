@@ -58,10 +58,12 @@ type tipData struct {
 	Referrals []storage.Referral
 	Units     []unitChoice
 	CanRefer  bool
-	NoUnit    bool // consent allows no unit: said plainly, not a list of greyed-out names
-	Emergency bool // some units only under the emergency exception, with a reason
-	UnitView  bool // a unit officer: only what was shared is shown
-	Shareable []flows.Field
+	// CanForward: the referral form may move the report to forwarded too.
+	CanForward bool
+	NoUnit     bool // consent allows no unit: said plainly, not a list of greyed-out names
+	Emergency  bool // some units only under the emergency exception, with a reason
+	UnitView   bool // a unit officer: only what was shared is shown
+	Shareable  []flows.Field
 	// A supervisor may give the report to anyone.
 	Officers []storage.Officer
 	// Duplicates: the reports closed as repeating this one, and the one
@@ -184,6 +186,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			d.Emergency = d.Emergency || urgent
 		}
 		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
+		d.CanForward = c.mayForward(o, t)
 		d.NoUnit = !slices.ContainsFunc(d.Units, func(u unitChoice) bool { return u.Allowed })
 	}
 	c.render(w, r, http.StatusOK, "tip", d)
@@ -243,7 +246,9 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 			of, err = c.db.TipByReference(r.Context(), string(ref))
 		}
 		if err != nil || of.ID == t.ID {
-			c.fail(w, r, http.StatusBadRequest, "console.err.duplicate_of")
+			// Back to the report, said there (an error page led away).
+			c.refused(r, "console.err.duplicate_of")
+			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 			return
 		}
 	}
