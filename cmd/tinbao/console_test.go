@@ -513,8 +513,8 @@ func TestConsoleReferral(t *testing.T) {
 	in := newOfficer(t, s.console)
 	in.login("intake", "correct horse battery staple")
 	_, page := in.get("/tips/" + ref)
-	if !strings.Contains(page, "chưa đồng ý") {
-		t.Errorf("the page does not say the person did not consent to the police")
+	if !strings.Contains(page, "Công an tỉnh — người nhờ giúp đã không đồng ý") {
+		t.Errorf("the page does not say the person said no to the police (not 'not yet')")
 	}
 	// In danger, but asked and said no to the police: they are heard.
 	if r, _ := in.post("/tips/"+ref+"/refer", url.Values{"unit": {unitID("Công an tỉnh")}, "share": {"where"},

@@ -60,6 +60,8 @@ func refusal(t storage.Tip, unitKind string) string {
 	switch {
 	case sharingWithdrawn(t, unitKind):
 		return "console.referral.withdrawn"
+	case !referable(t, unitKind) && t.Details[consentFor(unitKind)] == "no":
+		return "console.referral.refused" // they said no: not "not yet"
 	case !referable(t, unitKind):
 		return "console.referral.no_consent"
 	}
