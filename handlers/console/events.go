@@ -20,12 +20,18 @@ type timelineEntry struct {
 }
 
 // timeline folds runs of the same entry (same officer, action and details)
-// into one line with how many times and when last.
+// into one line with how many times and when last, and leaves out the
+// opening of the page that follows an officer's own action on it (the
+// page reloads after each: four actions made ten lines).
 func timeline(events []storage.Event) []timelineEntry {
 	var out []timelineEntry
 	for _, e := range events {
 		if n := len(out); n > 0 {
 			prev := &out[n-1]
+			if e.Action == "tip.viewed" && prev.Action != "tip.viewed" && prev.Actor == e.Actor &&
+				e.At.Sub(prev.Last) < 5*time.Second {
+				continue
+			}
 			if prev.Actor == e.Actor && prev.Action == e.Action && maps.Equal(prev.Details, e.Details) {
 				prev.Times++
 				prev.Last = e.At

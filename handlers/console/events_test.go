@@ -53,9 +53,11 @@ func TestTimelineFoldsRuns(t *testing.T) {
 			Details: map[string]string{"from": "10.0.0.4"}}
 	}
 	claim := storage.Event{At: at.Add(3 * time.Minute), Actor: "duty", Action: "tip.claimed"}
-	got := timeline([]storage.Event{view("duty", 0), view("duty", 1), view("duty", 2), claim, view("duty", 4), view("lan", 5)})
+	reload := view("duty", 3)
+	reload.At = reload.At.Add(time.Second) // the page again, after the claim
+	got := timeline([]storage.Event{view("duty", 0), view("duty", 1), view("duty", 2), claim, reload, view("duty", 4), view("lan", 5)})
 	if len(got) != 4 || got[0].Times != 3 || !got[0].Last.Equal(at.Add(2*time.Minute)) || got[1].Action != "tip.claimed" ||
-		got[2].Times != 1 || got[3].Actor != "lan" {
+		got[2].Times != 1 || !got[2].At.Equal(at.Add(4*time.Minute)) || got[3].Actor != "lan" {
 		t.Errorf("timeline = %+v", got)
 	}
 }
