@@ -543,6 +543,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot("console-queue-phone")
+	// Every page a supervisor opens on a phone stays the phone's width
+	// (the queue was 410 px wide, the KPIs 466, the audit log 569), and
+	// the late list shows each report's deadline.
+	for _, page := range []string{"/queue", "/late", "/kpi", "/audit"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.console+page), chromedp.WaitReady(chromedp.CSS(`main`))); err != nil {
+			t.Fatal(err)
+		}
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || wide > 390 {
+			t.Errorf("%s on a phone is %d px wide, want at most 390 (%v)", page, wide, err)
+		}
+		if page == "/late" {
+			hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('table.late td:nth-child(4)')].some(td => td.offsetParent === null)`))
+			if err != nil || hidden {
+				t.Errorf("the late list hides a deadline on a phone (%v)", err)
+			}
+		}
+	}
 }
 
 // unitIDByName finds a unit's ID, as its form option carries it.
