@@ -208,9 +208,12 @@ func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, error) {
 	return items, nil
 }
 
-// QueueCounts counts reports by status.
-func (db *DB) QueueCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := db.pool.Query(ctx, `SELECT status, count(*) FROM tips GROUP BY status`)
+// QueueCounts counts reports by status: all of them, or (unit not empty)
+// those referred to that unit, which is all its officers may know of.
+func (db *DB) QueueCounts(ctx context.Context, unit string) (map[string]int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT status, count(*) FROM tips
+		WHERE $1 = '' OR EXISTS (SELECT 1 FROM referrals r JOIN units u ON u.id = r.unit_id WHERE r.tip_id = tips.id AND u.name = $1)
+		GROUP BY status`, unit)
 	if err != nil {
 		return nil, fmt.Errorf("queue counts: %w", err)
 	}

@@ -555,8 +555,14 @@ func TestConsoleReferral(t *testing.T) {
 	// The health officer finds it in the unit's queue and sees what was shared only.
 	h := newOfficer(t, s.console)
 	h.login("health1", "correct horse battery staple")
-	if _, q := h.get("/queue"); !strings.Contains(q, ref) {
+	_, q := h.get("/queue")
+	if !strings.Contains(q, ref) {
 		t.Errorf("the unit's queue lacks the referred report")
+	}
+	// Its counts are of what was referred to it (one), not of every report
+	// (two): they said there was more than it could see.
+	if !strings.Contains(q, "(1 tin đang chờ xử lý") {
+		t.Errorf("the unit's queue counts what it cannot see:\n%s", q)
 	}
 	_, page = h.get("/tips/" + ref)
 	if !strings.Contains(page, "Tây Ninh") || !strings.Contains(page, "Chỗ ở an toàn") || strings.Contains(page, "sau 9 giờ tối") {

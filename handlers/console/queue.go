@@ -56,7 +56,11 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
-	counts, err := c.db.QueueCounts(r.Context())
+	unitCounts := "" // the intake counts everything; a unit, what was referred to it
+	if o := officer(r); unitOfficer(o) {
+		unitCounts = o.Unit
+	}
+	counts, err := c.db.QueueCounts(r.Context(), unitCounts)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return

@@ -121,9 +121,11 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		ContactGiven: slices.ContainsFunc(all, func(f flows.Field) bool { return f.Contact }),
 		Deadline:     c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
 	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
-	if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
-		return
+	if !unitOfficer(o) { // a unit sees only what was referred to it: no links to the rest
+		if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
 	}
 	for _, ref := range d.Duplicates { // a merged report's thread carries both
 		if dup, err := c.db.TipByReference(ctx, ref); err == nil {
