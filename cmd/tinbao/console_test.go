@@ -315,12 +315,23 @@ func TestConsoleEmergencyReferral(t *testing.T) {
 	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {health}, "share": {"now_where"}, "emergency_reason": {"x"}}); r.StatusCode != http.StatusForbidden {
 		t.Errorf("to a support service without consent: %d, want 403", r.StatusCode)
 	}
-	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {"  "}}); r.StatusCode != http.StatusSeeOther ||
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {police}, "share": {"now_where"}, "emergency_reason": {"  "},
+		"note": {"Gọi trước khi đến"}}); r.StatusCode != http.StatusSeeOther ||
 		r.Header.Get("Location") != "/tips/"+ref {
 		t.Errorf("without a reason: %d to %q, want back to the report", r.StatusCode, r.Header.Get("Location"))
 	}
-	if _, page := o.get("/tips/" + ref); !strings.Contains(page, `class="flash refused" role="alert">Chuyển khi chưa có đồng ý thì phải ghi lý do`) {
+	_, page = o.get("/tips/" + ref)
+	if !strings.Contains(page, `class="flash refused" role="alert">Chuyển khi chưa có đồng ý thì phải ghi lý do`) {
 		t.Errorf("the report page does not say a reason is needed")
+	}
+	// The form comes back as the officer left it: the unit, the note, and
+	// only the one answer they ticked (not every answer, as by default).
+	if !strings.Contains(page, `<option value="`+police+`" selected>`) || !strings.Contains(page, ">Gọi trước khi đến</textarea>") ||
+		!strings.Contains(page, `value="now_where" checked`) || strings.Contains(page, `value="distress" checked`) {
+		t.Errorf("the refused form is not as the officer left it:\n%s", page)
+	}
+	if _, again := o.get("/tips/" + ref); strings.Contains(again, ">Gọi trước khi đến</textarea>") {
+		t.Error("the refused form's note stays after it was shown once")
 	}
 	if refs, _ := s.db.Referrals(ctx, c.TipID); len(refs) != 0 {
 		t.Fatalf("refused referrals were made: %+v", refs)

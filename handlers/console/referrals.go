@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"tinbao/flows"
 	"tinbao/storage"
@@ -68,6 +69,30 @@ func refusal(t storage.Tip, unitKind string) string {
 	return ""
 }
 
+// referDraft is a referral form as the officer left it when it was
+// refused, to fill it again; nil when there is none for this report.
+type referDraft struct {
+	Unit   int64
+	Note   string
+	Shared map[string]bool
+}
+
+// popReferDraft takes the draft kept for report ref (any other is dropped).
+func (c *Console) popReferDraft(r *http.Request, ref string) *referDraft {
+	ctx := r.Context()
+	tip := c.sm.PopString(ctx, "refer_tip")
+	unit, note, share := c.sm.PopString(ctx, "refer_unit"), c.sm.PopString(ctx, "refer_note"), c.sm.PopString(ctx, "refer_share")
+	if tip == "" || tip != ref {
+		return nil
+	}
+	d := &referDraft{Note: note, Shared: map[string]bool{}}
+	d.Unit, _ = strconv.ParseInt(unit, 10, 64)
+	for _, k := range strings.Split(share, ",") {
+		d.Shared[k] = true
+	}
+	return d
+}
+
 // mayForward says whether o may move t to forwarded now (see changeStatus).
 func (c *Console) mayForward(o storage.Officer, t storage.Tip) bool {
 	return slices.Contains(c.allowed(o, t.Status), "forwarded") && (t.ClaimedBy == o.Username || o.Role != "officer")
@@ -129,8 +154,15 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 	if needsReason(t, units[i].Kind) {
 		if reason, ok = formText(r.PostFormValue("emergency_reason"), maxEmergencyReason, false); !ok {
 			// Back to the report, said there: an error page led to the
-			// queue, away from the urgent request.
+			// queue, away from the urgent request. What the officer chose
+			// and wrote comes back with it: a form back at its defaults
+			// (every answer ticked) shared more than meant when sent again.
 			c.refused(r, "console.err.emergency_reason")
+			ctx := r.Context()
+			c.sm.Put(ctx, "refer_tip", t.Reference)
+			c.sm.Put(ctx, "refer_unit", strconv.FormatInt(unitID, 10))
+			c.sm.Put(ctx, "refer_note", note)
+			c.sm.Put(ctx, "refer_share", strings.Join(r.PostForm["share"], ","))
 			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 			return
 		}

@@ -60,10 +60,12 @@ type tipData struct {
 	CanRefer  bool
 	// CanForward: the referral form may move the report to forwarded too.
 	CanForward bool
-	NoUnit     bool // consent allows no unit: said plainly, not a list of greyed-out names
-	Emergency  bool // some units only under the emergency exception, with a reason
-	UnitView   bool // a unit officer: only what was shared is shown
-	Shareable  []flows.Field
+	// Draft: the referral form as left when it was refused (nil: none).
+	Draft     *referDraft
+	NoUnit    bool // consent allows no unit: said plainly, not a list of greyed-out names
+	Emergency bool // some units only under the emergency exception, with a reason
+	UnitView  bool // a unit officer: only what was shared is shown
+	Shareable []flows.Field
 	// A supervisor may give the report to anyone.
 	Officers []storage.Officer
 	// Duplicates: the reports closed as repeating this one, and the one
@@ -189,6 +191,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		}
 		d.CanRefer, d.Shareable, d.CanFlag = true, all, true
 		d.CanForward = c.mayForward(o, t)
+		d.Draft = c.popReferDraft(r, t.Reference)
 		d.NoUnit = !slices.ContainsFunc(d.Units, func(u unitChoice) bool { return u.Allowed })
 	}
 	c.render(w, r, http.StatusOK, "tip", d)
