@@ -97,6 +97,7 @@ func (c *turn) officerLabel(st *step) string {
 // it), from the report's flow or else the help flow; the key itself when
 // neither asks it.
 func (e *Engine) LabelOf(key string) string {
+	key = strings.TrimSuffix(key, "_note") // words beside a choice: named as the choice
 	c := &turn{e: e, s: Session{Lang: "vi"}}
 	for _, name := range []string{reportFlowName, helpFlowName} {
 		f := e.flows[name]

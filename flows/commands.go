@@ -75,7 +75,8 @@ var commandWords = []struct {
 	{"please english", cmdEnglish}, {"tieng anh", cmdEnglish}, {"i dont speak vietnamese", cmdEnglish},
 	{"i don t speak vietnamese", cmdEnglish}, {"sorry i dont speak vietnamese", cmdEnglish},
 	{"sorry i don t speak vietnamese", cmdEnglish}, {"i do not speak vietnamese", cmdEnglish},
-	{"do you speak english", cmdEnglish}, {"speak english", cmdEnglish},
+	{"do you speak english", cmdEnglish}, {"speak english", cmdEnglish}, {"i cant speak vietnamese", cmdEnglish},
+	{"i can t speak vietnamese", cmdEnglish}, {"i cannot speak vietnamese", cmdEnglish},
 	{"/huy", cmdCancel}, {"huy", cmdCancel}, {"huy bo", cmdCancel},
 	{"thoi khong bao nua", cmdCancel}, {"khong bao nua", cmdCancel}, {"thoi khong bao", cmdCancel},
 	{"thoi khong gui nua", cmdCancel}, {"khong gui nua", cmdCancel}, {"thoi huy", cmdCancel},
@@ -207,13 +208,13 @@ var dangerPadded = padded(dangerPhrases)
 // please help"): the answer is in English, not in words the person cannot
 // read. Words that, folded, are Vietnamese too are left out: "the" (thế),
 // "my" (Mỹ), "in", "he" (hè), "son" (sơn), "don" (đơn, đón), "not" (nốt),
-// "me" (mẹ), "can" (cần), "to" (tờ).
+// "me" (mẹ), "can" (cần), "to" (tờ), "that" (thật).
 var englishWords = map[string]bool{}
 
 func init() {
-	for _, w := range strings.Fields(`is are was were her his they she we you please help sister brother daughter
-		mother father and of from been dont cannot with what where how hello have will would this that friend
-		wife husband took passport job work police missing`) {
+	for _, w := range strings.Fields(`i is are was were her his they she we you please help sister brother daughter
+		mother father and of for from been dont cannot cant with what where how hello have will would this friend
+		wife husband took passport job work police missing know went want now money`) {
 		englishWords[w] = true
 	}
 }

@@ -61,10 +61,12 @@ func TestLooksEnglish(t *testing.T) {
 	for text, want := range map[string]bool{
 		"Hello, my sister is held in a casino in Myanmar, they took her passport. Please help": true,
 		"where is my daughter, she went to work in China":                                      true,
-		"took her passport": true,
-		"the nao roi, con toi sang My lam viec ma khong lien lac duoc": false,
-		"co nguoi den don em o ben xe, ho noi la di lam o nha hang":    false,
-		"toi bi giu o campuchia, ho lay ho chieu":                      false,
+		"took her passport":               true,
+		"I don't know where my sister is": true,
+		"My daughter went to Cambodia for a job and now they want money": true,
+		"the nao roi, con toi sang My lam viec ma khong lien lac duoc":   false,
+		"co nguoi den don em o ben xe, ho noi la di lam o nha hang":      false,
+		"toi bi giu o campuchia, ho lay ho chieu":                        false,
 		"help": false,
 	} {
 		if got := looksEnglish(keysOf(text)); got != want {

@@ -418,6 +418,9 @@ func (c *turn) handle(f *flow) {
 	}
 	if choice == choiceSkip && (st.optional || st.input == inputMedia) {
 		delete(c.s.Answers, st.id)
+		if st.otherWords != "" {
+			delete(c.s.Answers, st.id+"_note")
+		}
 		c.advance(f, i, "")
 		return
 	}
@@ -429,6 +432,11 @@ func (c *turn) handle(f *flow) {
 			c.say(c.t("common.added_to_story", nil))
 			c.prompt(f, st)
 			return
+		}
+		if st.otherWords != "" {
+			// Words name what no option does; a pick or a skip drops
+			// words left from before (Sửa: "thai lan", then Campuchia).
+			delete(c.s.Answers, st.id+"_note")
 		}
 		if choice == "" && st.otherWords != "" && c.in.Text != "" && !onlyNumbers(c.in.Text) {
 			text, ok := c.textAnswer()

@@ -27,9 +27,10 @@ func (c *turn) run() {
 	cmd, rest := commandOf(c.in, c.keys())
 	news := cmd == cmdNews
 	if news {
-		// At rest, a question about a report; in a request, words of it.
+		// At rest, a question about a report; in a request, words of it;
+		// after an officer wrote, an answer to them.
 		cmd = cmdNone
-		if _, running := c.e.flows[c.s.Flow]; !running {
+		if _, running := c.e.flows[c.s.Flow]; !running && c.in.OpenThread == "" {
 			cmd = cmdStatus
 		}
 	}
@@ -158,6 +159,12 @@ func (c *turn) run() {
 		c.languages()
 		return
 	case cmdEnglish:
+		if c.s.Flow == languageFlowName {
+			// The list's own answer: back to the draft it left.
+			c.in.Choice, c.in.Text = langPrefix+"en", ""
+			c.language()
+			return
+		}
 		c.s.Lang = "en"
 		c.s.Confirm, c.s.EditMenu = false, false
 		c.say(c.t("language.done", nil))

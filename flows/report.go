@@ -5,34 +5,46 @@ package flows
 
 import (
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
+
+	"tinbao/locales"
 )
 
 const reportFlowName = "report"
 
 func notSMS(c *turn) bool { return c.in.Channel != "sms" }
 
-// knownCountry answers the country question from a country already named
-// in what the person wrote (Session.Abroad): an option of the question, or
-// Other with the country's name beside it.
-func (c *turn) knownCountry() {
-	code := c.s.Abroad
+// knownCountry answers the country question from a country named in this
+// request's own words (its story so far, as an opener keeps it): one of
+// the question's options, or Other with the country's name beside it. A
+// country from an earlier request in the same conversation is not taken.
+func (c *turn) knownCountry(f *flow) {
+	code := c.e.opts.Hotlines.CountryIn(c.s.Answers[f.story])
 	country, ok := c.e.opts.Hotlines.Countries[code]
-	if !ok || c.s.Answers["country"] != "" {
+	i := f.index("country")
+	if !ok || i < 0 || c.s.Answers["country"] != "" {
 		return
 	}
-	switch code {
-	case "kh", "mm", "la":
+	st := &f.steps[i]
+	if slices.ContainsFunc(st.options, func(o option) bool { return o.id == code }) {
 		c.s.Answers["country"] = code
-	default:
-		c.s.Answers["country"], c.s.Answers["country_note"] = "other", country.NameVI
+		return
 	}
+	c.s.Answers["country"], c.s.Answers["country_note"] = st.otherWords, country.NameVI
 }
 
-// whenWords are folded words and phrases that say when: a time of day, "any
-// time", a weekday. "toi" is left out: folded, "tối" (evening) is "tôi" (I).
-var whenWords = padded([]string{"sang", "trua", "chieu", "dem", "khuya", "buoi toi", "toi nay", "ban ngay", "ban dem",
-	"luc nao", "gio nao", "bat cu luc", "bat ky luc", "cuoi tuan", "gio hanh chinh", "thu bay", "chu nhat"})
+// whenWords are folded phrases that say when, and only that: a time of
+// day with its word for "part of the day", "any time", a weekday. Bare
+// words that fold into others are left out: "sang" (also Sang, a name, and
+// sang, to go over), "dem" (đem, to bring), "chieu", "toi" (tôi, I).
+var whenWords = padded([]string{"buoi sang", "sang som", "sang nay", "sang mai", "buoi trua", "buoi chieu", "chieu nay",
+	"chieu mai", "buoi toi", "toi nay", "toi mai", "ban dem", "nua dem", "dem nay", "ban ngay", "khuya", "luc nao",
+	"gio nao", "bat cu luc", "bat ky luc", "cuoi tuan", "gio hanh chinh", "thu bay", "chu nhat"})
+
+// markedWhen are the same words with their marks, which say only when.
+var markedWhen = map[string]bool{"sáng": true, "trưa": true, "chiều": true, "tối": true, "đêm": true}
 
 // clockTime is an hour as people type it: 9h, 20h30, 9 gio, 21:00.
 var clockTime = regexp.MustCompile(`\b\d{1,2}(h\d{0,2}|g\d{0,2}| gio|:\d\d)\b`)
@@ -45,9 +57,17 @@ func mentionsTime(text string) bool {
 		return false
 	}
 	k := keysOf(text)
-	lower := strings.ToLower(text)
-	return k.has(whenWords) || clockTime.MatchString(k.fold()) || clockTime.MatchString(lower) ||
-		strings.Contains(lower, "tối")
+	lower := strings.ToLower(locales.Clean(text))
+	if k.has(whenWords) || clockTime.MatchString(k.fold()) || clockTime.MatchString(lower) {
+		return true
+	}
+	words := strings.FieldsFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for i, w := range words {
+		if markedWhen[w] && !(w == "tối" && i+1 < len(words) && words[i+1] == "đa") { // "tối đa": at most
+			return true
+		}
+	}
+	return false
 }
 
 // abroadSomewhere marks a person abroad in a country the hotlines file does
@@ -79,7 +99,7 @@ func reportFlow() *flow {
 						c.s.Abroad = abroadSomewhere
 					}
 					if answer == "held_abroad" {
-						c.knownCountry()
+						c.knownCountry(c.e.flows[reportFlowName])
 					}
 					return ""
 				}},

@@ -20,6 +20,11 @@ func TestMentionsTime(t *testing.T) {
 		"nhan tin o day":                   false,
 		"":                                 false,
 		"số của tôi là 0987 654 321, Zalo": false,
+		"nhan tin cho chi Sang":            false,
+		"dem theo giay to":                 false,
+		"gọi tối đa 2 lần":                 false,
+		"gọi buổi sáng":                    true,
+		"zalo, toi nay":                    true,
 	} {
 		if got := mentionsTime(text); got != want {
 			t.Errorf("mentionsTime(%q) = %v, want %v", text, got, want)

@@ -333,7 +333,7 @@ func (db *DB) TipEvents(ctx context.Context, tipID int64) ([]Event, error) {
 // name of the unit it names by ID (unit_name): the trail keeps the ID,
 // which stays true when a unit is renamed; an officer reads the name.
 const sqlEventDetails = `a.details || COALESCE((SELECT jsonb_build_object('unit_name', u.name) FROM units u
-	WHERE a.details ? 'unit' AND u.id = (a.details->>'unit')::bigint), '{}'::jsonb)`
+	WHERE jsonb_typeof(a.details->'unit') = 'number' AND u.id = (a.details->>'unit')::bigint), '{}'::jsonb)`
 
 // eventDetails reads an audit entry's details as text: a list as its items
 // joined by commas.
@@ -448,16 +448,16 @@ type SenderTip struct {
 	CreatedAt time.Time
 	// Unfinished: filed for them after they went silent (see Queued).
 	Unfinished bool
-	Erased     bool
 }
 
 // SameSender lists the other reports of a report's sender on its channel,
-// newest first, at most 20.
+// newest first, at most 20. Erased reports are left out, either side: an
+// erasure leaves nothing that says whose a report was.
 func (db *DB) SameSender(ctx context.Context, tipID int64) ([]SenderTip, error) {
 	rows, err := db.pool.Query(ctx, `SELECT o.reference, o.kind, o.status, o.urgency, o.created_at,
-			o.source_message_id LIKE 'alarm:%', o.erased_at IS NOT NULL
+			o.source_message_id LIKE 'alarm:%'
 		FROM tips t JOIN tips o ON o.sender_pseudonym = t.sender_pseudonym AND o.channel = t.channel AND o.id <> t.id
-		WHERE t.id = $1 AND t.sender_pseudonym <> ''
+		WHERE t.id = $1 AND t.sender_pseudonym <> '' AND t.erased_at IS NULL AND o.erased_at IS NULL
 		ORDER BY o.created_at DESC, o.id DESC LIMIT 20`, tipID)
 	if err != nil {
 		return nil, fmt.Errorf("same sender: %w", err)

@@ -370,4 +370,11 @@ func TestRepliesAndOptOuts(t *testing.T) {
 	if err != nil || !out || len(queued) != 1 || notice != queued[0] {
 		t.Errorf("opt-out with notice: out=%t notice=%d queued=%v %v", out, notice, queued, err)
 	}
+	// A STOP before the notice went takes it back: after STOP, nothing.
+	if err := db.SetOptOut(ctx, "pseudo-2", true, storage.OptOutStop); err != nil {
+		t.Fatal(err)
+	}
+	if out, notice, err := db.OptedOut(ctx, "pseudo-2"); err != nil || !out || notice != 0 {
+		t.Errorf("after STOP: out=%t notice=%d %v, want opted out with no notice", out, notice, err)
+	}
 }

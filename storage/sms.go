@@ -38,8 +38,10 @@ const (
 func (db *DB) SetOptOut(ctx context.Context, pseudonym string, out bool, reason string) error {
 	var err error
 	if out {
+		// A STOP after a "dung" takes back the notice the "dung" queued,
+		// if it has not gone yet: after STOP, nothing.
 		_, err = db.pool.Exec(ctx, `INSERT INTO sms_optouts (pseudonym, reason) VALUES ($1, $2)
-			ON CONFLICT (pseudonym) DO NOTHING`, pseudonym, reason)
+			ON CONFLICT (pseudonym) DO UPDATE SET notice_outbox_id = NULL`, pseudonym, reason)
 	} else {
 		_, err = db.pool.Exec(ctx, `DELETE FROM sms_optouts WHERE pseudonym = $1`, pseudonym)
 	}

@@ -214,7 +214,7 @@ func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, e
 		if serr := a.optouts.SetOptOut(ctx, sender, true, reasonProvider); serr != nil {
 			a.log.WarnContext(ctx, "sms opt-out", "sender", sender, "err", serr)
 		}
-		return "", fmt.Errorf("%w: %w", bot.ErrUndeliverable, err)
+		return "", fmt.Errorf("%w: %w", bot.ErrOptedOut, err)
 	}
 	return id, err
 }

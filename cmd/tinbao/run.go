@@ -20,7 +20,8 @@ commands:
                         password (stdin, or generated and printed once)
   officer reset-2fa USERNAME
                         turn two-step sign-in off after a lost phone; every
-                        session ends, and an administrator sets it up again
+                        session ends (an administrator must set it up again
+                        at the next sign-in)
   purge [--dry-run]     remove what has outlived its retention (or say what)
   keys rotate           print a TINBAO_SECRET with a new master key first
   keys rotate --rewrap  once every replica runs with it: wrap each report's

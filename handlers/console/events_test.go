@@ -27,7 +27,7 @@ func TestEventWords(t *testing.T) {
 		{"tip.status_changed", map[string]string{"from": "new", "to": "in_review"}, "Mới → Đang xem"},
 		{"tip.referred", map[string]string{"unit": "5", "unit_name": "Công an tỉnh Đồng Tháp", "shared": "distress,what,danger",
 			"emergency": "true"},
-			"đơn vị: Công an tỉnh Đồng Tháp · chia sẻ: Lời kêu cứu (nguyên văn), Chuyện xảy ra, Nguy hiểm ngay lúc này · khẩn cấp, không cần người gửi đồng ý"},
+			"đơn vị: Công an tỉnh Đồng Tháp · chia sẻ: Lời kêu cứu (nguyên văn), Chuyện xảy ra, Nguy hiểm ngay lúc này · khẩn cấp, chưa có đồng ý của người gửi"},
 		{"tip.referred", map[string]string{"unit": "2", "unit_name": "Tổng đài 111", "shared": ""},
 			"đơn vị: Tổng đài 111 · chia sẻ: không chia sẻ câu trả lời nào"},
 		{"tip.viewed", map[string]string{"from": "10.0.0.4"}, "từ máy 10.0.0.4"},

@@ -67,6 +67,9 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 	}
 	d := queueData{Units: units, Counts: counts, Filter: f, Late: q.Get("late") != "",
 		Open: counts["new"] + counts["in_review"] + counts["verifying"], Intake: !unitOfficer(officer(r))}
+	if !d.Intake {
+		d.Open += counts["forwarded"] // what a unit works: handed to it, not yet decided
+	}
 	now := time.Now()
 	for _, it := range items {
 		row := queueRow{QueueItem: it, Deadline: c.deadlineOf(clockOf(it), now)}

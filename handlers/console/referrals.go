@@ -184,7 +184,11 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		// charged to the unit, until the officer also changed its status).
 		notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), "forwarded")
 		if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, "forwarded", o.Username, notice); err != nil {
-			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			// The referral is made: not an error page (sent again, it
+			// would refer twice), but the report, saying what is left.
+			c.log.WarnContext(r.Context(), "forward after referral", "err", err)
+			c.refused(r, "console.referral.sent_not_forwarded")
+			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 			return
 		}
 		c.flash(r, "console.referral.sent_forwarded", nil)
