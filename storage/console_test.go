@@ -135,3 +135,36 @@ func TestAddOfficerNeedsAnExistingUnit(t *testing.T) {
 		t.Errorf("%d accounts audited as created, want 2", audited)
 	}
 }
+
+// A report's page lists the same sender's other reports on its channel,
+// newest first: not another sender's, not another channel's, and no erased
+// report on either side (an erasure leaves nothing that says whose it was).
+func TestSameSender(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	commit := func(ref, source, sender, channel string) int64 {
+		n := newTip(ref, source)
+		n.SenderPseudonym, n.Channel = sender, channel
+		c, err := db.CommitTip(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.TipID
+	}
+	first := commit("TB-7K3M-Q9XJ", "s1", "pseudo-a", "telegram")
+	commit("TB-0000-0000", "s2", "pseudo-a", "telegram")
+	erased := commit("TB-7K3M-Q9XK", "s3", "pseudo-a", "telegram")
+	commit("TB-7K3M-Q9XL", "s4", "pseudo-b", "telegram")
+	commit("TB-7K3M-Q9XM", "s5", "pseudo-a", "web")
+	if err := db.EraseTip(ctx, erased, "supervisor1", "data_request"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.SameSender(ctx, first)
+	if err != nil || len(got) != 1 || got[0].Reference != "TB-0000-0000" {
+		t.Errorf("same sender of the first = %+v, %v; want only TB-0000-0000", got, err)
+	}
+	if got, err := db.SameSender(ctx, erased); err != nil || len(got) != 0 {
+		t.Errorf("same sender of an erased report = %+v, %v; want none", got, err)
+	}
+}
