@@ -297,10 +297,12 @@ func (c *Console) flash(r *http.Request, msgID string, data map[string]any) {
 	c.sm.Put(r.Context(), "flash", c.cat.T(locales.Default, msgID, data))
 }
 
-// refused says on the next page that what the officer asked was not done,
-// and why, marked as such (a refusal in the success's green read as done).
-func (c *Console) refused(r *http.Request, msgID string) {
+// refuse goes back to the report's page and says there that what the
+// officer asked was not done, and why, marked as such (a refusal in the
+// success's green read as done; an error page led away from the report).
+func (c *Console) refuse(w http.ResponseWriter, r *http.Request, t storage.Tip, msgID string) {
 	c.sm.Put(r.Context(), "refused", c.cat.T(locales.Default, msgID, nil))
+	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
 
 // clientIP is the connection's address (the console is not behind a proxy).

@@ -17,6 +17,10 @@ const (
 	loginWindow     = 15 * time.Minute
 )
 
+// accountLimit is the key an account's sign-in attempts (passwords and
+// codes alike) are counted under.
+func accountLimit(name string) string { return "console-login:user:" + name }
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "login", nil)
 }
@@ -30,7 +34,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// sent at once cannot slip through), and a right password gives its
 	// count back: only wrong ones lock an account or an office's address
 	// (an officer who signed in five times in a shift was locked out).
-	counted := []string{"console-login:user:" + name, "console-login:ip:" + ip}
+	counted := []string{accountLimit(name), "console-login:ip:" + ip}
 	for _, k := range []struct {
 		key   string
 		limit int

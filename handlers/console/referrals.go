@@ -157,13 +157,12 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 			// queue, away from the urgent request. What the officer chose
 			// and wrote comes back with it: a form back at its defaults
 			// (every answer ticked) shared more than meant when sent again.
-			c.refused(r, "console.err.emergency_reason")
 			ctx := r.Context()
 			c.sm.Put(ctx, "refer_tip", t.Reference)
 			c.sm.Put(ctx, "refer_unit", strconv.FormatInt(unitID, 10))
 			c.sm.Put(ctx, "refer_note", note)
 			c.sm.Put(ctx, "refer_share", strings.Join(r.PostForm["share"], ","))
-			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+			c.refuse(w, r, t, "console.err.emergency_reason")
 			return
 		}
 	}
@@ -177,25 +176,23 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
 	}
+	said := "console.referral.sent"
 	if r.PostFormValue("forward") == "1" && consentFor(units[i].Kind) == "consent_police" && c.mayForward(o, t) {
 		// Referred to the authorities (police, Border Guard, 111) is handed
 		// on: the status says so in the same step, and the one-hour clock
-		// stops (a referral left the report "due soon",
-		// charged to the unit, until the officer also changed its status).
+		// stops (a referral left the report "due soon", charged to the
+		// unit, until the officer also changed its status).
 		notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), "forwarded")
 		if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, "forwarded", o.Username, notice); err != nil {
 			// The referral is made: not an error page (sent again, it
 			// would refer twice), but the report, saying what is left.
 			c.log.WarnContext(r.Context(), "forward after referral", "err", err)
-			c.refused(r, "console.referral.sent_not_forwarded")
-			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+			c.refuse(w, r, t, "console.referral.sent_not_forwarded")
 			return
 		}
-		c.flash(r, "console.referral.sent_forwarded", nil)
-		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
-		return
+		said = "console.referral.sent_forwarded"
 	}
-	c.flash(r, "console.referral.sent", nil)
+	c.flash(r, said, nil)
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
 }
 

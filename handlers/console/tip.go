@@ -251,9 +251,7 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 			of, err = c.db.TipByReference(r.Context(), string(ref))
 		}
 		if err != nil || of.ID == t.ID {
-			// Back to the report, said there (an error page led away).
-			c.refused(r, "console.err.duplicate_of")
-			http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+			c.refuse(w, r, t, "console.err.duplicate_of")
 			return
 		}
 	}
@@ -262,8 +260,7 @@ func (c *Console) changeStatus(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, storage.ErrNotReferred):
 		// Forwarded means handed to a unit: refer it first. Nothing changed.
-		c.refused(r, "console.tip.refer_first")
-		http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
+		c.refuse(w, r, t, "console.tip.refer_first")
 		return
 	case err != nil:
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")

@@ -49,7 +49,7 @@ func (c *Console) secondFactor(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	ok, err := c.limiter.Allow(ctx, "console-login:user:"+name, loginPerAccount, loginWindow)
+	ok, err := c.limiter.Allow(ctx, accountLimit(name), loginPerAccount, loginWindow)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
@@ -65,7 +65,7 @@ func (c *Console) secondFactor(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "twofactor", c.cat.T("vi", "console.twofactor.wrong", nil))
 		return
 	}
-	if err := c.limiter.Forgive(ctx, "console-login:user:"+name); err != nil { // only wrong codes count
+	if err := c.limiter.Forgive(ctx, accountLimit(name)); err != nil { // only wrong codes count
 		c.log.WarnContext(ctx, "login: forgive", "err", err)
 	}
 	c.complete(w, r, o)
