@@ -177,6 +177,49 @@ func TestStatusNoticeOnlyWithFollowUp(t *testing.T) {
 	}
 }
 
+// A referral to the authorities and the status it brings are one
+// transaction: if the status change fails, no referral is left behind to
+// be made twice when the officer sends the form again.
+func TestReferAndForwardBothOrNeither(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	n := newTip("TB-7K3M-Q9XJ", "1")
+	n.Report.FollowUp = true
+	c, _ := db.CommitTip(ctx, n)
+	units, _ := db.Units(ctx)
+	count := func(sql string) (n int) {
+		if err := db.Pool().QueryRow(ctx, sql, c.TipID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// A NUL cannot be stored as text: the status change's notice fails
+	// after the referral's insert has run in the same transaction.
+	if _, err := db.ReferAndForward(ctx, c.TipID, units[0].ID, "", []string{"what"}, "officer1", "", "bad\x00notice"); err == nil {
+		t.Fatal("a notice Postgres cannot store was accepted")
+	}
+	if got := count(`SELECT count(*) FROM referrals WHERE tip_id = $1`); got != 0 {
+		t.Errorf("%d referrals left by a failed forward, want 0", got)
+	}
+	if got := count(`SELECT count(*) FROM audit_log WHERE tip_id = $1 AND action = 'tip.referred'`); got != 0 {
+		t.Errorf("%d referrals audited by a failed forward, want 0", got)
+	}
+	id, err := db.ReferAndForward(ctx, c.TipID, units[0].ID, "", []string{"what"}, "officer1", "", "Tin báo đã được chuyển.")
+	if err != nil || id == 0 {
+		t.Fatalf("refer and forward: %d %v", id, err)
+	}
+	if tip, _ := db.TipByReference(ctx, "TB-7K3M-Q9XJ"); tip.Status != "forwarded" {
+		t.Errorf("status = %q, want forwarded", tip.Status)
+	}
+	if got := count(`SELECT count(*) FROM referrals WHERE tip_id = $1`); got != 1 {
+		t.Errorf("%d referrals, want 1", got)
+	}
+	if got := count(`SELECT count(*) FROM outbox WHERE tip_id = $1 AND kind = 'status'`); got != 1 {
+		t.Errorf("%d status notices queued, want 1", got)
+	}
+}
+
 func TestFollowUpThreadBelongsToTheReporter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

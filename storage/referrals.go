@@ -64,6 +64,24 @@ func (db *DB) Refer(ctx context.Context, tipID, unitID int64, note string, share
 	return id, nil
 }
 
+// ReferAndForward refers as Refer does and, in the same transaction, moves
+// the report to "forwarded" as ChangeTipStatus does, queueing notice:
+// both happen or neither, so a failure leaves nothing half done to resend.
+func (db *DB) ReferAndForward(ctx context.Context, tipID, unitID int64, note string, shared []string, officer, emergency, notice string) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, sqlRefer, tipID, unitID, note, shared, officer, emergency).Scan(&id); err != nil {
+			return fmt.Errorf("refer: %w", err)
+		}
+		_, err := changeTipStatus(ctx, tx, tipID, "forwarded", officer, notice)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
 // Referrals lists a report's referrals, oldest first.
 func (db *DB) Referrals(ctx context.Context, tipID int64) ([]Referral, error) {
 	rows, err := db.pool.Query(ctx, `SELECT r.id, r.unit_id, u.name, u.kind, r.note, r.shared, r.referred_by, r.sent_at,

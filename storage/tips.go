@@ -277,9 +277,13 @@ func (db *DB) ChangeTipStatus(ctx context.Context, tipID int64, status, officer,
 	if !slices.Contains(Statuses, status) {
 		return false, fmt.Errorf("change tip status: %q is not a status", status)
 	}
+	return changeTipStatus(ctx, db.pool, tipID, status, officer, notice)
+}
+
+func changeTipStatus(ctx context.Context, q rowQuerier, tipID int64, status, officer, notice string) (bool, error) {
 	var found, refused, queued int
 	var ignored *string
-	err := db.pool.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &refused, &queued, &ignored, &ignored)
+	err := q.QueryRow(ctx, sqlChangeTipStatus, tipID, status, officer, notice).Scan(&found, &refused, &queued, &ignored, &ignored)
 	if err != nil {
 		return false, fmt.Errorf("change tip status: %w", err)
 	}

@@ -172,25 +172,23 @@ func (c *Console) refer(w http.ResponseWriter, r *http.Request) {
 			shared = append(shared, k)
 		}
 	}
-	if _, err := c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username, reason); err != nil {
+	// Referred to the authorities (police, Border Guard, 111) is handed on:
+	// the status says so in the same transaction, and the one-hour clock
+	// stops (a referral left the report "due soon", charged to the unit,
+	// until the officer also changed its status).
+	forward := r.PostFormValue("forward") == "1" && consentFor(units[i].Kind) == "consent_police" && c.mayForward(o, t)
+	said := "console.referral.sent"
+	if forward {
+		notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), "forwarded")
+		_, err = c.db.ReferAndForward(r.Context(), t.ID, unitID, note, shared, o.Username, reason, notice)
+		said = "console.referral.sent_forwarded"
+	} else {
+		_, err = c.db.Refer(r.Context(), t.ID, unitID, note, shared, o.Username, reason)
+	}
+	if err != nil { // nothing was done: sending the form again is safe
+		c.log.WarnContext(r.Context(), "refer", "forward", forward, "err", err)
 		c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 		return
-	}
-	said := "console.referral.sent"
-	if r.PostFormValue("forward") == "1" && consentFor(units[i].Kind) == "consent_police" && c.mayForward(o, t) {
-		// Referred to the authorities (police, Border Guard, 111) is handed
-		// on: the status says so in the same step, and the one-hour clock
-		// stops (a referral left the report "due soon", charged to the
-		// unit, until the officer also changed its status).
-		notice, _ := c.engine.StatusNotice(t.Language, flowsRef(t.Reference), "forwarded")
-		if _, err := c.db.ChangeTipStatus(r.Context(), t.ID, "forwarded", o.Username, notice); err != nil {
-			// The referral is made: not an error page (sent again, it
-			// would refer twice), but the report, saying what is left.
-			c.log.WarnContext(r.Context(), "forward after referral", "err", err)
-			c.refuse(w, r, t, "console.referral.sent_not_forwarded")
-			return
-		}
-		said = "console.referral.sent_forwarded"
 	}
 	c.flash(r, said, nil)
 	http.Redirect(w, r, "/tips/"+t.Reference, http.StatusSeeOther)
