@@ -235,8 +235,14 @@ func looksEnglish(k keys) bool {
 // inDanger reports whether a message, by its keys, carries a danger phrase.
 func inDanger(k keys) bool { return k.text != "" && k.has(dangerPadded) }
 
-// midRequest says whether a flow is under way: there an SMS "dung" is read
-// as the answer it may be, "đúng" (right, yes), never as the opt-out word,
-// which would leave a frightened person in silence mid-request. At a
-// yes-or-no question it answers; elsewhere the question is asked again.
+// midRequest says whether a flow is under way: an opt-out there keeps the
+// draft, and BAT DAU takes it up again (see resume).
 func (c *turn) midRequest() bool { return c.e.flows[c.s.Flow] != nil }
+
+// stopWord says whether an SMS is the opt-out word DUNG alone, as people
+// write it: any case, a full stop or an exclamation mark after it. "đúng"
+// and "dừng" written with their marks are not it (the SMS adapter takes
+// "dừng" itself).
+func stopWord(text string) bool {
+	return strings.ToLower(strings.TrimRight(strings.TrimSpace(text), ".!")) == "dung"
+}

@@ -275,10 +275,18 @@ func (e *Engine) Step(s Session, in Input) Result {
 	}
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
-	if in.Channel == "sms" && strings.ToLower(in.Text) == "dung" && !c.midRequest() {
-		// The opt-out word, but also "đúng" (yes) without marks: one text
-		// says the messages stop and how to undo it.
-		return Result{Session: s, OptOut: true, Replies: []Reply{{Text: c.t("common.stopped", nil)}}}
+	if in.Channel == "sms" && stopWord(in.Text) {
+		// The contract's opt-out word, wherever it comes: a person who
+		// wrote it mid-request because someone was watching the phone got
+		// the next question, and "dung" twice answered "in danger: yes"
+		// (contract review). Typed without marks it may also mean "đúng"
+		// (yes): one text says the messages stop and how to undo it, and
+		// the draft waits for BAT DAU.
+		key := "common.stopped"
+		if c.midRequest() {
+			key = "common.stopped_mid"
+		}
+		return Result{Session: s, OptOut: true, Replies: []Reply{{Text: c.t(key, nil)}}}
 	}
 	first := s.Touched == 0
 	if first && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {

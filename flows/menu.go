@@ -81,6 +81,9 @@ func (c *turn) run() {
 	c.s.Paused = false
 	switch cmd {
 	case cmdMenu:
+		if c.resume() {
+			return
+		}
 		start := strings.HasPrefix(c.keys().fold(), "/start")
 		// Back to the menu is a way round, not a cancel: a cry for help
 		// stays with the conversation (the next request carries it, and
@@ -560,4 +563,28 @@ func (e *Engine) StatusNotice(lang string, ref Reference, status string) (string
 		return c.t("notice.closed", map[string]any{"Reference": string(ref)}), true
 	}
 	return "", false
+}
+
+// resume takes up an SMS request where it stopped when the person writes
+// BAT DAU (or START) mid-request: the word that ends an opt-out, which may
+// have been a "dung" meant as "đúng" (yes). The menu would have thrown the
+// draft away; the question they were at is asked again instead (HUY still
+// cancels).
+func (c *turn) resume() bool {
+	if c.in.Channel != "sms" || !c.midRequest() {
+		return false
+	}
+	switch c.keys().fold() {
+	case "bat dau", "start":
+	default:
+		return false
+	}
+	f := c.e.flows[c.s.Flow]
+	i := f.index(c.s.Step)
+	if i < 0 {
+		return false
+	}
+	c.say(c.t("common.resumed", nil))
+	c.prompt(f, &f.steps[i])
+	return true
 }

@@ -62,3 +62,19 @@ func TestStrip(t *testing.T) {
 		}
 	}
 }
+
+// The opt-out words as phones send them: any case, a full stop after, and
+// "dừng" composed (NFC) or decomposed (NFD, some keyboards). "đúng" with its
+// marks means yes, and DUNG alone is the flows' to answer (it keeps a draft).
+func TestKeyword(t *testing.T) {
+	for text, want := range map[string]kw{
+		"STOP": kwStop, "stop.": kwStop, " Dừng ": kwStop, "dừng.": kwStop, "Du\u0300ng": kwNone,
+		"du\u0300\u0323ng": kwNone, "d\u01b0\u0300ng": kwStop, "DỪNG!": kwStop, "huy dang ky": kwStop,
+		"START": kwStart, "bat dau": kwStart, "Bắt đầu": kwStart,
+		"đúng": kwNone, "dung": kwNone, "dung roi": kwNone, "stop it": kwNone,
+	} {
+		if got := keyword(text); got != want {
+			t.Errorf("keyword(%q) = %d, want %d", text, got, want)
+		}
+	}
+}

@@ -166,11 +166,12 @@ const (
 )
 
 // keyword finds the opt-out words of the contract that mean nothing else.
-// "DUNG" is one too, but typed without marks it is also "đúng" (right, yes):
-// the flows decide (flows.Result.OptOut), since only they know whether a
-// request is under way.
+// "DUNG" is one too, but typed without marks it may also mean "đúng" (yes):
+// the flows stop the messages with one text that says how to undo it
+// (flows.Result.OptOut), keeping a draft under way.
 func keyword(text string) kw {
-	if strings.ToLower(strings.TrimSpace(text)) == "dừng" { // with its marks, only "stop"
+	// With its marks, however the phone composed them, only "stop".
+	if strings.ToLower(strings.TrimRight(strings.TrimSpace(locales.NFC(text)), ".!")) == "dừng" {
 		return kwStop
 	}
 	switch locales.Fold(text) {

@@ -161,10 +161,11 @@ func TestSMSHelpThroughTheGateway(t *testing.T) {
 		t.Errorf("refused events queued %d messages", n-outbox)
 	}
 
-	// STOP: silence, and nothing more to this number until START.
+	// STOP: silence, and nothing more to this number until START. The GIUP
+	// written meanwhile is not lost: START asks its question.
 	p.unanswered(2*time.Second, "STOP", "GIUP")
-	if got := p.say("START"); !strings.Contains(got, "1 Bao tin") {
-		t.Errorf("after START: %q, want the menu", got)
+	if got := p.say("START"); !strings.Contains(got, "tra loi do") || !strings.Contains(got, "an toan") {
+		t.Errorf("after START: %q, want the question of the GIUP sent while stopped", got)
 	}
 	// And a report, through the same gateway.
 	reportBySMS(t, p.say)
@@ -365,22 +366,30 @@ func reportBySMS(t *testing.T, say func(string) string) {
 	}
 }
 
-// "dung" typed without marks is the opt-out word and also "đúng" (right,
-// yes). At a yes-or-no question it is the answer: a frightened person who
-// wrote it used to get silence for good, mid-request. Anywhere else it
-// stops the messages, as STOP does, until BAT DAU, with one text that says
-// so (STOP gets none).
-func TestSMSDungAnswersOrStops(t *testing.T) {
+// "DUNG" is the contract's opt-out word, wherever it comes; typed without
+// marks it may also mean "đúng" (right, yes), so one text says the messages
+// stop and how to undo it (STOP gets none). Mid-request the draft waits:
+// BAT DAU asks again the question the person was at. (It used to answer
+// the question: a person who wrote it because someone was watching got the
+// next question, and "in danger: yes".)
+func TestSMSDungStopsAndBatDauResumes(t *testing.T) {
 	p := gatewayPhone(t)
 	if got := p.say("GIUP"); !strings.Contains(got, "1 Co") {
 		t.Fatalf("GIUP: %q, want the safety question", got)
 	}
-	if got := p.say("dung"); !strings.Contains(strings.ToLower(got), "nguy hiem") {
-		t.Errorf("dung at a yes-or-no question: %q, want the next question (danger)", got)
+	if got := p.say("dung"); !strings.Contains(got, "BAT DAU de tra loi tiep") || strings.Contains(strings.ToLower(got), "nguy hiem") {
+		t.Errorf("dung at a yes-or-no question: %q, want the one text saying the messages stop and how to go on", got)
+	}
+	p.unanswered(1500 * time.Millisecond) // nothing more, not even the next question
+	if got := p.say("BAT DAU"); !strings.Contains(got, "tra loi do") || !strings.Contains(got, "an toan") {
+		t.Fatalf("BAT DAU mid-request: %q, want the safety question asked again", got)
+	}
+	if got := p.say("1"); !strings.Contains(strings.ToLower(got), "nguy hiem") {
+		t.Errorf("after BAT DAU, 1: %q, want the next question (danger)", got)
 	}
 	p.say("HUY") // nothing on the screen to answer now
-	// At rest it stops the messages; since it may have meant "đúng", one
-	// text says so and how to undo it, and then nothing more goes.
+	// At rest, too, one text says so and how to undo it, and then nothing
+	// more goes.
 	if got := p.say("Dung"); !strings.Contains(got, "BAT DAU") {
 		t.Errorf("dung at rest: %q, want the one text saying the messages stop and how to undo it", got)
 	}
@@ -399,7 +408,11 @@ func TestSMSDungAnswersOrStops(t *testing.T) {
 	if !withheld {
 		t.Error("the reply withheld after the opt-out is not logged")
 	}
+	if got := p.say("BAT DAU"); !strings.Contains(got, "tra loi do") || !strings.Contains(got, "an toan") {
+		t.Errorf("after BAT DAU: %q, want the question of the GIUP sent while stopped", got)
+	}
+	p.say("HUY")
 	if got := p.say("BAT DAU"); !strings.Contains(got, "1 Bao tin") {
-		t.Errorf("after BAT DAU: %q, want the menu", got)
+		t.Errorf("BAT DAU at rest: %q, want the menu", got)
 	}
 }
