@@ -267,6 +267,20 @@ func (kr *Keyring) WrappedByNewest(sealed []byte) bool {
 // NewestKeyID is the fingerprint stored with values the newest key wraps.
 func (kr *Keyring) NewestKeyID() []byte { return kr.keys[0].id[:] }
 
+// PseudonymKeyID is the fingerprint of the key pseudonyms come from (the
+// oldest): a database remembers it, so that a ring without it is refused
+// rather than silently making every sender someone new.
+func (kr *Keyring) PseudonymKeyID() []byte { return kr.keys[len(kr.keys)-1].id[:] }
+
+// KeyIDs are the fingerprints of every key in the ring, newest first.
+func (kr *Keyring) KeyIDs() [][]byte {
+	ids := make([][]byte, len(kr.keys))
+	for i := range kr.keys {
+		ids[i] = kr.keys[i].id[:]
+	}
+	return ids
+}
+
 // Seal encrypts plain under the data key. purpose names what it is ("tip",
 // "handle:<channel>:<pseudonym>", …) and is bound as associated data, so a
 // value cannot be moved to another place of the same report.

@@ -55,6 +55,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	defer db.Close()
 	db.SetKeys(cfg.Keys)
+	if err := db.CheckKeys(ctx, cfg.Keys); err != nil {
+		return err
+	}
 	rdb, err := storage.OpenRedis(cfg.RedisURL)
 	if err != nil {
 		return err
@@ -295,6 +298,10 @@ func openKeyed(ctx context.Context, getenv func(string) string) (config, *storag
 		return config{}, nil, err
 	}
 	db.SetKeys(cfg.Keys)
+	if err := db.CheckKeys(ctx, cfg.Keys); err != nil {
+		db.Close()
+		return config{}, nil, err
+	}
 	return cfg, db, nil
 }
 
