@@ -16,8 +16,8 @@ import (
 // unfinished request (flows.Engine.Unfinished).
 type Alarms interface {
 	// WatchAlarm starts watching a sender; one already watched keeps its
-	// first due time.
-	WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error
+	// first due time. A watch that starts queues alert (if not nil).
+	WatchAlarm(ctx context.Context, channel, sender string, due time.Time, alert *Alert) error
 	// DueAlarms leases up to limit due alarms for lease.
 	DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]Alarm, error)
 	// PostponeAlarm makes an alarm due again at due.
@@ -60,7 +60,14 @@ func (r *Runner) watch(ctx context.Context, m Message, res flows.Result) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := r.alarms.WatchAlarm(wctx, m.Channel, m.Sender, r.now().Add(r.silence)); err != nil {
+	var alert *Alert
+	if r.officers != nil {
+		// Page a human before anything else: the person may answer
+		// questions for twenty minutes before they send.
+		alert = &Alert{Channel: r.officers.channel, Pseudonym: OfficersPseudonym, Sealed: r.officers.sealed,
+			Body: r.engine.AlarmAlert(m.Channel, r.silence, r.officers.consoleURL+"/queue")}
+	}
+	if err := r.alarms.WatchAlarm(wctx, m.Channel, m.Sender, r.now().Add(r.silence), alert); err != nil {
 		r.log.WarnContext(ctx, "watch alarm", "channel", m.Channel, "err", err)
 	}
 }

@@ -666,13 +666,17 @@ func TestOptOutFailureIsRetried(t *testing.T) {
 	if len(notice) != 1 || !strings.Contains(notice[0].Text, "BAT DAU") {
 		t.Errorf("notice = %+v, want one text saying how to start again", notice)
 	}
-	// A "dung" that answers a question is no opt-out.
+	// Mid-request, too, it stops the messages (the contract's word), and
+	// the request under way is kept for BAT DAU.
 	if _, err := f.runner.Handle(context.Background(), Message{Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000",
 		MessageID: "sms-giup", Text: "GIUP"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.runner.Handle(context.Background(), Message{Channel: ChannelSMS, Sender: "pseudo", Handle: "smsgate:+84900000000",
-		MessageID: "sms-dung-2", Text: "dung"}); err != nil || recorded != 1 {
-		t.Errorf("dung at a yes-or-no question: %v, opt-outs recorded %d, want still 1", err, recorded)
+		MessageID: "sms-dung-2", Text: "dung"}); err != nil || recorded != 2 {
+		t.Errorf("dung at a yes-or-no question: %v, opt-outs recorded %d, want 2", err, recorded)
+	}
+	if len(notice) != 1 || !strings.Contains(notice[0].Text, "tra loi tiep") {
+		t.Errorf("notice mid-request = %+v, want one text saying how to go on", notice)
 	}
 }

@@ -46,6 +46,15 @@ func (e *Engine) Alert(a AlertInfo) string {
 	})
 }
 
+// AlarmAlert writes the alert for a person who raised the alarm and has not
+// sent their request yet: which channel, and when it will be filed if they
+// fall silent. Nothing about who they are or what they wrote: the group is
+// a chat on officers' phones.
+func (e *Engine) AlarmAlert(channel string, silence time.Duration, link string) string {
+	c := &turn{e: e, s: Session{Lang: "vi"}}
+	return c.t("alert.alarm", map[string]any{"Channel": c.t("console.channel."+channel, nil), "Silence": c.age(silence), "Link": link})
+}
+
 // reachesPerson says whether an answer is a way to reach the person (a
 // phone number, a Zalo name, when to call): it identifies them.
 func reachesPerson(key string) bool {

@@ -18,14 +18,47 @@ type Alarm struct {
 
 // WatchAlarm starts watching a sender who raised the alarm: unless a report
 // settles it, it is due at due. A sender already watched keeps the first
-// watch (its due time stands).
-func (db *DB) WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO alarms (channel, sender_pseudonym, due_at) VALUES ($1, $2, $3)
-		ON CONFLICT (channel, sender_pseudonym) WHERE settled_at IS NULL DO NOTHING`, channel, sender, due)
+// watch (its due time stands). A watch that starts queues alert (if not
+// nil) to the officers' group in the same statement: a person in danger
+// who is still answering questions is known to a human at once, not only
+// once they send or fall silent. Open queue pages are told (NOTIFY tips).
+func (db *DB) WatchAlarm(ctx context.Context, channel, sender string, due time.Time, alert *Alert) error {
+	var a Alert
+	if alert != nil {
+		a = *alert
+	}
+	_, err := db.pool.Exec(ctx, `WITH w AS (
+		INSERT INTO alarms (channel, sender_pseudonym, due_at) VALUES ($1, $2, $3)
+		ON CONFLICT (channel, sender_pseudonym) WHERE settled_at IS NULL DO NOTHING RETURNING id
+	), o AS (
+		INSERT INTO outbox (kind, channel, recipient_pseudonym, recipient_sealed, language, body)
+		SELECT 'alert', $4, $5, $6, 'vi', $7 FROM w WHERE $7 <> '' RETURNING id
+	) SELECT (SELECT pg_notify('outbox', id::text) FROM o LIMIT 1), (SELECT pg_notify('tips', 'alarm') FROM w)`,
+		channel, sender, due, a.Channel, a.Pseudonym, a.Sealed, a.Body)
 	if err != nil {
 		return fmt.Errorf("watch alarm: %w", err)
 	}
 	return nil
+}
+
+// OpenAlarm is a person who raised the alarm and has sent nothing yet, as
+// the console shows it: no pseudonym, no words.
+type OpenAlarm struct {
+	Channel  string
+	RaisedAt time.Time
+	DueAt    time.Time // filed then if they stay silent (or a lease's end)
+}
+
+// OpenAlarms lists the people who raised the alarm and have sent nothing
+// since (an alarm stays open until the sweep settles it, up to a silence
+// after the report), oldest first.
+func (db *DB) OpenAlarms(ctx context.Context) ([]OpenAlarm, error) {
+	rows, err := db.pool.Query(ctx, `SELECT channel, raised_at, due_at FROM alarms a
+		WHERE settled_at IS NULL AND NOT `+sqlReportedSince+` ORDER BY raised_at LIMIT 100`)
+	if err != nil {
+		return nil, fmt.Errorf("open alarms: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[OpenAlarm])
 }
 
 // DueAlarms takes up to limit alarms that are due, each leased for lease:
@@ -73,9 +106,11 @@ func (db *DB) AlarmReported(ctx context.Context, id int64) (bool, error) {
 // wiped the chat).
 func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	var outcome string
-	err := db.pool.QueryRow(ctx, `UPDATE alarms a SET settled_at = now(),
+	var ignored *string
+	err := db.pool.QueryRow(ctx, `WITH s AS (UPDATE alarms a SET settled_at = now(),
 		outcome = CASE WHEN `+sqlReportedSince+` THEN 'reported' ELSE 'dropped' END
-		WHERE id = $1 AND settled_at IS NULL RETURNING outcome`, id).Scan(&outcome)
+		WHERE id = $1 AND settled_at IS NULL RETURNING outcome)
+		SELECT outcome, pg_notify('tips', 'alarm') FROM s`, id).Scan(&outcome, &ignored)
 	if err != nil && err != pgx.ErrNoRows {
 		return "", fmt.Errorf("settle alarm: %w", err)
 	}

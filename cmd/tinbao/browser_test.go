@@ -456,6 +456,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		!!document.querySelector('tr.fresh') && !document.getElementById('live').hidden &&
 		document.getElementById('live').classList.contains('urgent')`)
 	shot("console-queue")
+	// Someone calls for help by SMS and has not sent yet: the orange box
+	// appears above the table, live, and the page is not reloaded.
+	if err := s.db.WatchAlarm(context.Background(), "sms", "alarm-pseudonym", time.Now().Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `window.stayed === true && !document.getElementById('alarms').hidden &&
+		document.getElementById('alarms').textContent.includes('SMS') &&
+		document.getElementById('alarms').getBoundingClientRect().top < document.querySelector('table.queue').getBoundingClientRect().top`)
+	shot("console-queue-alarm")
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Nhận tin tiếp theo"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`section.distress`)),

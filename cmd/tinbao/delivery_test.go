@@ -15,8 +15,11 @@ import (
 
 const officersChat = -1001234567890
 
-// An urgent report alerts the officers' group: its code, kind, urgency and a
-// link, and nothing the reporter wrote or who they are.
+// A call for help pages the officers' group at once, while the person is
+// still answering (the channel, and where to look: nothing they wrote, nothing
+// about who they are), and the intake's queue page says someone is calling
+// for help until they send. Their urgent report then alerts the group: its
+// code, kind, urgency and a link, and again nothing the reporter wrote.
 func TestUrgentReportAlertsOfficers(t *testing.T) {
 	tg := telegramtest.NewServer(t)
 	const secret = "webhook-secret_123"
@@ -24,28 +27,52 @@ func TestUrgentReportAlertsOfficers(t *testing.T) {
 		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
 		"TELEGRAM_OFFICER_CHAT_ID": fmt.Sprint(officersChat), "CONSOLE_URL": "https://console.example",
 	})
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "intake", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	o := newOfficer(t, s.console)
+	o.login("intake", "correct horse battery staple")
+	private := []string{"Bavet", "nhốt", "700101", firstName, username}
+
 	c := s.telegramChat(t, tg, secret, 700101)
 	c.say("cứu tôi, họ nhốt tôi ở Bavet")
+	alerts := tg.WaitSent(officersChat, 1, 10*time.Second)
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "kêu cứu qua Telegram") ||
+		!strings.Contains(alerts[0].Text, "https://console.example/queue") {
+		t.Fatalf("officers' group, before anything was sent: %+v, want one alert that someone is calling for help\n%s", alerts, s.log)
+	}
+	if _, page := o.get("/queue"); !strings.Contains(page, `id="alarms"`) || strings.Contains(page, `id="alarms" class="alarms" role="status" hidden`) ||
+		!strings.Contains(page, "Có người đang kêu cứu") || !strings.Contains(page, "Telegram") {
+		t.Errorf("the queue does not say someone is calling for help:\n%s", page)
+	}
 	c.press("yes") // safe enough to write
 	c.press("yes") // in danger
 	c.press("send_now")
 	c.press("skip") // where
 	c.press("skip") // how to reach them
-	alerts := tg.WaitSent(officersChat, 1, 10*time.Second)
-	if len(alerts) != 1 {
-		t.Fatalf("officers' group got %d messages, want 1\n%s", len(alerts), s.log)
+	alerts = tg.WaitSent(officersChat, 2, 10*time.Second)
+	if len(alerts) != 2 {
+		t.Fatalf("officers' group got %d messages, want 2: the call for help once (not once per message), then the report\n%s", len(alerts), s.log)
 	}
-	tips, _ := s.db.OpenTips(context.Background(), 10)
-	a := alerts[0].Text
+	tips, _ := s.db.OpenTips(ctx, 10)
+	a := alerts[1].Text
 	if len(tips) != 1 || !strings.Contains(a, tips[0].Reference) || !strings.Contains(a, "KHẨN") ||
 		!strings.Contains(a, "https://console.example/tips/"+tips[0].Reference) {
 		t.Errorf("alert = %q", a)
 	}
-	for _, private := range []string{"Bavet", "nhốt", "700101", firstName, username} {
-		if strings.Contains(a, private) {
-			t.Errorf("alert carries %q: %q", private, a)
+	for _, a := range alerts {
+		for _, p := range private {
+			if strings.Contains(a.Text, p) {
+				t.Errorf("alert carries %q: %q", p, a.Text)
+			}
 		}
 	}
+	// Sent: the banner goes at once (the alarm itself is settled later).
+	waitFor(t, func() bool {
+		_, page := o.get("/queue")
+		return strings.Contains(page, `id="alarms" class="alarms" role="status" hidden`)
+	})
 }
 
 // An officer writes to the reporter through the outbox; the reporter's next

@@ -61,8 +61,12 @@ func (a sessionStore) AllowEach(ctx context.Context, limits []bot.Limit) (int, e
 // alarmStore keeps watched alarms in Postgres.
 type alarmStore struct{ db *storage.DB }
 
-func (a alarmStore) WatchAlarm(ctx context.Context, channel, sender string, due time.Time) error {
-	return a.db.WatchAlarm(ctx, channel, sender, due)
+func (a alarmStore) WatchAlarm(ctx context.Context, channel, sender string, due time.Time, alert *bot.Alert) error {
+	if alert == nil {
+		return a.db.WatchAlarm(ctx, channel, sender, due, nil)
+	}
+	return a.db.WatchAlarm(ctx, channel, sender, due,
+		&storage.Alert{Channel: alert.Channel, Pseudonym: alert.Pseudonym, Sealed: alert.Sealed, Body: alert.Body})
 }
 
 func (a alarmStore) DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]bot.Alarm, error) {

@@ -106,7 +106,9 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, ": still here\n\n")
 		case p := <-ch:
 			kind := "change"
-			if strings.HasSuffix(p, " new urgent") {
+			if p == "alarm" { // someone called for help and has not sent yet
+				kind = "alarm"
+			} else if strings.HasSuffix(p, " new urgent") {
 				kind = "urgent"
 			} else if strings.Contains(p, " new ") {
 				kind = "new"

@@ -24,6 +24,9 @@ type queueData struct {
 	Open    int
 	Overdue int
 	Intake  bool // may take the next report (not a unit's officers)
+	// Alarms: people who called for help and have not sent yet (the
+	// intake's to know; a unit sees only what was referred to it).
+	Alarms []storage.OpenAlarm
 }
 
 // queue lists reports: urgent first, then oldest; filters by status, kind,
@@ -69,6 +72,12 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request) {
 		Open: counts["new"] + counts["in_review"] + counts["verifying"], Intake: !unitOfficer(officer(r))}
 	if !d.Intake {
 		d.Open += counts["forwarded"] // what a unit works: handed to it, not yet decided
+	}
+	if d.Intake {
+		if d.Alarms, err = c.db.OpenAlarms(r.Context()); err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+			return
+		}
 	}
 	now := time.Now()
 	for _, it := range items {

@@ -29,6 +29,9 @@
       table.replaceWith(fresh);
       table = fresh;
       if (count) { document.querySelector("h1").replaceWith(count); }
+      var alarms = doc.getElementById("alarms"), shown = document.getElementById("alarms");
+      if (alarms && shown) { shown.replaceWith(alarms); }
+      if (kind === "alarm" && alarms && !alarms.hidden) { document.title = "(!) " + title; }
       fresh.querySelectorAll("tbody tr").forEach(function (tr) {
         var a = tr.querySelector("a.code");
         if (a && before.indexOf(a.textContent) < 0) { tr.classList.add("fresh"); }
@@ -42,7 +45,7 @@
     }).catch(function () { /* the next event tries again */ });
   }
   var es = new EventSource("/queue/events");
-  ["new", "urgent", "change"].forEach(function (kind) {
+  ["new", "urgent", "change", "alarm"].forEach(function (kind) {
     es.addEventListener(kind, function () { refresh(kind); });
   });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) { document.title = title; } });
