@@ -21,7 +21,18 @@ func (c *turn) ack(f *flow, r *Report) string {
 		first = "ack.help_now" // no consent asked: no "only with your consent"
 	}
 	if c.in.Channel == "sms" {
-		// One 160-character segment: no diacritics, nothing optional.
+		// One 160-character segment: no diacritics, nothing optional. When
+		// it will be read, as on the other channels: at night, that nobody
+		// reads before the staffed hours begin (the danger line after it
+		// gives 111 / 113).
+		switch {
+		case c.offHours():
+			data["When"] = c.t("ack.off_hours_sms", data)
+		case r.Urgent:
+			data["When"] = c.t("ack.urgent_sms", data)
+		default:
+			data["When"] = c.t("ack.hours_sms", data)
+		}
 		data["Danger"] = c.t("ack.danger_sms", nil)
 		if c.s.Abroad != "" {
 			data["Danger"] = c.t("ack.danger_abroad_sms", map[string]any{"Line": c.e.opts.Hotlines.Lines[0].Number})

@@ -92,16 +92,22 @@ func TestSMSAcknowledgementFitsOneSegment(t *testing.T) {
 	const gsm7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 	for _, lang := range cat.Languages() {
 		for _, id := range []string{"ack.tip_sms", "ack.help_sms", "ack.help_now_sms"} {
-			// The longest ending: the line for people abroad.
-			danger := cat.T(lang, "ack.danger_abroad_sms", map[string]any{"Line": "+84 981 84 84 84"})
-			text := cat.T(lang, id, map[string]any{"Reference": "TB-7K3M-Q9XJ", "Danger": danger})
-			if n := len([]rune(text)); n > 160 {
-				t.Errorf("%s %s: %d characters, want at most 160: %q", lang, id, n, text)
-			}
-			for _, r := range text {
-				if !strings.ContainsRune(gsm7, r) {
-					t.Errorf("%s %s: %q is not GSM-7, so the SMS would be sent as UCS-2 (70 characters a segment)", lang, id, r)
-					break
+			for _, when := range []string{"ack.hours_sms", "ack.urgent_sms", "ack.off_hours_sms"} {
+				// The longest ending: the line for people abroad.
+				danger := cat.T(lang, "ack.danger_abroad_sms", map[string]any{"Line": "+84 981 84 84 84"})
+				text := cat.T(lang, id, map[string]any{"Reference": "TB-7K3M-Q9XJ", "Danger": danger,
+					"When": cat.T(lang, when, map[string]any{"Hours": 120, "Open": "10:30"})})
+				if strings.Contains(text, "{{") || strings.Contains(text, "<no value>") {
+					t.Errorf("%s %s: a part is missing: %q", lang, id, text)
+				}
+				if n := len([]rune(text)); n > 160 {
+					t.Errorf("%s %s: %d characters, want at most 160: %q", lang, id, n, text)
+				}
+				for _, r := range text {
+					if !strings.ContainsRune(gsm7, r) {
+						t.Errorf("%s %s: %q is not GSM-7, so the SMS would be sent as UCS-2 (70 characters a segment)", lang, id, r)
+						break
+					}
 				}
 			}
 		}

@@ -336,7 +336,7 @@ func helpBySMS(t *testing.T, say func(string) string) {
 		{"2 4", "nhan cho ban"}, // two needs in one SMS
 		{"2", "dong y"},         // do not write first; the consents
 		{"1 3", "Ban xem lai"},  // police and follow-up, not support
-		{"1", "TRA CUU"},        // send: the acknowledgement
+		{"1", "ma de hoi"},      // send: the acknowledgement
 	} {
 		if got := say(step.say); !strings.Contains(got, step.wantIn) {
 			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
@@ -358,7 +358,7 @@ func reportBySMS(t *testing.T, say func(string) string) {
 		{"2", "An danh"},
 		{"1", "nhan vao so nay"},
 		{"2", "Ban xem lai"},
-		{"1", "TRA CUU"},
+		{"1", "ma de hoi"},
 	} {
 		if got := say(step.say); !strings.Contains(got, step.wantIn) {
 			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
