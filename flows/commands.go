@@ -1,6 +1,10 @@
 package flows
 
-import "strings"
+import (
+	"strings"
+
+	"tinbao/locales"
+)
 
 // command is what an input asks for regardless of the step it arrives at.
 type command int
@@ -231,6 +235,12 @@ func looksEnglish(k keys) bool {
 	}
 	return n >= 3 && 2*n >= len(words)
 }
+
+// InDanger reports whether a message carries a danger phrase ("cứu tôi",
+// "bị nhốt", …), written with marks or without: for an adapter that must
+// decide before the conversation does (a call for help ends an SMS
+// opt-out).
+func InDanger(text string) bool { return inDanger(keysOf(locales.Clean(text))) }
 
 // inDanger reports whether a message, by its keys, carries a danger phrase.
 func inDanger(k keys) bool { return k.text != "" && k.has(dangerPadded) }

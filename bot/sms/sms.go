@@ -136,6 +136,22 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 			return err
 		}
 		a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
+	default:
+		// A call for help ends an opt-out as START does: whoever holds the
+		// phone now is asking for help, and silence would leave them without
+		// even the emergency numbers (the STOP may not have been theirs).
+		if flows.InDanger(in.Text) {
+			out, _, err := a.optouts.OptedOut(ctx, sender)
+			if err != nil {
+				return err
+			}
+			if out {
+				if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+					return err
+				}
+				a.log.InfoContext(ctx, "sms opt-in", "sender", sender, "by", "call for help")
+			}
+		}
 	}
 	_, err := a.runner.Handle(ctx, bot.Message{
 		Channel:   bot.ChannelSMS,

@@ -415,4 +415,11 @@ func TestSMSDungStopsAndBatDauResumes(t *testing.T) {
 	if got := p.say("BAT DAU"); !strings.Contains(got, "1 Bao tin") {
 		t.Errorf("BAT DAU at rest: %q, want the menu", got)
 	}
+	// A call for help ends an opt-out as BAT DAU does: whoever holds the
+	// phone now asks for help (the STOP may not have been theirs), and
+	// silence would leave them without even the emergency numbers.
+	p.unanswered(1500*time.Millisecond, "STOP", "cho toi hoi")
+	if got := p.say("cuu toi, ho nhot toi"); !strings.Contains(got, "113") {
+		t.Errorf("a call for help after STOP: %q, want the emergency numbers", got)
+	}
 }
