@@ -122,7 +122,7 @@ func reportFlow() *flow {
 					}
 					return ""
 				}},
-			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText, story: true},
+			{id: "what", prompt: "report.what", label: "report.label.what", input: inputText, story: true, optional: true},
 			{id: "where", prompt: "report.where", label: "report.label.where", input: inputText, optional: true, place: true},
 			// On SMS the story's question asks when and how many, and these
 			// two are not asked: each question costs the person a text.
