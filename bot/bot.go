@@ -669,6 +669,45 @@ func (r *Runner) Forget(ctx context.Context, sender string) error {
 	return r.sessions.Forget(ctx, sender)
 }
 
+// Exit is a quick exit (the web chat's Thoát nhanh): the conversation is
+// forgotten, but a cry for help in it is filed first, at once, as a wipe
+// files it (flows.Engine.Hidden): hiding the chat does not take back the
+// cry. A retry after the forgetting finds nothing left to file.
+func (r *Runner) Exit(ctx context.Context, channel, sender string) error {
+	m := Message{Channel: channel, Sender: sender, MessageID: "exit:" + newToken()}
+	token := newToken()
+	b, err := r.begin(ctx, m, token)
+	if err != nil {
+		return err
+	}
+	release := func() {
+		if err := r.sessions.Release(ctx, sender, token); err != nil {
+			r.log.WarnContext(ctx, "release session", "message", m, "err", err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		rep := r.engine.Hidden(b.Session, channel, newReference())
+		if rep == nil {
+			break
+		}
+		err := r.commit(ctx, m, b.Session.Draft, rep)
+		if errors.Is(err, ErrReferenceTaken) && attempt < 5 {
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrDuplicate) {
+			release()
+			return err // nothing forgotten: the exit's retry files it
+		}
+		r.log.InfoContext(ctx, "unfinished request filed", "channel", channel, "reference", string(rep.Reference), "by", "quick exit")
+		if r.observer != nil && err == nil {
+			r.observer.Committed(channel, rep.Kind, true)
+		}
+		break
+	}
+	release()
+	return r.sessions.Forget(ctx, sender)
+}
+
 // busyWait is how long a message waits for its sender's lock. Another of
 // their messages takes milliseconds; a lock still held after this is most
 // likely a replica that died mid-message, and the provider's retry comes

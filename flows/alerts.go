@@ -167,7 +167,7 @@ func (e *Engine) Describe(kind Kind, details map[string]string) []Field {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == UnfinishedKey {
+		if k == UnfinishedKey || k == WipedKey {
 			continue // said on top of the report, not as an answer
 		}
 		add(k, k, details[k], reachesPerson(k))

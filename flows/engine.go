@@ -784,6 +784,25 @@ func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
 // who raised the alarm and went silent (Engine.Unfinished).
 const UnfinishedKey = "unfinished"
 
+// WipedKey marks, beside UnfinishedKey, a request filed because the person
+// wiped the chat (Thoát nhanh, XOA, the panic word) after raising the alarm.
+const WipedKey = "wiped"
+
+// Hidden is the request of a person who raised the alarm and then wiped the
+// chat before sending (the quick exit, XOA, the panic word): filed at once,
+// as Unfinished files a silent one. The quick way out hides the chat from
+// whoever may be looking at the phone; it does not take back a cry for help
+// (a person who pressed Thoát nhanh because their captor walked in was
+// never heard: web trial). /huy is the way to take it back. nil when the
+// conversation holds no alarm.
+func (e *Engine) Hidden(s Session, channel string, ref Reference) *Report {
+	r := e.Unfinished(s, channel, ref)
+	if r != nil {
+		r.Details[WipedKey] = "yes"
+	}
+	return r
+}
+
 // details are the answers a report of f carries: those of questions that
 // still apply, as the flow's finish reads them.
 func (c *turn) details(f *flow) map[string]string {

@@ -296,6 +296,9 @@ func (e *Engine) Step(s Session, in Input) Result {
 	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {
 		c.withPrivacy() // first contact: who reads this, what is kept
 	}
+	if c.wipe && c.report == nil {
+		c.report = e.Hidden(s, in.Channel, in.Reference)
+	}
 	if !in.Now.IsZero() {
 		c.s.Touched = in.Now.Unix()
 	}

@@ -223,7 +223,8 @@ func (a *Adapter) Collect(ctx context.Context, sessionID string, shown int) ([]s
 	return a.inbox.ReadInbox(ctx, a.sender(sessionID), shown)
 }
 
-// Exit forgets the session and whatever waits for it: the quick exit.
+// Exit forgets the session and whatever waits for it: the quick exit. A
+// cry for help in it is filed first (bot.Runner.Exit).
 func (a *Adapter) Exit(ctx context.Context, sessionID string) error {
 	if !ValidSessionID(sessionID) {
 		return ErrBadInput
@@ -238,7 +239,7 @@ func (a *Adapter) Exit(ctx context.Context, sessionID string) error {
 			return err
 		}
 	}
-	return a.runner.Forget(ctx, sender)
+	return a.runner.Exit(ctx, bot.ChannelWeb, sender)
 }
 
 // SendText puts a durable message (from the outbox) in the session's inbox.

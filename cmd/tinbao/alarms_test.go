@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -17,9 +18,10 @@ import (
 // A person who calls for help and then goes silent without sending (their
 // phone taken, say) is not lost: after ALARM_SILENCE their request is filed
 // as urgent and unfinished, with their words, and no message goes to their
-// phone. One who wipes the chat is heard (nothing filed); one who sends is
-// filed once, by their own Gửi; one still writing is not filed while they
-// write.
+// phone. One who wipes the chat (XOA, or the web chat's Thoát nhanh) is
+// filed at once, marked wiped: hiding the chat does not take the cry back.
+// One who sends is filed once, by their own Gửi; one still writing is not
+// filed while they write.
 func TestSilentCryForHelpIsFiled(t *testing.T) {
 	tg := telegramtest.NewServer(t)
 	const secret = "webhook-secret_123"
@@ -37,6 +39,20 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	wiped := s.telegramChat(t, tg, secret, 700802)
 	wiped.say("cuu em voi, bi giu o Myanmar")
 	wiped.say("/xoa")
+	web := newWebClient(t, s.url)
+	web.send("cuu toi, ho dang den", "")
+	if r, err := web.http.Post(s.url+"/chat/exit", "", nil); err != nil || r.StatusCode != http.StatusNoContent {
+		t.Fatalf("quick exit: %v %v", r, err)
+	}
+	var hidden []storage.Tip
+	for _, tip := range tipsOf(t, s) { // at once, not after the silence
+		if tip.Details["wiped"] == "yes" && tip.Details["unfinished"] == "yes" && tip.Urgency == "urgent" {
+			hidden = append(hidden, tip)
+		}
+	}
+	if len(hidden) != 2 {
+		t.Fatalf("filed at once after a wipe and a quick exit: %d, want 2: %+v", len(hidden), tipsOf(t, s))
+	}
 
 	sent := s.telegramChat(t, tg, secret, 700803)
 	sent.say("toi bi nhot, cuu toi")
@@ -70,10 +86,10 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	}
 
 	var tips []storage.Tip
-	waitFor(t, func() bool { tips = tipsOf(t, s); return len(tips) == 4 })
-	time.Sleep(2 * time.Second) // the wiped chat's alarm is long due too
-	if tips = tipsOf(t, s); len(tips) != 4 {
-		t.Fatalf("reports = %d, want 4: the one sent, the silent one, the child's, the one who wrote then went silent; not the wiped one", len(tips))
+	waitFor(t, func() bool { tips = tipsOf(t, s); return len(tips) == 6 })
+	time.Sleep(2 * time.Second) // the wiped chats' alarms are long due too
+	if tips = tipsOf(t, s); len(tips) != 6 {
+		t.Fatalf("reports = %d, want 6: the one sent, the silent one, the child's, the one who wrote then went silent, the two wiped ones (once each)", len(tips))
 	}
 	var filed []storage.Tip
 	for _, tip := range tips {
@@ -81,8 +97,8 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 			filed = append(filed, tip)
 		}
 	}
-	if len(filed) != 3 {
-		t.Fatalf("filed unfinished = %d, want 3: %+v", len(filed), tips)
+	if len(filed) != 5 {
+		t.Fatalf("filed unfinished = %d, want 5: %+v", len(filed), tips)
 	}
 	for _, tip := range filed {
 		if tip.Details["what"] != "" { // the child's report: a tip, in danger by its answer
@@ -110,8 +126,8 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	}
 	var outcomes string
 	s.db.Pool().QueryRow(ctx, `SELECT string_agg(outcome, ',' ORDER BY outcome) FROM alarms`).Scan(&outcomes)
-	if outcomes != "dropped,filed,filed,filed,reported" {
-		t.Errorf("alarm outcomes = %q, want dropped,filed,filed,filed,reported", outcomes)
+	if outcomes != "filed,filed,filed,reported,reported,reported" {
+		t.Errorf("alarm outcomes = %q, want filed,filed,filed,reported,reported,reported (the wiped ones filed by their wipe)", outcomes)
 	}
 	if page := strings.ToLower(s.log.String()); strings.Contains(page, "bavet") {
 		t.Errorf("the words reached the log")
