@@ -275,7 +275,7 @@ func (e *Engine) Step(s Session, in Input) Result {
 	}
 	in.Text = strings.TrimSpace(locales.Clean(in.Text))
 	c := &turn{e: e, s: s, in: in}
-	if in.Channel == "sms" && stopWord(in.Text) {
+	if in.Channel == "sms" && stopWord(in.Text) && (in.OpenThread == "" || c.midRequest()) {
 		// The contract's opt-out word, wherever it comes: a person who
 		// wrote it mid-request because someone was watching the phone got
 		// the next question, and "dung" twice answered "in danger: yes"
@@ -288,6 +288,9 @@ func (e *Engine) Step(s Session, in Input) Result {
 		}
 		return Result{Session: s, OptOut: true, Replies: []Reply{{Text: c.t(key, nil)}}}
 	}
+	// After an officer wrote, "dung" at rest answers them ("đúng", yes: a
+	// mother asked "are you her mother?" was cut off from the officer, SMS
+	// trial): it goes to the thread, and a line says how to stop the texts.
 	first := s.Touched == 0
 	if first && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {
 		c.s.Lang = "en" // written in English: answered in English

@@ -248,6 +248,9 @@ func (c *turn) run() {
 	case c.in.OpenThread != "" && c.in.Text != "" && !danger && !LooksLikeReference(c.in.Text):
 		c.reset()
 		c.reply = &ThreadReply{Reference: c.in.OpenThread, Text: c.in.Text}
+		if c.in.Channel == "sms" && stopWord(c.in.Text) {
+			c.say(c.t("thread.stop_how", nil))
+		}
 	case danger:
 		// Someone in danger who has not chosen anything yet: the help
 		// questions, starting with whether it is safe to write, their
@@ -548,7 +551,7 @@ func (e *Engine) ThreadAck(lang string, ref Reference, ok bool) Reply {
 	// Not numbered on SMS: a number typed next is a reply like any other;
 	// the words of the button start something new.
 	return Reply{Text: c.t("thread.forwarded", map[string]any{"Reference": string(ref)}),
-		Choices: []Choice{c.choice(choiceMenu, "thread.start_new")}}
+		Choices: []Choice{c.choice(choiceMenu, "thread.start_new")}, Hint: c.t("thread.start_new_sms", nil)}
 }
 
 // StatusNotice is what a reporter who allowed follow-up is told when an

@@ -423,3 +423,50 @@ func TestSMSDungStopsAndBatDauResumes(t *testing.T) {
 		t.Errorf("a call for help after STOP: %q, want the emergency numbers", got)
 	}
 }
+
+// After an officer asked ("Chị có phải mẹ của cháu không?"), "dung" is the
+// mother's answer, "đúng" (yes): it reaches the officer's thread, the
+// number is not opted out, and one line says how to stop the texts if
+// that was meant. (It cut her off from the officer: SMS trial.)
+func TestSMSDungAnswersTheOfficer(t *testing.T) {
+	p := gatewayPhone(t)
+	p.say("BAO TIN")
+	for _, step := range []struct{ say, wantIn string }{
+		{"1", "Ke chuyen"},
+		{"co nguoi ru con gai toi di lam o Dong Thap", "o dau"},
+		{"0", "tre em"},
+		{"4", "nguy hiem"},
+		{"2", "An danh"},
+		{"1", "nhan vao so nay"},
+		{"1", "Luc nao"},
+		{"sau 20h", "Ban xem lai"},
+		{"1", "ma de hoi"},
+	} {
+		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
+	}
+	ctx := context.Background()
+	tips, _ := p.s.db.OpenTips(ctx, 10)
+	if len(tips) != 1 || !tips[0].FollowUp {
+		t.Fatalf("tips = %+v, want one that allows messages", tips)
+	}
+	before := len(p.g.SentTo(victimE164))
+	if _, err := p.s.db.QueueFollowUp(ctx, tips[0].ID, "officer1", "Chi co phai la me cua chau khong?"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(p.g.SentTo(victimE164)) > before })
+	got := p.say("dung")
+	if !strings.Contains(got, "STOP") || !strings.Contains(got, tips[0].Reference) || strings.Contains(got, "ngung nhan tin. Neu") {
+		t.Errorf("dung after the officer's question: %q, want it passed on, with how to stop if meant", got)
+	}
+	var optouts int
+	p.s.db.Pool().QueryRow(ctx, `SELECT count(*) FROM sms_optouts`).Scan(&optouts)
+	if optouts != 0 {
+		t.Error("the mother's yes opted her out")
+	}
+	thread, _ := p.s.db.TipMessages(ctx, tips[0].ID)
+	if len(thread) == 0 || thread[len(thread)-1].Body != "dung" {
+		t.Errorf("thread = %+v, want her dung in it", thread)
+	}
+}
