@@ -55,6 +55,16 @@ func (e *Engine) AlarmAlert(channel string, silence time.Duration, link string) 
 	return c.t("alert.alarm", map[string]any{"Channel": c.t("console.channel."+channel, nil), "Silence": c.age(silence), "Link": link})
 }
 
+// contactStep says whether a question asks how or when to reach the person.
+func contactStep(id string) bool {
+	return reachesPerson(id) || id == "followup_when" || id == "contact_when"
+}
+
+// noWords are the ways people write "no" (folded), which answer a question
+// of how or when to reach them with nothing.
+var noWords = map[string]bool{"khong": true, "ko": true, "k": true, "kg": true, "khong can": true, "thoi": true,
+	"khong co": true, "khong dau": true, "no": true, "none": true, "khong muon": true, "thoi khoi": true, "ko can": true}
+
 // reachesPerson says whether an answer is a way to reach the person (a
 // phone number, a Zalo name, when to call): it identifies them.
 func reachesPerson(key string) bool {

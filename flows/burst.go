@@ -132,8 +132,8 @@ func (c *turn) continuesAtContact(f *flow) bool {
 		return false
 	}
 	k := c.keys()
-	if strings.Contains(c.in.Text, "@") || digits(c.in.Text) >= 8 || k.has(contactWords) {
-		return false
+	if strings.Contains(c.in.Text, "@") || digits(c.in.Text) >= 8 || k.has(contactWords) || noWords[k.fold()] {
+		return false // "khong": no way to reach them, not more of the place
 	}
 	return k.has(placeWords) || !k.has(timeWords)
 }

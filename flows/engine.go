@@ -411,6 +411,11 @@ func (c *turn) handle(f *flow) {
 	if c.in.Channel == "sms" && c.in.Text == "0" && st.optional && st.input == inputText {
 		choice = choiceSkip // "0 = bỏ qua", as the SMS says
 	}
+	if choice == "" && st.optional && st.input == inputText && contactStep(st.id) && noWords[c.keys().fold()] {
+		// "khong" asked how to reach you is no way to reach you: it was
+		// kept as one, and the acknowledgement promised to call (web trial).
+		choice = choiceSkip
+	}
 	if choice == choiceKeep && c.s.Editing {
 		c.s.Editing = false
 		c.goTo(f, f.index("summary"))
