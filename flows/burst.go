@@ -112,8 +112,21 @@ func (c *turn) continuesAtChoice(f *flow) bool {
 	if st.input != inputPick && st.input != inputMulti || c.chosen(f, st) != "" || len(c.picks(f, st)) > 0 {
 		return false
 	}
+	// Only the story takes anything: a short answer (a place) is not
+	// continued by a pasted page (4,900 characters filed as "where") nor,
+	// on SMS, where the numbered question is all the person sees, by words
+	// that answer it ("co 1 dua 16t" at the child question went to "where").
+	// Those go to the story, and the question is asked again.
+	if j := f.index(c.s.JoinStep); j < 0 || f.steps[j].id != f.story {
+		if c.in.Channel == "sms" || utf8.RuneCountInString(c.in.Text) > maxPlaceJoin {
+			return false
+		}
+	}
 	return c.in.Now.Sub(time.UnixMilli(c.s.JoinAt)) <= choiceJoin
 }
+
+// maxPlaceJoin bounds words that may still be more of a short answer.
+const maxPlaceJoin = 300
 
 // continuesAtContact reports whether this message, typed within placeJoin
 // of a place while the question asks how to reach the person, is more of
