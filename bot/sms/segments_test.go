@@ -70,7 +70,8 @@ func TestKeyword(t *testing.T) {
 	for text, want := range map[string]kw{
 		"STOP": kwStop, "stop.": kwStop, " Dừng ": kwStop, "dừng.": kwStop, "Du\u0300ng": kwNone,
 		"du\u0300\u0323ng": kwNone, "d\u01b0\u0300ng": kwStop, "DỪNG!": kwStop, "huy dang ky": kwStop,
-		"START": kwStart, "bat dau": kwStart, "Bắt đầu": kwStart,
+		"START": kwStart, "bat dau": kwStart, "Bắt đầu": kwStart, "DUNG LAI": kwStop, "dừng lại": kwStop,
+		"ngung nhan tin": kwStop, "Ngừng nhắn tin!": kwStop,
 		"đúng": kwNone, "dung": kwNone, "dung roi": kwNone, "stop it": kwNone,
 	} {
 		if got := keyword(text); got != want {

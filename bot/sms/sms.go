@@ -191,7 +191,10 @@ func keyword(text string) kw {
 		return kwStop
 	}
 	switch locales.Fold(text) {
-	case "stop", "huy dang ky", "unsubscribe":
+	case "stop", "huy dang ky", "unsubscribe", "dung lai", "ngung", "ngung lai", "ngung nhan tin", "dung nhan tin",
+		"dung nhan", "ngung nhan":
+		// "dừng lại", "ngừng nhắn tin": unmistakably stop, with or without
+		// marks (a victim's DUNG LAI was answered with the menu: SMS trial).
 		return kwStop
 	case "start", "bat dau":
 		return kwStart
