@@ -230,12 +230,28 @@ const summaryAnswerMax = 250
 
 // summary reads the answers back so the person can check them once.
 func (c *turn) summary(f *flow) string {
+	if c.in.Channel == "sms" {
+		// One segment with its three numbered choices: each answer cut
+		// shorter until it fits (one of 161 characters cost two: SMS trial).
+		var s string
+		for _, cut := range []int{16, 12, 9, 6} {
+			// "…" goes as "..." without marks.
+			if s = c.summaryClipped(f, cut); utf8.RuneCountInString(s)+2*strings.Count(s, "…") <= smsSummaryMax {
+				break
+			}
+		}
+		return s
+	}
 	s := c.summaryClipped(f, 0)
-	if c.in.Channel != "sms" && utf8.RuneCountInString(s) > summaryMax {
+	if utf8.RuneCountInString(s) > summaryMax {
 		s = c.summaryClipped(f, summaryAnswerMax)
 	}
 	return s
 }
+
+// smsSummaryMax is what a one-segment SMS leaves the summary line beside
+// "1 Gui / 2 Sua / 3 Huy" on their own lines.
+const smsSummaryMax = 160 - 20
 
 // summaryClipped is the summary with each answer cut to clip runes (0: whole).
 func (c *turn) summaryClipped(f *flow, clip int) string {
@@ -243,22 +259,23 @@ func (c *turn) summaryClipped(f *flow, clip int) string {
 	b.WriteString(c.t(f.title, nil))
 	for i := range f.steps {
 		st := &f.steps[i]
-		if st.input == inputSummary || st.label == "" || !st.applies(c) {
-			continue
+		if st.input == inputSummary || st.label == "" || !st.applies(c) || st.id == "go_on" {
+			continue // go_on: a way through the questions, nothing to check
 		}
 		answer := c.answerText(st)
 		if c.in.Channel == "sms" {
 			// One segment if it can be: only what was given, each cut
 			// short, one after another; they wrote it, they know it.
 			v, given := c.s.Answers[st.id]
-			if !given && !(st.input == inputMedia && len(c.s.Media) > 0) || slices.Contains(quietAnswers, v) || st.id == "safe" {
+			if !given && !(st.input == inputMedia && len(c.s.Media) > 0) || slices.Contains(quietAnswers, v) || st.id == "safe" ||
+				st.id == "contact" && c.s.Answers["contact_how"] != "" { // the way itself follows
 				continue
 			}
 			if st.input == inputMulti {
 				answer = c.chosenNumbers(st) // the numbers they just sent
 			}
-			if r := []rune(strings.ReplaceAll(answer, "\n", " ")); len(r) > 16 {
-				answer = string(r[:14]) + "…"
+			if r := []rune(strings.ReplaceAll(answer, "\n", " ")); len(r) > clip {
+				answer = string(r[:clip-2]) + "…"
 			}
 			fmt.Fprintf(&b, " %s: %s;", c.t(st.label, nil), answer)
 			continue
