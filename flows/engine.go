@@ -177,7 +177,9 @@ func (c *turn) offered(f *flow, st *step) []Choice {
 		out = append(out, c.choice(choiceSend, "button.send"), c.choice(choiceEdit, "button.edit"),
 			c.choice(choiceCancel, "button.cancel"))
 	}
-	if st.optional && st.input != inputMedia {
+	if st.optional && st.input != inputMedia && !(c.s.Editing && st.story) {
+		// (While its story is edited, skipping would throw it away; what
+		// is told is only added to.)
 		out = append(out, c.choice(choiceSkip, "button.skip"))
 	}
 	if c.s.Editing && st.input != inputSummary {
@@ -207,12 +209,34 @@ func (c *turn) prompt(f *flow, st *step) {
 	if st.input == inputSummary {
 		text = c.summary(f)
 	}
+	editingStory := c.s.Editing && st.story && c.s.Answers[st.id] != ""
+	if old := c.s.Answers[st.id]; c.s.Editing && st.input == inputText && old != "" {
+		// What is being changed, and that the new words take its place:
+		// a story with the recruiter's name and Zalo was replaced by one
+		// line of correction, unseen (web trial).
+		if r := []rune(old); c.in.Channel == "sms" && len(r) > 40 {
+			old = string(r[:38]) + "…"
+		} else if len(r) > 300 {
+			old = string(r[:298]) + "…"
+		}
+		id := "common.editing_text"
+		if st.story {
+			id = "common.editing_story"
+		}
+		if editingStory && c.in.Channel == "sms" {
+			// The note asks for it, in one segment: the story's long
+			// question beside it made two.
+			c.replies = append(c.replies, Reply{Text: c.t(id, map[string]any{"Old": old})})
+			return
+		}
+		c.say(c.t(id, map[string]any{"Old": old}))
+	}
 	choices := c.offered(f, st)
 	if st.input == inputMedia {
 		choices = append(choices, c.choice(choiceSkip, "button.skip"))
 	}
 	r := Reply{Text: text, Choices: choices, Pick: st.input != inputText && st.input != inputMedia, Attach: st.input == inputMedia}
-	if st.input == inputText && st.optional {
+	if st.input == inputText && st.optional && !editingStory {
 		r.Hint = c.t("common.skip_hint", nil) // SMS: "0 = bỏ qua"
 	}
 	c.replies = append(c.replies, r)
@@ -427,6 +451,9 @@ func (c *turn) handle(f *flow) {
 	}
 	if c.in.Channel == "sms" && c.in.Text == "0" && st.optional && st.input == inputText {
 		choice = choiceSkip // "0 = bỏ qua", as the SMS says
+		if c.s.Editing && st.story {
+			choice = choiceKeep // the story is added to, never skipped away
+		}
 	}
 	if choice == "" && st.optional && st.input == inputText && contactStep(st.id) && noWords[c.keys().fold()] {
 		// "khong" asked how to reach you is no way to reach you: it was
@@ -490,6 +517,15 @@ func (c *turn) handle(f *flow) {
 		text, ok := c.textAnswer()
 		if !ok {
 			return
+		}
+		if old := c.s.Answers[st.id]; c.s.Editing && st.story && old != "" {
+			// Added to, never replaced: nothing told is lost and nothing
+			// must be told twice (a correction replaced the whole story).
+			if utf8.RuneCountInString(old)+1+utf8.RuneCountInString(text) > MaxStoryRunes {
+				c.say(c.t("common.too_long", map[string]any{"Max": locales.Count(c.s.Lang, MaxStoryRunes)}))
+				return
+			}
+			text = old + "\n" + text
 		}
 		c.s.Answers[st.id] = text
 		c.answered(st)
