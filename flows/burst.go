@@ -151,6 +151,13 @@ func (c *turn) continuesAtContact(f *flow) bool {
 	return k.has(placeWords) || !k.has(timeWords)
 }
 
+// presenceWords ask whether anyone is there (folded, whole message or
+// part of it).
+var presenceWords = padded([]string{"co ai khong", "co ai ko", "co ai k", "co ai o do khong", "co ai o do ko",
+	"ai do co o do khong", "ai do co o do ko", "co ai doc khong", "co ai doc ko", "co nguoi khong", "co nguoi ko",
+	"co ai o day khong", "co ai o day ko", "co ai nghe khong", "co ai tra loi khong", "alo", "a lo",
+	"anyone there", "is anyone there", "is someone there", "anybody there", "hello"})
+
 // placeJoin is how long after a place a message at the contact question
 // may still be more of the place: a second line typed by a frightened
 // person on a phone.
