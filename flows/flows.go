@@ -292,8 +292,11 @@ func (e *Engine) Step(s Session, in Input) Result {
 	// mother asked "are you her mother?" was cut off from the officer, SMS
 	// trial): it goes to the thread, and a line says how to stop the texts.
 	first := s.Touched == 0
-	if first && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {
-		c.s.Lang = "en" // written in English: answered in English
+	if (first || c.s.Flow == "") && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {
+		// Written in English with nothing under way: answered in English
+		// (on the web the page's greeting was the first turn, so a first
+		// message in English was answered in Vietnamese: web trial).
+		c.s.Lang = "en"
 	}
 	c.run()
 	if first && !c.danger && !c.wipe && c.report == nil && c.lookup == "" && c.reply == nil && c.data == nil {
