@@ -113,19 +113,21 @@ func (c *turn) numbers() string {
 			b.WriteString(" " + c.t("emergency.unverified", nil))
 		}
 	}
-	if country, ok := h.Countries[c.s.Abroad]; ok && country.Number != "" {
-		name := country.EmbassyVI
-		if en && country.EmbassyEN != "" {
-			name = country.EmbassyEN
-		}
-		line(name, country.Number, country.Verified)
-	}
-	for _, l := range h.Lines {
+	// The 24/7 line first, then the embassy: a frightened family called
+	// the least-checked number first (web trial).
+	for i, l := range h.Lines {
 		name := l.NameVI
 		if en && l.NameEN != "" {
 			name = l.NameEN
 		}
 		line(name, l.Number, l.Verified)
+		if country, ok := h.Countries[c.s.Abroad]; ok && country.Number != "" && i == 0 {
+			name := country.EmbassyVI
+			if en && country.EmbassyEN != "" {
+				name = country.EmbassyEN
+			}
+			line(name, country.Number, country.Verified)
+		}
 	}
 	return c.t("emergency.abroad", map[string]any{"Lines": strings.TrimPrefix(b.String(), "\n")})
 }
