@@ -834,8 +834,15 @@ func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
 		details["danger"] = "yes" // said in words
 	}
 	details[UnfinishedKey] = "yes"
-	return &Report{Kind: kind, Reference: ref, Urgent: true, Lang: s.Lang, Details: details,
+	r := &Report{Kind: kind, Reference: ref, Urgent: true, Lang: s.Lang, Details: details,
 		Category: details["category"], Media: s.Media, Distress: s.Distress}
+	if len(s.Distress) > 0 {
+		// Its age runs from the first cry, not the filing: one filed after
+		// a silence looked 15 minutes younger than it was, below reports
+		// sent after it (web trial).
+		r.Since = s.Distress[0].At
+	}
+	return r
 }
 
 // UnfinishedKey marks, in a report's details, a request filed for a person

@@ -175,6 +175,10 @@ type Report struct {
 	// FollowUp is whether the sender allowed us to write to them later.
 	FollowUp bool
 	Ack      string // the acknowledgement, in the sender's language
+	// Since is when the person first asked, if before the report was made:
+	// the first cry of a request filed after silence or a wipe, whose age
+	// and deadline run from then (zero: now).
+	Since time.Time
 }
 
 // Result is what one Step produced.

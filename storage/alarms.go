@@ -87,8 +87,11 @@ func (db *DB) PostponeAlarm(ctx context.Context, id int64, due time.Time) error 
 
 // sqlReportedSince is true when the alarm a's sender committed a report on
 // its channel since raising it (not the one filed for the alarm itself).
-const sqlReportedSince = `EXISTS (SELECT 1 FROM tips t WHERE t.sender_pseudonym = a.sender_pseudonym
-	AND t.channel = a.channel AND t.created_at >= a.raised_at AND t.source_message_id <> 'alarm:' || a.id)`
+// When it was committed is its acknowledgement's row: a report's own
+// created_at may be its first cry, before the alarm (flows.Report.Since).
+const sqlReportedSince = `EXISTS (SELECT 1 FROM tips t JOIN outbox o ON o.tip_id = t.id AND o.kind = 'ack'
+	WHERE t.sender_pseudonym = a.sender_pseudonym AND t.channel = a.channel AND o.created_at >= a.raised_at
+	AND t.source_message_id <> 'alarm:' || a.id)`
 
 // AlarmReported says whether the alarm's sender committed a report on its
 // channel since raising it.

@@ -79,8 +79,8 @@ type CommittedTip struct {
 // transaction it shares with others (group commit, commit.go).
 const sqlCommitTip = `WITH t AS (
 	INSERT INTO tips (reference, kind, channel, urgency, category, language, sender_pseudonym, source_message_id,
-		follow_up, sealed, distress)
-	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $11, $16, $17)
+		follow_up, sealed, distress, created_at)
+	VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $11, $16, $17, LEAST(COALESCE($32::timestamptz, now()), now()))
 	ON CONFLICT DO NOTHING
 	RETURNING id, reference
 ), k AS (
@@ -146,13 +146,17 @@ func (db *DB) commitArgs(ctx context.Context, n NewTip) ([]any, error) {
 	if n.Alert != nil {
 		alert = *n.Alert
 	}
+	var since *time.Time // when the person first asked, if before now
+	if !r.Since.IsZero() {
+		since = &r.Since
+	}
 	return []any{
 		string(r.Reference), string(r.Kind), n.Channel, urgency, r.Category, r.Lang,
 		n.SenderPseudonym, n.SourceMessageID, sealed.handle, r.Ack, r.FollowUp,
 		alert.Channel, alert.Pseudonym, alert.Sealed, alert.Body,
 		sealed.fields, len(r.Distress) > 0, sealed.wrapped,
 		m.ordinal, m.kind, m.contentType, m.size, m.width, m.height, m.status, m.noPreview,
-		m.source, m.sha, m.original, m.clean, m.uploads,
+		m.source, m.sha, m.original, m.clean, m.uploads, since,
 	}, nil
 }
 

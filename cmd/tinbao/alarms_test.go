@@ -33,6 +33,7 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	const cry = "cuu toi, ho nhot toi o Bavet"
 
 	silent := s.telegramChat(t, tg, secret, 700801)
+	cried := time.Now()
 	silent.say(cry)
 	answered := len(tg.SentTo(700801))
 
@@ -115,7 +116,13 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	}
 	found := false
 	for _, tip := range filed {
-		found = found || (len(tip.Distress) == 1 && tip.Distress[0].Text == cry && tip.Details["story"] == cry)
+		if len(tip.Distress) == 1 && tip.Distress[0].Text == cry && tip.Details["story"] == cry {
+			found = true
+			// Its age runs from the cry, not from the filing seconds later.
+			if tip.CreatedAt.After(cried.Add(time.Second)) {
+				t.Errorf("filed request received at %s, the cry was at %s: its age and deadline run from the filing", tip.CreatedAt, cried)
+			}
+		}
 	}
 	if !found {
 		t.Errorf("the silent person's words are not in the filed request: %+v", filed)
