@@ -266,6 +266,12 @@ func (c *turn) run() {
 	case c.in.Text != "" && LooksLikeReference(c.in.Text):
 		c.s.Flow, c.s.Step = statusFlowName, "code"
 		c.status(c.in.Text)
+	case c.in.OpenThread == "" && len(strings.Fields(c.in.Text)) <= 8 && FindReference(c.in.Text) != "":
+		// "ma TB-2DJP-R06Q sao roi?" (how is my code doing?): a few words
+		// around a code ask about it; they started a new report (SMS trial).
+		// A code first, then words, goes to the officers (above).
+		c.s.Flow, c.s.Step = statusFlowName, "code"
+		c.status(string(FindReference(c.in.Text)))
 	default:
 		c.opener()
 	}
