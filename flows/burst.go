@@ -84,9 +84,11 @@ func (c *turn) joins(f *flow) bool {
 		// that it is on screen.
 		c.s.JoinStep = ""
 		c.prompt(f, &f.steps[f.index(c.s.Step)])
-	case !burst && c.in.Channel == "sms":
-		// A text has no buttons that stay on screen: "noted" alone left
-		// the person with nothing to answer (an SMS trial, twice).
+	case !burst && (c.in.Channel == "sms" || f.steps[f.index(c.s.Step)].input != inputText):
+		// A text has no buttons that stay on screen, and in a chat the
+		// buttons scroll away under the notes: "noted" alone left the
+		// person with nothing to answer (an SMS trial, twice; on a 390 px
+		// phone after three notes, the web trial).
 		c.prompt(f, &f.steps[f.index(c.s.Step)])
 	}
 	return true
