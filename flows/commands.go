@@ -70,7 +70,7 @@ var commandWords = []struct {
 	{"bao viec khac", cmdMenu},
 	{"/baotin", cmdReport}, {"bao tin", cmdReport}, {"to giac", cmdReport},
 	{"/giup", cmdHelp}, {"giup", cmdHelp}, {"cuu", cmdHelp}, {"help", cmdHelp}, {"giup do", cmdHelp},
-	{"can giup do", cmdHelp}, {"can giup", cmdHelp},
+	{"can giup do", cmdHelp}, {"can giup", cmdHelp}, {"tro giup", cmdHelp}, // "trợ giúp" got "pick a number" (SMS trial)
 	{"/tracuu", cmdStatus}, {"tra cuu", cmdStatus}, {"tracuu", cmdStatus}, {"tra cu", cmdStatus},
 	{"co tin gi chua", cmdNews}, {"co tin gi khong", cmdNews}, {"co tin gi moi chua", cmdNews},
 	{"co tin gi moi khong", cmdNews}, {"da co tin gi chua", cmdNews}, {"co tin chua", cmdNews},
