@@ -28,6 +28,9 @@ type Alarms interface {
 	// FiledAlarm closes an alarm with the report filed for it (found by
 	// its source key).
 	FiledAlarm(ctx context.Context, id int64) error
+	// FiledSince says whether the sender's cry up to since is already
+	// filed (nothing told since).
+	FiledSince(ctx context.Context, channel, sender string, since time.Time) (bool, error)
 	// Reported says whether the sender committed a report since raising
 	// the alarm (false when it cannot tell: the filing's source key still
 	// keeps it to one).
@@ -70,6 +73,22 @@ func (r *Runner) watch(ctx context.Context, m Message, res flows.Result) {
 	if err := r.alarms.WatchAlarm(wctx, m.Channel, m.Sender, r.now().Add(r.silence), alert); err != nil {
 		r.log.WarnContext(ctx, "watch alarm", "channel", m.Channel, "err", err)
 	}
+}
+
+// hiddenFiled says whether a report filed for a wipe (flows.WipedKey) only
+// repeats what a silence filing already sent: the same words, nothing
+// added since. Unsure (no alarms, or Postgres failing) it says no: a
+// duplicate is better than a lost cry.
+func (r *Runner) hiddenFiled(ctx context.Context, m Message, rep *flows.Report) bool {
+	if r.alarms == nil || rep == nil || rep.Details[flows.WipedKey] != "yes" || len(rep.Distress) == 0 {
+		return false
+	}
+	filed, err := r.alarms.FiledSince(ctx, m.Channel, m.Sender, rep.Distress[len(rep.Distress)-1].At)
+	if err != nil {
+		r.log.WarnContext(ctx, "alarm filed", "message", m, "err", err)
+		return false
+	}
+	return filed
 }
 
 // alarmLease is how long a replica holds a due alarm while filing it.

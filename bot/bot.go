@@ -407,6 +407,9 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 	for attempt := 0; ; attempt++ {
 		in.Reference = newReference()
 		res = r.engine.Step(sess, in)
+		if r.hiddenFiled(ctx, m, res.Report) {
+			res.Report = nil // filed after the silence, nothing added since
+		}
 		if res.Report == nil {
 			break
 		}
@@ -687,7 +690,7 @@ func (r *Runner) Exit(ctx context.Context, channel, sender string) error {
 	}
 	for attempt := 0; ; attempt++ {
 		rep := r.engine.Hidden(b.Session, channel, newReference())
-		if rep == nil {
+		if rep == nil || r.hiddenFiled(ctx, m, rep) {
 			break
 		}
 		err := r.commit(ctx, m, b.Session.Draft, rep)

@@ -61,6 +61,21 @@ func (db *DB) OpenAlarms(ctx context.Context) ([]OpenAlarm, error) {
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[OpenAlarm])
 }
 
+// AlarmFiledSince says whether the sender's cry up to since is already
+// filed: no alarm of theirs is open (nothing told since the filing), and one
+// was filed at or after since. A wipe right after a silence filing must not
+// file the same words again.
+func (db *DB) AlarmFiledSince(ctx context.Context, channel, sender string, since time.Time) (bool, error) {
+	var filed bool
+	err := db.pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM alarms WHERE channel = $1 AND sender_pseudonym = $2 AND settled_at IS NULL)
+		AND EXISTS (SELECT 1 FROM alarms WHERE channel = $1 AND sender_pseudonym = $2 AND outcome = 'filed' AND settled_at >= $3)`,
+		channel, sender, since).Scan(&filed)
+	if err != nil {
+		return false, fmt.Errorf("alarm filed: %w", err)
+	}
+	return filed, nil
+}
+
 // DueAlarms takes up to limit alarms that are due, each leased for lease:
 // another replica does not take it again before the lease ends, and one
 // that died holding it gives it back when it does.

@@ -136,6 +136,12 @@ func TestSilentCryForHelpIsFiled(t *testing.T) {
 	if outcomes != "filed,filed,filed,reported,reported,reported" {
 		t.Errorf("alarm outcomes = %q, want filed,filed,filed,reported,reported,reported (the wiped ones filed by their wipe)", outcomes)
 	}
+	// The silent person, filed, wipes the chat: the same words are not
+	// filed a second time.
+	silent.say("/xoa")
+	if n := len(tipsOf(t, s)); n != 6 {
+		t.Errorf("reports after a wipe that follows a silence filing = %d, want still 6", n)
+	}
 	if page := strings.ToLower(s.log.String()); strings.Contains(page, "bavet") {
 		t.Errorf("the words reached the log")
 	}

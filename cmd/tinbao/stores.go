@@ -88,6 +88,10 @@ func (a alarmStore) SettleAlarm(ctx context.Context, id int64) (string, error) {
 
 func (a alarmStore) FiledAlarm(ctx context.Context, id int64) error { return a.db.FiledAlarm(ctx, id) }
 
+func (a alarmStore) FiledSince(ctx context.Context, channel, sender string, since time.Time) (bool, error) {
+	return a.db.AlarmFiledSince(ctx, channel, sender, since)
+}
+
 func (a alarmStore) Reported(ctx context.Context, id int64) bool {
 	yes, err := a.db.AlarmReported(ctx, id)
 	return err == nil && yes
