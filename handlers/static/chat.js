@@ -35,20 +35,24 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // Emergency and hotline numbers become buttons a phone can call with one
-  // tap; a reference code stays on one line, with a copy button. Any other
-  // number (group 2: "0905 111 222", read back from an answer) stays text,
-  // so that its 111 does not become a button that calls the hotline.
+  // Only the emergency numbers (a reply the server marks call) make their
+  // phone numbers buttons a phone can call with one tap: in an ordinary
+  // sentence ("…cho công an hoặc tổng đài 111…", a summary) a number stays
+  // text, so that a mis-tap never places a call from a watched phone. Any
+  // other number (group 2: "0905 111 222", read back from an answer) stays
+  // text everywhere, so that its 111 does not become a button that calls
+  // the hotline. A reference code stays on one line, with a copy button.
   var pattern = /(\+\d[\d .]{6,16}\d)|(\d[\d .]{5,}\d)|\b(11[1-5])\b|\b(TB-[0-9A-Z]{4}-[0-9A-Z]{4})\b/g;
-  function fill(el, s) {
+  function fill(el, s, opts) {
+    opts = opts || {};
     var last = 0, m;
     pattern.lastIndex = 0;
     while ((m = pattern.exec(s)) !== null) {
       el.appendChild(document.createTextNode(s.slice(last, m.index)));
       if (m[4]) {
         el.appendChild(code(m[4]));
-      } else if (m[2]) {
-        el.appendChild(document.createTextNode(m[2]));
+      } else if (m[2] || !opts.call) {
+        el.appendChild(document.createTextNode(m[0]));
       } else {
         var n = m[1] || m[3], a = document.createElement("a");
         a.className = "tel";
@@ -90,10 +94,10 @@
     sel.addRange(r);
   }
 
-  function bubble(cls, s) {
+  function bubble(cls, s, opts) {
     var d = document.createElement("div");
     d.className = "msg " + cls;
-    if (cls === "me") { d.textContent = s; } else { fill(d, s); }
+    if (cls === "me") { d.textContent = s; } else { fill(d, s, opts); }
     log.appendChild(d);
     log.scrollTop = log.scrollHeight;
     return d;
@@ -131,7 +135,7 @@
       var n = asked.bubble.nextSibling;
       while (n) { var next = n.nextSibling; n.remove(); n = next; }
     } else if (reply.text) {
-      var b = bubble("bot", reply.text);
+      var b = bubble("bot", reply.text, { call: reply.call });
       asked = choices ? { text: reply.text, bubble: b, row: null } : null;
     } else {
       asked = null;
