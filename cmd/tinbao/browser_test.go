@@ -216,6 +216,38 @@ func TestWebChatCallButtonsOnlyInNumbers(t *testing.T) {
 	}
 }
 
+// Only the person's own code gets Chép mã: the example in the lookup
+// prompt (TB-7K3M-Q9XJ) had a copy button of its own, and a frightened
+// person copied the example and looked it up.
+func TestWebChatCopyOnlyOwnCode(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, nil)
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.url + "/chat"),
+		chromedp.WaitVisible(chromedp.CSS(`.choices button`)), press("Báo tin")}
+	for range 9 { // kind, story, where, when, people, child, danger, photos, contact
+		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
+	}
+	steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Gửi"))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("report: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `!!document.querySelector('.msg.bot .code .copy')`)
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 {
+		t.Fatalf("tips = %+v", tips)
+	}
+	own := tips[0].Reference
+	waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === 'Tra cứu')`)
+	if err := chromedp.Do(ctx, press("Tra cứu")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('TB-7K3M-Q9XJ')`)
+	codes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.code')].map(c => c.querySelector('strong').textContent)`))
+	if err != nil || len(codes) != 1 || codes[0] != own {
+		t.Errorf("codes with a copy button = %q, want only the acknowledgement's %s (%v)", codes, own, err)
+	}
+}
+
 // slowNetwork makes the page's requests take most of a second, as on a
 // phone network: the page's own code then queues what is typed meanwhile.
 var slowNetwork = chromedp.Evaluate[chromedp.Void](`(() => { const f = window.fetch;
