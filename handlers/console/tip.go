@@ -85,6 +85,9 @@ type tipData struct {
 	Originals bool
 	// Canned: the canned replies offered (message IDs).
 	Canned []string
+	// OptedOut: an SMS sender who asked for no more messages (STOP, DUNG):
+	// said above the reply form.
+	OptedOut bool
 }
 
 // canned are the canned replies offered for a report. "We have passed it to
@@ -181,6 +184,12 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Requests = c.requestsData(r, reqs, "tip")
+		if t.Channel == "sms" {
+			if d.OptedOut, err = c.db.TipSenderOptedOut(ctx, t.ID); err != nil {
+				c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+				return
+			}
+		}
 		if d.SameSender, err = c.db.SameSender(ctx, t.ID); err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 			return
