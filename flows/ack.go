@@ -94,7 +94,7 @@ func (c *turn) emergency() {
 			return
 		}
 	}
-	c.say(text)
+	c.replies = append(c.replies, Reply{Text: text, Numbers: true})
 }
 
 // numbers lists the emergency numbers. Abroad, the first advice is Vietnam's

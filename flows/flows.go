@@ -152,6 +152,11 @@ type Reply struct {
 	// Attach marks a question that takes photos: the web page offers a
 	// button to pick one (Telegram has its own paperclip).
 	Attach bool
+	// Numbers marks the emergency numbers (emergency.numbers, .abroad): the
+	// web page makes their phone numbers buttons to call, and only theirs. A
+	// number in an ordinary sentence (a consent question, a summary) stays
+	// text, so that a mis-tap never places a call from a watched phone.
+	Numbers bool
 }
 
 // Choice is one option offered with a reply. ID is opaque and short (it

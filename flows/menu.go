@@ -181,7 +181,7 @@ func (c *turn) run() {
 		}
 		c.reset()
 		c.s.Step = menuStep
-		c.ended(c.numbers())
+		c.endedNumbers()
 		return
 	case cmdAgain:
 		c.again(true)
@@ -300,6 +300,13 @@ func (c *turn) keepAlarm() {
 // offered again: no dead ends.
 func (c *turn) ended(text string) {
 	c.replies = append(c.replies, c.endReply(text))
+}
+
+// endedNumbers gives the emergency numbers, with the menu after them.
+func (c *turn) endedNumbers() {
+	r := c.endReply(c.numbers())
+	r.Numbers = true
+	c.replies = append(c.replies, r)
 }
 
 // withPrivacy says who reads the messages and what is kept, up front: in the

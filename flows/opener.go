@@ -68,7 +68,7 @@ func (c *turn) opener() {
 			// "cho xin so duong day nong": the numbers, and the menu.
 			c.reset()
 			c.s.Step = menuStep
-			c.ended(c.numbers())
+			c.endedNumbers()
 			return
 		}
 		c.emergency() // then the help or the report they also asked for

@@ -4,8 +4,11 @@
 # Starts Postgres + Redis for .dev (data survives between runs), builds bin/tinbao,
 # makes a dev TINBAO_SECRET once (.dev/secret), migrates, creates the demo officer once
 # (.dev/officer), then serves in the foreground. Ctrl-C or SIGTERM stops tinbao and
-# then the .dev services. TELEGRAM_*, TWILIO_*, HTTP_ADDR, CONSOLE_ADDR and PUBLIC_URL
-# are taken from your environment as they are; to use another secret, edit .dev/secret.
+# then the .dev services. TELEGRAM_*, TWILIO_*, SMSGATE_* (SMS is on with SMSGATE_URL and
+# SMSGATE_SIGNING_KEY, or TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM; see the
+# README's "SMS without a SIM"), HTTP_ADDR, CONSOLE_ADDR and PUBLIC_URL are taken from
+# your environment as they are; PUBLIC_URL, when unset, follows HTTP_ADDR (the web chat
+# links the privacy notice with it). To use another secret, edit .dev/secret.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,16 +42,35 @@ else
   echo "demo officer: demo (password in .dev/officer)"
 fi
 
-url() { local a=$1; [[ $a == :* ]] && a=127.0.0.1$a; echo "http://$a"; }
+# The address a browser on this machine reaches a listener at: ":8090", "0.0.0.0:8090"
+# and "[::]:8090" listen everywhere, loopback included.
+url() {
+  local a=$1
+  case $a in :*) a=127.0.0.1$a ;; 0.0.0.0:*) a=127.0.0.1:${a#0.0.0.0:} ;; \[::\]:*) a=127.0.0.1:${a#\[::\]:} ;; esac
+  echo "http://$a"
+}
 http=$(url "${HTTP_ADDR:-127.0.0.1:8080}")
+# Links tinbao writes (the privacy notice in the web chat) and Twilio's signatures use
+# PUBLIC_URL: unset, it follows HTTP_ADDR, so a chat on another port links to itself.
+export PUBLIC_URL="${PUBLIC_URL:-$http}"
 telegram="off (set TELEGRAM_BOT_TOKEN; see README: try it with the fake Bot API)"
 [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram="on, $([ -n "${TELEGRAM_WEBHOOK_SECRET:-}" ] && echo "webhook $http/webhooks/telegram" || echo "long polling")"
+providers=()
+[ -n "${SMSGATE_URL:-}" ] && providers+=("gateway (SMSGATE_*), events to $PUBLIC_URL/webhooks/smsgate")
+[ -n "${TWILIO_ACCOUNT_SID:-}" ] && [ -n "${TWILIO_AUTH_TOKEN:-}" ] && [ -n "${TWILIO_FROM:-}" ] &&
+  providers+=("Twilio (TWILIO_*), webhook $PUBLIC_URL/webhooks/twilio/sms")
+sms="off (set SMSGATE_URL and SMSGATE_SIGNING_KEY, or TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM; see README: SMS without a SIM)"
+for p in "${providers[@]}"; do
+  if [[ $sms == off* ]]; then sms="on: $p"; else sms+="; $p"; fi
+done
 cat <<INFO
 
   web chat  $http/chat        <- try tinbao here
   console   $(url "${CONSOLE_ADDR:-127.0.0.1:8081}")/login  (officer: demo, password in .dev/officer)
   health    $http/healthz  and  $http/readyz
+  public    $PUBLIC_URL  (PUBLIC_URL: the address links and webhooks use)
   telegram  $telegram
+  sms       $sms
   data      .dev/ (kept between runs; remove it for a fresh start)
 
 INFO

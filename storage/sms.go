@@ -78,6 +78,20 @@ func (db *DB) OptOutWithNotice(ctx context.Context, channel, pseudonym string, s
 	return nil
 }
 
+// TipSenderOptedOut reports whether the sender of an SMS report asked for no
+// more messages (STOP, DUNG, or the provider's word that the number
+// unsubscribed): the console warns before an officer writes in vain. The
+// sender's pseudonym stays in the database.
+func (db *DB) TipSenderOptedOut(ctx context.Context, tipID int64) (bool, error) {
+	var out bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tips t JOIN sms_optouts o ON o.pseudonym = t.sender_pseudonym
+		WHERE t.id = $1 AND t.channel = 'sms' AND t.sender_pseudonym <> '')`, tipID).Scan(&out)
+	if err != nil {
+		return false, fmt.Errorf("tip sender opted out: %w", err)
+	}
+	return out, nil
+}
+
 // OptedOut reports whether pseudonym asked for no more messages, and the
 // outbox ID of the notice that says so, if one was queued (0: none): that
 // one message still goes.

@@ -16,6 +16,7 @@ type TipMessage struct {
 	Body      string
 	Officer   string
 	Status    string // delivery state of an outgoing message
+	Reason    string // why it was not delivered, as the outbox recorded it
 	CreatedAt time.Time
 }
 
@@ -128,7 +129,7 @@ func (db *DB) AppendReply(ctx context.Context, ref, sender, channel, sourceID, b
 	return nil
 }
 
-const sqlTipMessages = `SELECT m.id, m.direction, m.body, COALESCE(m.officer, ''), COALESCE(o.status, ''), m.created_at,
+const sqlTipMessages = `SELECT m.id, m.direction, m.body, COALESCE(m.officer, ''), COALESCE(o.status, ''), COALESCE(o.last_error, ''), m.created_at,
 	m.sealed_body, t.reference, k.wrapped
 FROM tip_messages m JOIN tips t ON t.id = m.tip_id LEFT JOIN data_keys k ON k.tip_id = m.tip_id
 LEFT JOIN outbox o ON o.id = m.outbox_id
@@ -145,7 +146,7 @@ func (db *DB) TipMessages(ctx context.Context, tipID int64) ([]TipMessage, error
 		var m TipMessage
 		var sealed, wrapped []byte
 		var ref string
-		if err := row.Scan(&m.ID, &m.Direction, &m.Body, &m.Officer, &m.Status, &m.CreatedAt, &sealed, &ref, &wrapped); err != nil {
+		if err := row.Scan(&m.ID, &m.Direction, &m.Body, &m.Officer, &m.Status, &m.Reason, &m.CreatedAt, &sealed, &ref, &wrapped); err != nil {
 			return m, err
 		}
 		if sealed != nil {

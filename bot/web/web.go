@@ -258,6 +258,9 @@ type Render struct {
 	Text    string       `json:"text"`
 	Choices []RenderItem `json:"choices,omitempty"`
 	Attach  bool         `json:"attach,omitempty"` // offer the photo button
+	// Call: the emergency numbers, whose phone numbers are buttons to call;
+	// elsewhere numbers stay text.
+	Call bool `json:"call,omitempty"`
 }
 
 // RenderItem is one button.
@@ -270,7 +273,7 @@ type RenderItem struct {
 func Replies(rs []flows.Reply) []Render {
 	out := make([]Render, 0, len(rs))
 	for _, r := range rs {
-		item := Render{Text: r.Text, Attach: r.Attach}
+		item := Render{Text: r.Text, Attach: r.Attach, Call: r.Numbers}
 		for _, c := range r.Choices {
 			item.Choices = append(item.Choices, RenderItem{ID: c.ID, Label: c.Label})
 		}

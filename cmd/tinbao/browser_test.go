@@ -98,9 +98,6 @@ func TestWebChatInBrowser(t *testing.T) {
 	if len(tips) != 1 || tips[0].Channel != "web" || tips[0].Details["what"] != "co nguoi bi lua sang Lao lam viec, so ho 0905 111 222" {
 		t.Fatalf("tips = %+v", tips)
 	}
-	if tel, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('.msg.bot a[href="tel:113"]')`)); err != nil || !tel {
-		t.Errorf("113 is not a tap-to-call link (%v)", err)
-	}
 	// A phone number read back in the summary stays text: its 111 is no
 	// button that calls the hotline.
 	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => {
@@ -168,6 +165,87 @@ func TestWebChatInBrowser(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// Numbers are buttons to call only in the emergency numbers: in an ordinary
+// sentence (the greeting, the consent question "…cho công an hoặc tổng đài
+// 111…", the summary read back) a mis-tap on a big red 111 would place a
+// call from a phone someone may be watching.
+func TestWebChatCallButtonsOnlyInNumbers(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, nil)
+	tels := func(t *testing.T, where string) {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('a.tel')].map(a => a.textContent)`))
+		if err != nil || len(got) != 0 {
+			t.Errorf("%s: call buttons %q, want none (%v)", where, got, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].some(e => e.textContent.includes('111'))`)
+	tels(t, "the greeting")
+	steps := []chromedp.Action[chromedp.Void]{press("Cần giúp đỡ"), chromedp.Sleep(200 * time.Millisecond), press("Có"),
+		chromedp.Sleep(200 * time.Millisecond), press("Không")}
+	for range 4 { // who, where, needs, a way to reach them
+		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
+	}
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("help flow: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('tổng đài 111')`)
+	tels(t, "the consent question")
+	if err := chromedp.Do(ctx, press("Đồng ý"), chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"),
+		chromedp.Sleep(200*time.Millisecond), press("Bỏ qua")); err != nil {
+		t.Fatalf("consents: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === 'Gửi')`)
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].some(e => e.textContent.includes('Chuyển cho công an hoặc 111'))`)
+	tels(t, "the summary")
+
+	// The emergency numbers, asked for: each one a button to call.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/khancap"+kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!!document.querySelector('a.tel')`)
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('a.tel')].map(a =>
+		a.getAttribute('href') + (a.closest('.msg').textContent.includes('Cấp cứu') ? '' : ' outside the numbers'))`))
+	if err != nil || strings.Join(got, " ") != "tel:111 tel:113 tel:115 tel:+84981848484" {
+		t.Errorf("call buttons after /khancap = %q, want 111, 113, 115 and the citizen-protection line, in the numbers (%v)", got, err)
+	}
+}
+
+// Only the person's own code gets Chép mã: the example in the lookup
+// prompt (TB-7K3M-Q9XJ) had a copy button of its own, and a frightened
+// person copied the example and looked it up.
+func TestWebChatCopyOnlyOwnCode(t *testing.T) {
+	ctx := browser(t)
+	s := startService(t, nil)
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.url + "/chat"),
+		chromedp.WaitVisible(chromedp.CSS(`.choices button`)), press("Báo tin")}
+	for range 9 { // kind, story, where, when, people, child, danger, photos, contact
+		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
+	}
+	steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Gửi"))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("report: %v\n%s", err, s.log)
+	}
+	waitJS(t, ctx, `!!document.querySelector('.msg.bot .code .copy')`)
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 {
+		t.Fatalf("tips = %+v", tips)
+	}
+	own := tips[0].Reference
+	waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === 'Tra cứu')`)
+	if err := chromedp.Do(ctx, press("Tra cứu")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('TB-7K3M-Q9XJ')`)
+	codes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.code')].map(c => c.querySelector('strong').textContent)`))
+	if err != nil || len(codes) != 1 || codes[0] != own {
+		t.Errorf("codes with a copy button = %q, want only the acknowledgement's %s (%v)", codes, own, err)
+	}
 }
 
 // slowNetwork makes the page's requests take most of a second, as on a

@@ -462,6 +462,48 @@ func TestConsoleForwardNeedsReferral(t *testing.T) {
 	}
 }
 
+// The canned replies offered "Chúng tôi đã chuyển cho nơi có trách nhiệm"
+// on a report still new: one tap told the person something untrue. It is
+// offered once the report has been referred; before, the thanks says it was
+// received.
+func TestConsoleCannedForwardedOnceReferred(t *testing.T) {
+	s := startService(t, nil)
+	ctx := context.Background()
+	if _, err := s.db.AddOfficer(ctx, "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	ref := string(flows.NewReference([]byte{13, 13, 13, 13, 7, 8, 9}))
+	commitReport(t, s, ref, false, true, "")
+	o := newOfficer(t, s.console)
+	o.login("duty", "correct horse battery staple")
+	const forwarded, received = "Chúng tôi đã chuyển cho nơi có trách nhiệm", "Chúng tôi đã nhận được và đang xem xét"
+	offered := func(when string, want, not string) {
+		t.Helper()
+		_, page := o.get("/tips/" + ref)
+		i := strings.Index(page, `<select id="canned">`)
+		if i < 0 {
+			t.Fatalf("%s: no canned replies on the report page:\n%s", when, page)
+		}
+		canned := page[i : i+strings.Index(page[i:], "</select>")]
+		if !strings.Contains(canned, want) || strings.Contains(canned, not) {
+			t.Errorf("%s: canned replies %s\nwant %q and not %q", when, canned, want, not)
+		}
+	}
+	offered("new", received, forwarded)
+	if r, _ := o.post("/tips/"+ref+"/claim", nil); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("claim: %d", r.StatusCode)
+	}
+	offered("in review", received, forwarded)
+	if r, _ := o.post("/tips/"+ref+"/refer", url.Values{"unit": {unitIDByName(t, s, "Công an tỉnh")}, "share": {"what"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer: %d", r.StatusCode)
+	}
+	offered("referred", forwarded, received)
+	if r, _ := o.post("/tips/"+ref+"/status", url.Values{"status": {"forwarded"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("forwarded: %d", r.StatusCode)
+	}
+	offered("forwarded", forwarded, received)
+}
+
 // `tinbao officer add --unit` refuses a unit that does not exist, naming the
 // ones that do (its officer would see an empty queue and never know why),
 // and adds the officer to one that does.

@@ -470,3 +470,67 @@ func TestSMSDungAnswersTheOfficer(t *testing.T) {
 		t.Errorf("thread = %+v, want her dung in it", thread)
 	}
 }
+
+// An officer wrote to an SMS reporter who had sent STOP, with no warning,
+// and then saw only "undeliverable: the person asked for no more messages
+// (STOP)". The report page now says so above the reply form, in Vietnamese,
+// and the message's failure reads in Vietnamese in the thread and the list
+// of messages sent.
+func TestConsoleSaysSMSSenderOptedOut(t *testing.T) {
+	p := gatewayPhone(t)
+	// A report whose sender allows messages ("1" at "may we text this
+	// number?").
+	for _, step := range []struct{ say, wantIn string }{
+		{"BAO TIN", "1 Viec nhe luong cao"}, {"1", "Ke chuyen"}, {"co nguoi ru con gai toi di lam o Trung Quoc", "o dau"},
+		{"0", "tre em"}, {"4", "nguy hiem"}, {"2", "An danh"}, {"1", "nhan vao so nay"}, {"1", "an toan"}, {"0", "Ban xem lai"},
+		{"1", "ma de hoi"},
+	} {
+		if got := p.say(step.say); !strings.Contains(got, step.wantIn) {
+			t.Fatalf("after %q: %q, want %q", step.say, got, step.wantIn)
+		}
+	}
+	ctx := context.Background()
+	tips, err := p.s.db.OpenTips(ctx, 10)
+	if err != nil || len(tips) != 1 || tips[0].Channel != "sms" || !tips[0].FollowUp {
+		t.Fatalf("tips = %+v (%v), want one SMS report that allows messages", tips, err)
+	}
+	ref := tips[0].Reference
+	if _, err := p.s.db.AddOfficer(ctx, "duty", "officer", "", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	o := newOfficer(t, p.s.console)
+	o.login("duty", "correct horse battery staple")
+	const warning = "Người này đã nhắn DỪNG/STOP: tin nhắn sẽ không đến được, cho đến khi họ nhắn BAT DAU."
+	if _, page := o.get("/tips/" + ref); strings.Contains(page, warning) {
+		t.Error("the warning is shown before the person sent STOP")
+	}
+	p.unanswered(500*time.Millisecond, "STOP")
+	_, page := o.get("/tips/" + ref)
+	form := strings.Index(page, `action="/tips/`+ref+`/reply"`)
+	if i := strings.Index(page, warning); i < 0 || form < 0 || i > form {
+		t.Fatalf("no warning above the reply form after STOP:\n%s", page)
+	}
+	o.post("/tips/"+ref+"/claim", nil)
+	if r, _ := o.post("/tips/"+ref+"/reply", url.Values{"body": {"Bạn có an toàn không?"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reply: %d", r.StatusCode)
+	}
+	waitFor(t, func() bool {
+		msgs, _ := p.s.db.OutboxForTip(ctx, tips[0].ID)
+		for _, m := range msgs {
+			if m.Kind == "followup" && m.Status == "undeliverable" {
+				return true
+			}
+		}
+		return false
+	})
+	_, page = o.get("/tips/" + ref)
+	const said = "Người này đã nhắn DỪNG/STOP, không nhận tin nhắn nữa cho đến khi họ nhắn BAT DAU."
+	if strings.Contains(page, "no more messages") || strings.Count(page, said) != 2 {
+		t.Errorf("the failed message's reason is not said in Vietnamese in the thread and the list of messages sent:\n%s", page)
+	}
+	// BAT DAU: the warning goes.
+	p.say("BAT DAU")
+	if _, page := o.get("/tips/" + ref); strings.Contains(page, warning) {
+		t.Error("the warning stays after BAT DAU")
+	}
+}

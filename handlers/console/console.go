@@ -89,6 +89,8 @@ func New(cfg Config, db *storage.DB, engine *flows.Engine, cat *locales.Catalog,
 	funcs := template.FuncMap{
 		"t":     func(id string) string { return cat.T(locales.Default, id, nil) },
 		"named": c.named,
+		"why":   c.reason,      // why a message failed: in words where known, else as recorded
+		"words": c.knownReason, // the same, "" where not known
 		"event": c.eventWords,
 		"when":  func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04") },
 		"age":   c.age,

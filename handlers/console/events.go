@@ -156,3 +156,30 @@ func (c *Console) named(prefix, code string) string {
 	}
 	return code
 }
+
+// reasons are the outbox's failure reasons an officer is told in words: the
+// delivery records the sender's error (bot.ErrOptedOut: "undeliverable: the
+// person asked for no more messages (STOP)"), which is English for the
+// operators' logs.
+var reasons = []struct{ in, id string }{
+	{"the person asked for no more messages", "console.outbox.reason_opted_out"},
+}
+
+// knownReason says why a message was not delivered, in the officer's words,
+// or "" when the reason is not one of reasons.
+func (c *Console) knownReason(raw string) string {
+	for _, r := range reasons {
+		if strings.Contains(raw, r.in) {
+			return c.cat.T(locales.Default, r.id, nil)
+		}
+	}
+	return ""
+}
+
+// reason is knownReason, or the recorded reason as it is.
+func (c *Console) reason(raw string) string {
+	if s := c.knownReason(raw); s != "" {
+		return s
+	}
+	return raw
+}

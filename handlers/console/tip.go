@@ -83,6 +83,23 @@ type tipData struct {
 	// Photos and files, with who may download originals.
 	Media     []mediaItem
 	Originals bool
+	// Canned: the canned replies offered (message IDs).
+	Canned []string
+	// OptedOut: an SMS sender who asked for no more messages (STOP, DUNG):
+	// said above the reply form.
+	OptedOut bool
+}
+
+// canned are the canned replies offered for a report. "We have passed it to
+// the body responsible" only once it has been (referred to a unit, or
+// forwarded): on a new report it told the person something untrue; until
+// then the thanks says it was received.
+func canned(t storage.Tip, refs []storage.Referral) []string {
+	thanks := "console.canned.thanks"
+	if t.Status == "forwarded" || len(refs) > 0 {
+		thanks = "console.canned.forwarded"
+	}
+	return []string{thanks, "console.canned.safe", "console.canned.danger", "console.canned.where"}
 }
 
 // tip shows a report: the words that raised an alarm first, every field the
@@ -123,6 +140,7 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 		ContactGiven: slices.ContainsFunc(all, func(f flows.Field) bool { return f.Contact }),
 		Deadline:     c.deadlineOf(clock{Created: t.CreatedAt, Urgency: t.Urgency, Status: t.Status, Complex: t.Complex, Extended: t.Extended}, time.Now())}
 	d.Fields, d.Distress, d.Referrals, d.UnitView = fields, distress, refs, unitOfficer(o)
+	d.Canned = canned(t, refs)
 	if !unitOfficer(o) { // a unit sees only what was referred to it: no links to the rest
 		if d.Duplicates, d.DuplicateOf, err = c.db.Duplicates(ctx, t.ID); err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
@@ -166,6 +184,12 @@ func (c *Console) tip(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Requests = c.requestsData(r, reqs, "tip")
+		if t.Channel == "sms" {
+			if d.OptedOut, err = c.db.TipSenderOptedOut(ctx, t.ID); err != nil {
+				c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
+				return
+			}
+		}
 		if d.SameSender, err = c.db.SameSender(ctx, t.ID); err != nil {
 			c.fail(w, r, http.StatusServiceUnavailable, "console.err.unavailable")
 			return

@@ -35,20 +35,26 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  // Emergency and hotline numbers become buttons a phone can call with one
-  // tap; a reference code stays on one line, with a copy button. Any other
-  // number (group 2: "0905 111 222", read back from an answer) stays text,
-  // so that its 111 does not become a button that calls the hotline.
+  // Only the emergency numbers (a reply the server marks call) make their
+  // phone numbers buttons a phone can call with one tap: in an ordinary
+  // sentence ("…cho công an hoặc tổng đài 111…", a summary) a number stays
+  // text, so that a mis-tap never places a call from a watched phone. Any
+  // other number (group 2: "0905 111 222", read back from an answer) stays
+  // text everywhere, so that its 111 does not become a button that calls
+  // the hotline. Only the person's own reference code (opts.code: the
+  // acknowledgement) stays on one line with a copy button: the example code
+  // of a question (TB-7K3M-Q9XJ) is text, never something to copy and look up.
   var pattern = /(\+\d[\d .]{6,16}\d)|(\d[\d .]{5,}\d)|\b(11[1-5])\b|\b(TB-[0-9A-Z]{4}-[0-9A-Z]{4})\b/g;
-  function fill(el, s) {
+  function fill(el, s, opts) {
+    opts = opts || {};
     var last = 0, m;
     pattern.lastIndex = 0;
     while ((m = pattern.exec(s)) !== null) {
       el.appendChild(document.createTextNode(s.slice(last, m.index)));
-      if (m[4]) {
+      if (m[4] && opts.code) {
         el.appendChild(code(m[4]));
-      } else if (m[2]) {
-        el.appendChild(document.createTextNode(m[2]));
+      } else if (m[2] || m[4] || !opts.call) {
+        el.appendChild(document.createTextNode(m[0]));
       } else {
         var n = m[1] || m[3], a = document.createElement("a");
         a.className = "tel";
@@ -90,10 +96,10 @@
     sel.addRange(r);
   }
 
-  function bubble(cls, s) {
+  function bubble(cls, s, opts) {
     var d = document.createElement("div");
     d.className = "msg " + cls;
-    if (cls === "me") { d.textContent = s; } else { fill(d, s); }
+    if (cls === "me") { d.textContent = s; } else { fill(d, s, opts); }
     log.appendChild(d);
     log.scrollTop = log.scrollHeight;
     return d;
@@ -131,7 +137,7 @@
       var n = asked.bubble.nextSibling;
       while (n) { var next = n.nextSibling; n.remove(); n = next; }
     } else if (reply.text) {
-      var b = bubble("bot", reply.text);
+      var b = bubble("bot", reply.text, { call: reply.call, code: reply.code });
       asked = choices ? { text: reply.text, bubble: b, row: null } : null;
     } else {
       asked = null;
@@ -308,7 +314,9 @@
     }).then(function (data) {
       if (!data) { return; }
       var msgs = data.messages || [];
-      msgs.forEach(function (m) { show({ text: m }); });
+      // What waits in the inbox is the acknowledgement: its code is the
+      // person's own, to copy.
+      msgs.forEach(function (m) { show({ text: m, code: true }); });
       shown = msgs.length;
       // An acknowledgement is no dead end: the menu, unless buttons wait.
       if (msgs.length && data.menu && data.menu.length && !choicesOpen() && !inflight && !queue.length) {

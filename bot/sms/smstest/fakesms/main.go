@@ -7,15 +7,20 @@
 //	go run ./bot/sms/smstest/fakesms twilio "BAO TIN" # an SMS to the Twilio number, signed as Twilio signs it
 //
 // serve also reports every SMS as sent then delivered, as the real providers
-// do, so the outbox shows delivery states.
+// do, so the outbox shows delivery states. Flags come after the command
+// (-tinbao for a tinbao elsewhere than :8080, given to all three); -h lists
+// them.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,40 +36,98 @@ const (
 	phone                  = "+84900000001"
 )
 
+const usage = `fakesms: the fake SMS gateway and fake Twilio on loopback, and a phone writing to tinbao
+through them (no SIM, no Twilio account).
+
+usage:
+  fakesms serve [flags]           run both fakes: prints the settings to start tinbao with, then every SMS it sends
+  fakesms gateway [flags] TEXT    send TEXT to tinbao as an SMS to the gateway's number, signed as the phone signs it
+  fakesms twilio [flags] TEXT     send TEXT to tinbao as an SMS to the Twilio number, signed as Twilio signs it
+  fakesms -h                      this help
+
+flags (after the command; give gateway and twilio the same -tinbao as serve):
+`
+
 func main() {
 	log.SetFlags(0)
-	if len(os.Args) < 2 {
-		log.Fatal("usage: fakesms serve | gateway TEXT | twilio TEXT  (flags: -tinbao URL, -gateway ADDR, -twilio ADDR, -from NUMBER)")
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// flags are every command's flags, in a set that reports, not exits.
+type flags struct {
+	set                  *flag.FlagSet
+	tinbao, gw, tw, from *string
+}
+
+func newFlags(name string, out io.Writer) flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	f := flags{set: fs,
+		tinbao: fs.String("tinbao", defaultTinbao, "tinbao's address (its PUBLIC_URL)"),
+		gw:     fs.String("gateway", "127.0.0.1:8092", "serve: loopback address of the fake SMS gateway"),
+		tw:     fs.String("twilio", "127.0.0.1:8093", "serve: loopback address of the fake Twilio"),
+		from:   fs.String("from", phone, "gateway, twilio: the phone number the SMS comes from"),
 	}
-	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-	tinbao := fs.String("tinbao", "http://127.0.0.1:8080", "tinbao's PUBLIC_URL")
-	gwAddr := fs.String("gateway", "127.0.0.1:8092", "loopback address of the fake SMS gateway")
-	twAddr := fs.String("twilio", "127.0.0.1:8093", "loopback address of the fake Twilio")
-	from := fs.String("from", phone, "the phone number the SMS comes from")
-	fs.Parse(os.Args[2:])
-	text := strings.Join(fs.Args(), " ")
-	switch os.Args[1] {
+	fs.Usage = func() {} // run prints the usage: on stdout when asked for
+	return f
+}
+
+const defaultTinbao = "http://127.0.0.1:8080"
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	newFlags("fakesms", w).set.PrintDefaults()
+}
+
+// run is the command line: 0 when done (or asked for help), 2 when used
+// wrongly, 1 when a send failed.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		printUsage(stdout)
+		return 0
+	case "serve", "gateway", "twilio":
+	default:
+		fmt.Fprintf(stderr, "fakesms: unknown command %q\n\n", args[0])
+		printUsage(stderr)
+		return 2
+	}
+	f := newFlags(args[0], stderr)
+	if err := f.set.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		fmt.Fprintln(stderr)
+		printUsage(stderr)
+		return 2
+	}
+	text := strings.Join(f.set.Args(), " ")
+	tinbao := strings.TrimRight(*f.tinbao, "/")
+	var resp *http.Response
+	var err error
+	switch args[0] {
 	case "serve":
-		serve(*tinbao, *gwAddr, *twAddr)
+		serve(stdout, tinbao, *f.gw, *f.tw)
+		return 0
 	case "gateway":
-		_, resp, err := smstest.Event(*tinbao+"/webhooks/smsgate", gwKey, "sms:received", smstest.Received(*from, text), time.Now())
-		report(resp, err)
+		_, resp, err = smstest.Event(tinbao+"/webhooks/smsgate", gwKey, "sms:received", smstest.Received(*f.from, text), time.Now())
 	case "twilio":
 		tw := &smstest.Twilio{AccountSID: twSID, AuthToken: twToken}
 		sid := fmt.Sprintf("SM%032x", time.Now().UnixNano())
-		resp, err := tw.PostSigned(*tinbao+"/webhooks/twilio/sms", *tinbao+"/webhooks/twilio/sms", tw.InboundForm(sid, *from, twFrom, text))
-		report(resp, err)
-	default:
-		log.Fatalf("unknown command %q", os.Args[1])
+		resp, err = tw.PostSigned(tinbao+"/webhooks/twilio/sms", tinbao+"/webhooks/twilio/sms", tw.InboundForm(sid, *f.from, twFrom, text))
 	}
-}
-
-func report(resp *http.Response, err error) {
 	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(stderr, "fakesms:", err)
+		return 1
 	}
 	resp.Body.Close()
-	fmt.Println(resp.Status)
+	fmt.Fprintln(stdout, resp.Status)
+	return 0
 }
 
 func listen(addr string) net.Listener {
@@ -79,7 +142,7 @@ func listen(addr string) net.Listener {
 	return ln
 }
 
-func serve(tinbao, gwAddr, twAddr string) {
+func serve(stdout io.Writer, tinbao, gwAddr, twAddr string) {
 	// The fakes' own test servers are closed: they are served here on the
 	// addresses tinbao is told.
 	gw := smstest.NewGateway(gwUser, gwPass)
@@ -89,13 +152,7 @@ func serve(tinbao, gwAddr, twAddr string) {
 	gln, tln := listen(gwAddr), listen(twAddr)
 	go func() { log.Fatal(http.Serve(gln, gw.Handler())) }()
 	go func() { log.Fatal(http.Serve(tln, tw.Handler())) }()
-	fmt.Printf(`fake SMS gateway on http://%s and fake Twilio on http://%s; start tinbao with:
-
-SMSGATE_URL=http://%s/message SMSGATE_USERNAME=%s SMSGATE_PASSWORD=%s SMSGATE_SIGNING_KEY=%s \
-TWILIO_ACCOUNT_SID=%s TWILIO_AUTH_TOKEN=%s TWILIO_FROM=%s TWILIO_API_URL=http://%s \
-PUBLIC_URL=%s make run
-
-`, gwAddr, twAddr, gwAddr, gwUser, gwPass, gwKey, twSID, twToken, twFrom, twAddr, tinbao)
+	fmt.Fprint(stdout, settings(tinbao, gwAddr, twAddr))
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt)
 	gShown, tShown := 0, 0
@@ -106,7 +163,7 @@ PUBLIC_URL=%s make run
 		case <-time.After(200 * time.Millisecond):
 		}
 		for _, m := range gw.Messages()[gShown:] {
-			show("gateway", m)
+			show(stdout, "gateway", m)
 			for _, ev := range []string{"sms:sent", "sms:delivered"} {
 				if _, resp, err := smstest.Event(tinbao+"/webhooks/smsgate", gwKey, ev, smstest.Report(m, ev), time.Now()); err == nil {
 					resp.Body.Close()
@@ -115,7 +172,7 @@ PUBLIC_URL=%s make run
 			gShown++
 		}
 		for _, m := range tw.Messages()[tShown:] {
-			show("twilio", m)
+			show(stdout, "twilio", m)
 			for _, st := range []string{"sent", "delivered"} {
 				if resp, err := tw.Callback(m, st, ""); err == nil {
 					resp.Body.Close()
@@ -126,7 +183,35 @@ PUBLIC_URL=%s make run
 	}
 }
 
-func show(provider string, m smstest.Message) {
-	fmt.Printf("→ %s SMS to %s (%d segment(s), id %s):\n  %s\n", provider, m.To, m.Segments, m.ID,
+func show(stdout io.Writer, provider string, m smstest.Message) {
+	fmt.Fprintf(stdout, "→ %s SMS to %s (%d segment(s), id %s):\n  %s\n", provider, m.To, m.Segments, m.ID,
 		strings.ReplaceAll(m.Body, "\n", "\n  "))
+}
+
+// settings is what serve prints: the settings to start tinbao with, and the
+// flags the phone's commands then need. tinbao checks Twilio's signatures
+// against its PUBLIC_URL, so that is set to the -tinbao address; on another
+// loopback address than the default, so is HTTP_ADDR, which tinbao listens on.
+func settings(tinbao, gwAddr, twAddr string) string {
+	listenOn, phoneFlags := "", ""
+	if tinbao != defaultTinbao {
+		phoneFlags = " -tinbao " + tinbao
+		if u, err := url.Parse(tinbao); err == nil && u.Scheme == "http" {
+			if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && u.Port() != "" {
+				listenOn = "HTTP_ADDR=" + u.Host + " "
+			}
+		}
+	}
+	return fmt.Sprintf(`fake SMS gateway on http://%s and fake Twilio on http://%s; start tinbao with:
+
+SMSGATE_URL=http://%s/message SMSGATE_USERNAME=%s SMSGATE_PASSWORD=%s SMSGATE_SIGNING_KEY=%s \
+TWILIO_ACCOUNT_SID=%s TWILIO_AUTH_TOKEN=%s TWILIO_FROM=%s TWILIO_API_URL=http://%s \
+%sPUBLIC_URL=%s make run
+
+then write as the phone:
+
+go run ./bot/sms/smstest/fakesms gateway%s "GIUP"
+go run ./bot/sms/smstest/fakesms twilio%s "BAO TIN"
+
+`, gwAddr, twAddr, gwAddr, gwUser, gwPass, gwKey, twSID, twToken, twFrom, twAddr, listenOn, tinbao, phoneFlags, phoneFlags)
 }
