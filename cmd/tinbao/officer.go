@@ -35,7 +35,7 @@ func officer(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("officer add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	role := fs.String("role", "", "officer, supervisor or admin")
-	unit := fs.String("unit", "", "the officer's unit, e.g. PC02 Đồng Tháp")
+	unit := fs.String("unit", "", "the officer's unit, one of the units (/admin), e.g. \"Công an tỉnh\"")
 	if err := fs.Parse(args[2:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
