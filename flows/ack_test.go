@@ -64,3 +64,27 @@ func TestAcknowledgementSaysWhenItIsRead(t *testing.T) {
 		t.Errorf("Telegram by day: %q", got)
 	}
 }
+
+// The privacy notes say how long an unsent conversation is kept as it is
+// configured (RETAIN_CONVERSATIONS), not a fixed "1 day".
+func TestPrivacySaysTheRetentionInForce(t *testing.T) {
+	cat, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := flows.New(cat, flows.Options{Forget: 12 * time.Hour})
+	first := e.Step(flows.Session{}, flows.Input{Channel: "telegram", Text: "xin chao", Now: time.Now()})
+	said := ""
+	for _, r := range first.Replies {
+		said += r.Text + "\n"
+	}
+	if !strings.Contains(said, "tự xoá sau 12 giờ") {
+		t.Errorf("first reply: %q, want the 12 hours in force", said)
+	}
+	if got := e.PrivacyNotice("vi"); !strings.Contains(got, "tự xoá sau 12 giờ") || strings.Contains(got, "{{") {
+		t.Errorf("privacy notice: %q", got)
+	}
+	if got := flows.New(cat, flows.Options{}).PrivacyNotice("en"); !strings.Contains(got, "deleted after 1 day") {
+		t.Errorf("default: %q", got)
+	}
+}

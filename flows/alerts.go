@@ -87,6 +87,21 @@ func categoryLabel(id string) string {
 }
 
 // age says how old a report is, roughly: "12 phút", "3 giờ", "2 ngày".
+// PrivacyNotice is the full privacy notice in lang, with how long an
+// unsent conversation is kept.
+func (e *Engine) PrivacyNotice(lang string) string {
+	c := &turn{e: e, s: Session{Lang: lang}}
+	return c.t("privacy.body", map[string]any{"Forget": c.span(e.opts.Forget)})
+}
+
+// span says a configured duration as people say it: "1 ngày", "12 giờ".
+func (c *turn) span(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return c.t("alert.age_days", map[string]any{"Count": int(d.Hours() / 24)})
+	}
+	return c.age(d)
+}
+
 func (c *turn) age(d time.Duration) string {
 	switch {
 	case d < time.Hour:

@@ -238,6 +238,9 @@ type Options struct {
 	StaffedFrom, StaffedTo int
 	// PrivacyURL is the full privacy notice, linked from the first message.
 	PrivacyURL string
+	// Forget is how long an unsent conversation is kept
+	// (RETAIN_CONVERSATIONS), as the privacy notes say; default 24 hours.
+	Forget time.Duration
 	// Hotlines are the numbers for people abroad; nil: the embedded file.
 	Hotlines *locales.Hotlines
 }
@@ -254,6 +257,9 @@ type Engine struct {
 func New(cat *locales.Catalog, opts Options) *Engine {
 	if opts.Idle <= 0 {
 		opts.Idle = 30 * time.Minute
+	}
+	if opts.Forget <= 0 {
+		opts.Forget = 24 * time.Hour
 	}
 	if opts.Join == 0 {
 		opts.Join = 4 * time.Second

@@ -315,7 +315,7 @@ func (c *turn) withPrivacy() {
 	if c.in.Channel == "sms" {
 		return // the SMS greeting says it, within its one segment
 	}
-	text := c.t("menu.privacy", map[string]any{"URL": c.e.opts.PrivacyURL})
+	text := c.t("menu.privacy", map[string]any{"URL": c.e.opts.PrivacyURL, "Forget": c.span(c.e.opts.Forget)})
 	for _, r := range c.replies {
 		if strings.Contains(r.Text, text) {
 			return

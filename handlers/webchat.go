@@ -304,7 +304,7 @@ func (h *Handlers) privacyPage(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var paras []string
-	for _, p := range strings.Split(h.cat.T(lang, "privacy.body", nil), "\n\n") {
+	for _, p := range strings.Split(h.web.Engine().PrivacyNotice(lang), "\n\n") {
 		if p = strings.TrimSpace(p); p != "" {
 			paras = append(paras, p)
 		}

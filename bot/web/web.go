@@ -250,6 +250,9 @@ func (a *Adapter) SendText(ctx context.Context, handle, text string) (string, er
 	return a.inbox.PushInbox(ctx, a.sender(handle), text)
 }
 
+// Engine is the conversations' engine, for the page's texts.
+func (a *Adapter) Engine() *flows.Engine { return a.runner.Engine() }
+
 // Menu is the menu's buttons in lang, offered after durable messages.
 func (a *Adapter) Menu(lang string) []flows.Choice { return a.runner.Engine().Menu(lang) }
 

@@ -270,7 +270,8 @@ func parseStaffed(v string) (from, to int, err error) {
 // flowOptions is the conversations' part of the configuration.
 func (c config) flowOptions() flows.Options {
 	o := flows.Options{Idle: c.SessionIdle, PanicWord: c.PanicWord, Join: c.JoinWindow,
-		ResponseHours: c.ResponseHours, StaffedFrom: c.StaffedFrom, StaffedTo: c.StaffedTo, Hotlines: c.Hotlines}
+		ResponseHours: c.ResponseHours, StaffedFrom: c.StaffedFrom, StaffedTo: c.StaffedTo, Hotlines: c.Hotlines,
+		Forget: c.Conversations}
 	if c.JoinWindow == 0 {
 		o.Join = -1 // JOIN_WINDOW=0s: off
 	}
