@@ -153,12 +153,27 @@ func (c *turn) continuesAtContact(f *flow) bool {
 	return k.has(placeWords) || !k.has(timeWords)
 }
 
-// presenceWords ask whether anyone is there (folded, whole message or
-// part of it).
-var presenceWords = padded([]string{"co ai khong", "co ai ko", "co ai k", "co ai o do khong", "co ai o do ko",
-	"ai do co o do khong", "ai do co o do ko", "co ai doc khong", "co ai doc ko", "co nguoi khong", "co nguoi ko",
-	"co ai o day khong", "co ai o day ko", "co ai nghe khong", "co ai tra loi khong", "alo", "a lo",
-	"anyone there", "is anyone there", "is someone there", "anybody there", "hello"})
+// askingPresence says whether a whole message (folded) only asks whether
+// anyone is there: "co ai khong", "ai do co o do ko oi", "alo alo". Only
+// the whole message: "co nguoi khong cho con toi ve" (someone won't let my
+// child come home) is a story, never a question of presence.
+func askingPresence(folded string) bool {
+	words := strings.Fields(folded)
+	for len(words) > 1 && (words[len(words)-1] == "oi" || words[len(words)-1] == "a" || words[len(words)-1] == "vay") {
+		words = words[:len(words)-1] // "… oi", "… a": the same question
+	}
+	for len(words) > 1 && (words[0] == "alo" || words[0] == "hello") {
+		words = words[1:] // "alo alo co ai khong"
+	}
+	return presenceQuestions[strings.Join(words, " ")]
+}
+
+var presenceQuestions = map[string]bool{"co ai khong": true, "co ai ko": true, "co ai k": true,
+	"co ai o do khong": true, "co ai o do ko": true, "ai do co o do khong": true, "ai do co o do ko": true,
+	"co ai doc khong": true, "co ai doc ko": true, "co ai o day khong": true, "co ai o day ko": true,
+	"co ai nghe khong": true, "co ai tra loi khong": true, "co ai khong vay": true, "alo": true, "a lo": true,
+	"con ai o do khong": true, "con ai khong": true, "anyone there": true, "is anyone there": true,
+	"is someone there": true, "anybody there": true, "hello anyone there": true}
 
 // placeJoin is how long after a place a message at the contact question
 // may still be more of the place: a second line typed by a frightened

@@ -211,7 +211,7 @@ func (c *turn) run() {
 		return
 	}
 	if f, ok := c.e.flows[c.s.Flow]; ok {
-		if i := f.index(c.s.Step); i >= 0 && !c.danger && len(strings.Fields(c.keys().fold())) <= 7 && c.keys().has(presenceWords) {
+		if i := f.index(c.s.Step); i >= 0 && !c.danger && askingPresence(c.keys().fold()) {
 			// "ai do co o do ko?" (is anyone there?) after a silence: a
 			// person answers that, not "added to your story" (web trial).
 			c.say(c.t("common.here", nil))

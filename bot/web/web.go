@@ -233,13 +233,18 @@ func (a *Adapter) Exit(ctx context.Context, sessionID string) error {
 	if _, err := a.inbox.TakeInbox(ctx, sender); err != nil {
 		return err
 	}
+	// A cry for help is filed first, with the photos sent for it (they
+	// were forgotten before the filing took them: review).
+	if err := a.runner.Exit(ctx, bot.ChannelWeb, sender); err != nil {
+		return err
+	}
 	if a.uploads != nil {
 		// Photos sent for a report never made go with the session.
 		if err := a.uploads.ForgetUploads(ctx, sender); err != nil {
 			return err
 		}
 	}
-	return a.runner.Exit(ctx, bot.ChannelWeb, sender)
+	return nil
 }
 
 // SendText puts a durable message (from the outbox) in the session's inbox.
