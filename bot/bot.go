@@ -743,7 +743,12 @@ func (r *Runner) begin(ctx context.Context, m Message, token string) (Begun, err
 // the report committed instead of making a second one.
 func (r *Runner) commit(ctx context.Context, m Message, draft string, rep *flows.Report) error {
 	source := m.MessageID
-	if draft != "" {
+	switch {
+	case rep.Details[flows.WipedKey] == "yes" && !strings.HasPrefix(m.MessageID, "alarm:"):
+		// Filed for a cry hidden by a wipe: marked as the silence filings
+		// are (alarm:…), so the queue shows it unfinished too.
+		source = "alarm:wipe:" + m.MessageID
+	case draft != "":
 		source = "draft:" + draft
 	}
 	sub := Submission{Report: *rep, Channel: m.Channel, Sender: m.Sender, SourceMessageID: source, Handle: m.Handle}

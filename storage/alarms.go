@@ -54,7 +54,9 @@ type OpenAlarm struct {
 // after the report), oldest first.
 func (db *DB) OpenAlarms(ctx context.Context) ([]OpenAlarm, error) {
 	rows, err := db.pool.Query(ctx, `SELECT channel, raised_at, due_at FROM alarms a
-		WHERE settled_at IS NULL AND NOT `+sqlReportedSince+` ORDER BY raised_at LIMIT 100`)
+		WHERE settled_at IS NULL AND NOT `+sqlReportedSince+`
+		AND NOT EXISTS (SELECT 1 FROM tips t WHERE t.channel = a.channel AND t.source_message_id = 'alarm:' || a.id)
+		ORDER BY raised_at LIMIT 100`)
 	if err != nil {
 		return nil, fmt.Errorf("open alarms: %w", err)
 	}
@@ -138,9 +140,10 @@ func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 // FiledAlarm closes an alarm as filed, with the report filed for it (found
 // by its source key, alarm:<id>, whichever try made it).
 func (db *DB) FiledAlarm(ctx context.Context, id int64) error {
-	_, err := db.pool.Exec(ctx, `UPDATE alarms a SET settled_at = now(), outcome = 'filed',
+	_, err := db.pool.Exec(ctx, `WITH f AS (UPDATE alarms a SET settled_at = now(), outcome = 'filed',
 		tip_id = (SELECT t.id FROM tips t WHERE t.channel = a.channel AND t.source_message_id = 'alarm:' || a.id)
-		WHERE a.id = $1 AND a.settled_at IS NULL`, id)
+		WHERE a.id = $1 AND a.settled_at IS NULL RETURNING a.id)
+		SELECT pg_notify('tips', 'alarm') FROM f`, id)
 	if err != nil {
 		return fmt.Errorf("filed alarm: %w", err)
 	}

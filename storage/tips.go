@@ -104,6 +104,13 @@ const sqlCommitTip = `WITH t AS (
 		$27::bytea[], $28::bytea[], $29::bytea[], $30::bytea[]) AS m(ord, kind, ct, size, w, h, status, np, src, sha, orig, clean)
 ), pd AS (
 	DELETE FROM pending_media WHERE id = ANY($31::text[]) AND sender_pseudonym = $7 AND EXISTS (SELECT 1 FROM t)
+), al2 AS (
+	-- The sender's cry is answered by this report: their watch closes, so
+	-- that a new cry after it opens its own (it met the open one and was
+	-- never filed, paged or shown: review). A silence filing closes its
+	-- own alarm as filed (bot.Runner.sweep).
+	UPDATE alarms SET settled_at = now(), outcome = 'reported'
+	WHERE channel = $3 AND sender_pseudonym = $7 AND settled_at IS NULL AND $8 NOT LIKE 'alarm:%' AND EXISTS (SELECT 1 FROM t)
 )
 SELECT t.id, t.reference, o.id, pg_notify('outbox', o.id::text), pg_notify('tips', t.reference || ' new ' || $4)
 FROM t, o`
