@@ -423,6 +423,13 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 			r.log.InfoContext(ctx, "report already committed", "message", m)
 			err = nil
 		}
+		if err != nil && res.Wipe {
+			// Hiding the chat never waits on Postgres: the wipe goes on, and
+			// the cry stays in the conversation for the silence filing.
+			r.log.WarnContext(ctx, "wipe: the cry is kept to be filed later", "message", m, "err", err)
+			res.Report, res.Session = nil, sess
+			break
+		}
 		if err != nil {
 			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
 				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)

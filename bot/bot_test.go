@@ -203,6 +203,34 @@ func (f *fixture) toSummary(t *testing.T) {
 	}
 }
 
+// A wipe after a cry for help files the cry; if Postgres fails then, the
+// wipe still happens (hiding the chat never waits on Postgres), and the cry
+// stays in the conversation for the silence filing.
+func TestWipeGoesOnWhenFilingFails(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.say(t, "cry", "cuu toi, ho nhot toi", ""); err != nil {
+		t.Fatal(err)
+	}
+	f.tips.fail = []error{errors.New("connection refused")}
+	out, err := f.runner.Handle(context.Background(), Message{Channel: ChannelTelegram, Sender: "pseudo", Handle: "555000111",
+		MessageID: "wipe", Text: "/xoa"})
+	if err != nil || !out.Wipe {
+		t.Fatalf("wipe with Postgres failing: wipe=%t err=%v, want the wipe done", out.Wipe, err)
+	}
+	if len(f.tips.committed) != 0 {
+		t.Errorf("committed %d", len(f.tips.committed))
+	}
+	if s := f.sessions.sessions["pseudo"]; !s.Alarmed() {
+		t.Errorf("session after the failed filing = %+v, want the cry kept for the silence filing", s)
+	}
+	// With Postgres back, the next wipe files it.
+	out, err = f.runner.Handle(context.Background(), Message{Channel: ChannelTelegram, Sender: "pseudo", Handle: "555000111",
+		MessageID: "wipe-2", Text: "/xoa"})
+	if err != nil || !out.Wipe || len(f.tips.committed) != 1 || f.tips.committed[0].Report.Details[flows.WipedKey] != "yes" {
+		t.Errorf("second wipe: wipe=%t err=%v committed=%+v", out.Wipe, err, f.tips.committed)
+	}
+}
+
 func TestCommitFailureAsksToRetryAndKeepsState(t *testing.T) {
 	f := newFixture(t)
 	f.toSummary(t)
