@@ -57,10 +57,18 @@ func TestCheckKeys(t *testing.T) {
 	if err := db.SetTOTP(ctx, "lan", "JBSWY3DPEHPK3PXP"); err != nil { // sealed by the middle key
 		t.Fatal(err)
 	}
+	sealed, err := rotated.Seal("sms", "p9", "smsgate:+84900000009") // a reply still to send
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := db.QueueReply(ctx, "sms", "p9", sealed, "vi", "Chung toi nhan duoc roi")
+	if err != nil {
+		t.Fatal(err)
+	}
 	parts := strings.Split(three, ",")
 	skipped := ring(parts[0] + "," + parts[2])
-	if err := db.CheckKeys(ctx, skipped); !errors.Is(err, storage.ErrKeyring) || !strings.Contains(err.Error(), ": 2 report") {
-		t.Fatalf("a key retired before --rewrap: %v, want a refusal counting a report and a two-factor secret", err)
+	if err := db.CheckKeys(ctx, skipped); !errors.Is(err, storage.ErrKeyring) || !strings.Contains(err.Error(), ": 3 report") {
+		t.Fatalf("a key retired before --rewrap: %v, want a refusal counting a report, a queued message and a two-factor secret", err)
 	}
 	full := ring(three)
 	db.SetKeys(full)
@@ -72,5 +80,10 @@ func TestCheckKeys(t *testing.T) {
 	}
 	if err := db.CheckKeys(ctx, skipped); err != nil {
 		t.Errorf("the middle key retired after --rewrap: %v", err)
+	}
+	var resealed []byte
+	db.Pool().QueryRow(ctx, `SELECT recipient_sealed FROM outbox WHERE id = $1`, reply).Scan(&resealed)
+	if h, err := skipped.Open("sms", "p9", resealed); err != nil || h != "smsgate:+84900000009" {
+		t.Errorf("the queued reply's handle after --rewrap: %q %v", h, err)
 	}
 }

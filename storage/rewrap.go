@@ -43,7 +43,11 @@ func (db *DB) RewrapDataKeys(ctx context.Context, kr *identity.Keyring) (int, er
 		}
 		if len(batch) == 0 {
 			n, err := db.rewrapUploads(ctx, kr)
-			return total + n, err
+			if err != nil {
+				return total + n, err
+			}
+			h, err := db.resealQueuedHandles(ctx, kr)
+			return total + n + h, err
 		}
 		for _, k := range batch {
 			re, _, err := kr.Rewrap(k.ref, k.wrapped)
@@ -101,6 +105,47 @@ func (db *DB) rewrapUploads(ctx context.Context, kr *identity.Keyring) (int, err
 		tag, err := db.pool.Exec(ctx, `UPDATE pending_media SET wrapped = $2 WHERE id = $1 AND wrapped = $3`, k.id, re, k.wrapped)
 		if err != nil {
 			return n, fmt.Errorf("rewrap uploads: %w", err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
+}
+
+// resealQueuedHandles seals again, by the newest key, the handles of
+// messages still to send that a master key sealed (replies, alerts):
+// retiring the old key would otherwise leave them undeliverable.
+func (db *DB) resealQueuedHandles(ctx context.Context, kr *identity.Keyring) (int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, channel, recipient_pseudonym, recipient_sealed FROM outbox
+		WHERE status IN ('queued', 'sending') AND length(recipient_sealed) > 5 AND get_byte(recipient_sealed, 0) = 1
+		AND substring(recipient_sealed FROM 2 FOR 4) <> $1`, kr.NewestKeyID())
+	if err != nil {
+		return 0, fmt.Errorf("reseal handles: %w", err)
+	}
+	type handle struct {
+		id              int64
+		channel, pseudo string
+		sealed          []byte
+	}
+	handles, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (handle, error) {
+		var h handle
+		return h, r.Scan(&h.id, &h.channel, &h.pseudo, &h.sealed)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reseal handles: %w", err)
+	}
+	n := 0
+	for _, h := range handles {
+		plain, err := kr.Open(h.channel, h.pseudo, h.sealed)
+		if err != nil {
+			return n, fmt.Errorf("reseal the handle of message %d: %w", h.id, err)
+		}
+		re, err := kr.Seal(h.channel, h.pseudo, plain)
+		if err != nil {
+			return n, err
+		}
+		tag, err := db.pool.Exec(ctx, `UPDATE outbox SET recipient_sealed = $2 WHERE id = $1 AND recipient_sealed = $3`, h.id, re, h.sealed)
+		if err != nil {
+			return n, fmt.Errorf("reseal handles: %w", err)
 		}
 		n += int(tag.RowsAffected())
 	}
