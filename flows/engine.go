@@ -808,6 +808,11 @@ func (c *turn) submit(f *flow) {
 		Distress:  c.s.Distress,
 	}
 	r.Category = details["category"]
+	if c.s.Alarmed() && len(c.s.Distress) > 0 {
+		// A cry for help is received when first written, whether the
+		// person sends it or it is filed for them: they sort as one.
+		r.Since = c.s.Distress[0].At
+	}
 	r.FollowUp = f.followUp != nil && f.followUp(c) && c.in.Channel != "web"
 	r.Ack = c.ack(f, r)
 	c.report = r

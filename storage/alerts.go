@@ -18,9 +18,13 @@ type DueTip struct {
 	CreatedAt time.Time
 }
 
+// A report's time in the queue counts from its acknowledgement's row (when
+// it was committed): created_at may be the person's first cry, before the
+// report existed, and an old cry would page "nobody took it" at once.
 const sqlDueTips = `SELECT id, reference, kind, COALESCE(category, ''), urgency = 'urgent', created_at FROM tips
 WHERE status = 'new' AND deadline_alerted_at IS NULL
-	AND created_at < now() - CASE WHEN urgency = 'urgent' THEN make_interval(secs => $1) ELSE make_interval(secs => $2) END
+	AND GREATEST(created_at, (SELECT min(o.created_at) FROM outbox o WHERE o.tip_id = tips.id AND o.kind = 'ack'))
+		< now() - CASE WHEN urgency = 'urgent' THEN make_interval(secs => $1) ELSE make_interval(secs => $2) END
 ORDER BY created_at
 FOR UPDATE SKIP LOCKED
 LIMIT 50`

@@ -297,6 +297,14 @@ func TestDeadlineAlertsOncePerTip(t *testing.T) {
 	u, _ := db.CommitTip(ctx, urgent)
 	fresh, _ := db.CommitTip(ctx, newTip("TB-0000-0000", "2"))
 	db.Pool().Exec(ctx, `UPDATE tips SET created_at = now() - interval '11 minutes' WHERE id = $1`, u.TipID)
+	db.Pool().Exec(ctx, `UPDATE outbox SET created_at = now() - interval '11 minutes' WHERE tip_id = $1`, u.TipID)
+	// Committed just now for a cry written 30 minutes ago (Report.Since): in
+	// the queue for seconds, not yet due.
+	cried := newTip("TB-1111-1111", "3")
+	cried.Report.Urgent, cried.Report.Since = true, time.Now().Add(-30*time.Minute)
+	if _, err := db.CommitTip(ctx, cried); err != nil {
+		t.Fatal(err)
+	}
 	group := storage.Alert{Channel: "telegram", Pseudonym: "officers", Sealed: []byte{1}}
 	text := func(d storage.DueTip) string { return "⏰ " + d.Reference }
 	for i, want := range []int{1, 0} { // the second round finds nothing new
