@@ -180,7 +180,7 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 		}
 		return ref != ""
 	})
-	err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
+	err := act(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "duty"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"+kb.Enter),
@@ -190,7 +190,7 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 	}
 	// Marked in the queue, apart from the requests people sent.
 	waitJS(t, ctx, `document.querySelector('table.queue tbody tr').textContent.includes('chưa bấm Gửi')`)
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.querySelector('.unfinished').textContent.includes('chưa bấm Gửi') &&
@@ -214,12 +214,12 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 		}
 		return second != ""
 	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+second), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.console+"/tips/"+second), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.querySelector('.same-sender a[href="/tips/`+ref+`"]') !== null &&
 		document.querySelector('.same-sender').textContent.includes('chưa bấm Gửi')`)
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`.same-sender`))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.querySelector('.same-sender a[href="/tips/`+second+`"]') !== null &&

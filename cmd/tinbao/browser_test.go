@@ -86,7 +86,7 @@ func TestWebChatInBrowser(t *testing.T) {
 		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
 	}
 	steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Gửi"))
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	if err := act(ctx, steps...); err != nil {
 		t.Fatalf("report in the browser: %v\n%s", err, s.log)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
@@ -109,7 +109,7 @@ func TestWebChatInBrowser(t *testing.T) {
 	}
 
 	// /xoa: the page empties and says nothing until the person writes.
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/xoa"+kb.Enter)); err != nil {
+	if err := act(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/xoa"+kb.Enter)); err != nil {
 		t.Fatalf("/xoa: %v", err)
 	}
 	waitJS(t, ctx, `location.search.includes('start=none')`)
@@ -125,11 +125,11 @@ func TestWebChatInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.note a[href^="/privacy"]`))); err != nil {
+	if err := act(ctx, chromedp.Click(chromedp.CSS(`.note a[href^="/privacy"]`))); err != nil {
 		t.Fatalf("privacy link: %v", err)
 	}
 	waitJS(t, ctx, `location.pathname === '/privacy' && !!document.querySelector('#exit')`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.notice a[href^="/chat"]`))); err != nil {
+	if err := act(ctx, chromedp.Click(chromedp.CSS(`.notice a[href^="/chat"]`))); err != nil {
 		t.Fatalf("back to the chat: %v", err)
 	}
 	waitJS(t, ctx, `location.pathname === '/chat' && !!document.querySelector('#text')`)
@@ -139,15 +139,9 @@ func TestWebChatInBrowser(t *testing.T) {
 
 	// Thoát nhanh: the page is replaced (by a neutral site, unreachable
 	// here) and the session cookie is gone.
-	err = chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/start"+kb.Enter))
-	if err != nil && strings.Contains(err.Error(), "Could not find node") {
-		// The page was replaced a moment ago (location.replace) and the
-		// browser's node IDs of the old one were still in use: once more,
-		// on the new page.
-		err = chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/start"+kb.Enter))
-	}
+	err = act(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/start"+kb.Enter))
 	if err == nil {
-		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`.choices button`)), chromedp.Click(chromedp.CSS(`#exit`)))
+		err = act(ctx, chromedp.WaitVisible(chromedp.CSS(`.choices button`)), chromedp.Click(chromedp.CSS(`#exit`)))
 	}
 	if err != nil {
 		t.Fatalf("quick exit: %v", err)
@@ -181,7 +175,7 @@ func TestWebChatCallButtonsOnlyInNumbers(t *testing.T) {
 			t.Errorf("%s: call buttons %q, want none (%v)", where, got, err)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`))); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].some(e => e.textContent.includes('111'))`)
@@ -191,12 +185,12 @@ func TestWebChatCallButtonsOnlyInNumbers(t *testing.T) {
 	for range 4 { // who, where, needs, a way to reach them
 		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
 	}
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	if err := act(ctx, steps...); err != nil {
 		t.Fatalf("help flow: %v\n%s", err, s.log)
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('tổng đài 111')`)
 	tels(t, "the consent question")
-	if err := chromedp.Do(ctx, press("Đồng ý"), chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"),
+	if err := act(ctx, press("Đồng ý"), chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"),
 		chromedp.Sleep(200*time.Millisecond), press("Bỏ qua")); err != nil {
 		t.Fatalf("consents: %v\n%s", err, s.log)
 	}
@@ -205,7 +199,7 @@ func TestWebChatCallButtonsOnlyInNumbers(t *testing.T) {
 	tels(t, "the summary")
 
 	// The emergency numbers, asked for: each one a button to call.
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/khancap"+kb.Enter)); err != nil {
+	if err := act(ctx, chromedp.SendKeys(chromedp.CSS(`#text`), "/khancap"+kb.Enter)); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `!!document.querySelector('a.tel')`)
@@ -228,7 +222,7 @@ func TestWebChatCopyOnlyOwnCode(t *testing.T) {
 		steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Bỏ qua"))
 	}
 	steps = append(steps, chromedp.Sleep(200*time.Millisecond), press("Gửi"))
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	if err := act(ctx, steps...); err != nil {
 		t.Fatalf("report: %v\n%s", err, s.log)
 	}
 	waitJS(t, ctx, `!!document.querySelector('.msg.bot .code .copy')`)
@@ -238,7 +232,7 @@ func TestWebChatCopyOnlyOwnCode(t *testing.T) {
 	}
 	own := tips[0].Reference
 	waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === 'Tra cứu')`)
-	if err := chromedp.Do(ctx, press("Tra cứu")); err != nil {
+	if err := act(ctx, press("Tra cứu")); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.bot')].pop().textContent.includes('TB-7K3M-Q9XJ')`)
@@ -252,6 +246,28 @@ func TestWebChatCopyOnlyOwnCode(t *testing.T) {
 // phone network: the page's own code then queues what is typed meanwhile.
 var slowNetwork = chromedp.Evaluate[chromedp.Void](`(() => { const f = window.fetch;
 	window.fetch = (u, o) => new Promise(r => setTimeout(r, 800)).then(() => f(u, o)); })()`)
+
+// act runs the steps one by one like chromedp.Do, but runs a step again
+// when the browser replaced the page's nodes between the step's query and its
+// use ("Could not find node with given id": Chrome renumbers the nodes after
+// a page load, sometimes a moment after the load itself). Such a step failed
+// before it sent any key or click, so running it again is what a person
+// would do.
+func act(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) error {
+	for _, step := range steps {
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = chromedp.Do(ctx, step); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // waitJS evaluates expr until it is true, across page loads; failing, it
 // shows what the page says.
@@ -294,7 +310,7 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 		slowNetwork,
 	}
 	steps = append(steps, burst("em toi di Campuchia", "ho giu ho chieu", "doi 50 trieu")...)
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	if err := act(ctx, steps...); err != nil {
 		t.Fatalf("burst: %v\n%s", err, s.log)
 	}
 	// While they travel, each says it is being sent; then nothing waits.
@@ -303,18 +319,18 @@ func TestWebChatBurstAndTapTargets(t *testing.T) {
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.me')].pop().textContent === 'doi 50 trieu' && !document.querySelector('.msg.me .status')`)
 	// At "where?", two quick lines.
-	err := chromedp.Do(ctx, append([]chromedp.Action[chromedp.Void]{press("Tiếp"), chromedp.Sleep(300 * time.Millisecond)},
+	err := act(ctx, append([]chromedp.Action[chromedp.Void]{press("Tiếp"), chromedp.Sleep(300 * time.Millisecond)},
 		burst("Bavet", "gan cho")...)...)
 	if err != nil {
 		t.Fatalf("where: %v", err)
 	}
 	waitJS(t, ctx, `[...document.querySelectorAll('.msg.me')].pop().textContent === 'gan cho' && !document.querySelector('.msg.me .status')`)
 	for range 5 { // when, people, child, photos, contact (danger was said in words)
-		if err := chromedp.Do(ctx, chromedp.Sleep(250*time.Millisecond), press("Bỏ qua")); err != nil {
+		if err := act(ctx, chromedp.Sleep(250*time.Millisecond), press("Bỏ qua")); err != nil {
 			t.Fatalf("skip: %v\n%s", err, s.log)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Sleep(250*time.Millisecond), press("Gửi")); err != nil {
+	if err := act(ctx, chromedp.Sleep(250*time.Millisecond), press("Gửi")); err != nil {
 		t.Fatalf("send: %v\n%s", err, s.log)
 	}
 	waitJS(t, ctx, `!!document.querySelector('.msg.bot .code .copy')`)
@@ -373,7 +389,7 @@ func TestWebChatLongPasteKept(t *testing.T) {
 		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: story})
 		return err
 	})
-	err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
+	err := act(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
 		press("Báo tin"), press("Bỏ qua"), chromedp.Sleep(300*time.Millisecond),
 		chromedp.Focus(chromedp.CSS(`#text`)), paste, chromedp.SendKeys(chromedp.CSS(`#text`), kb.Enter))
 	if err != nil {
@@ -398,7 +414,7 @@ func TestWebChatLongPasteKept(t *testing.T) {
 	}
 	// Cut in two by the person, the first half goes and the note leaves.
 	half := string([]rune(story)[:2300])
-	err = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById('text');
+	err = act(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const t = document.getElementById('text');
 		t.value = t.value.slice(0, 2300); t.dispatchEvent(new Event('input')); })()`),
 		chromedp.SendKeys(chromedp.CSS(`#text`), kb.Enter))
 	if err != nil {
@@ -421,7 +437,7 @@ func TestWebChatLongPasteKept(t *testing.T) {
 func TestWebChatSeveralChoicesInPlace(t *testing.T) {
 	ctx := browser(t)
 	s := startService(t, nil)
-	err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
+	err := act(ctx, chromedp.Navigate(s.url+"/chat"), chromedp.WaitVisible(chromedp.CSS(`.choices button`)),
 		press("Cần giúp đỡ"), chromedp.Sleep(200*time.Millisecond), press("Có"), chromedp.Sleep(200*time.Millisecond),
 		press("Không"), chromedp.Sleep(200*time.Millisecond), press("Tôi"), chromedp.Sleep(200*time.Millisecond),
 		chromedp.SendKeys(chromedp.CSS(`#text`), "Lao Cai"+kb.Enter))
@@ -431,7 +447,7 @@ func TestWebChatSeveralChoicesInPlace(t *testing.T) {
 	needs := `[...document.querySelectorAll('.msg.bot')].filter(b => b.textContent.startsWith('Bạn hoặc người đó cần giúp gì')).length`
 	waitJS(t, ctx, needs+` === 1`)
 	for _, pick := range []string{"Chỗ ở an toàn", "Về nhà"} {
-		if err := chromedp.Do(ctx, press(pick)); err != nil {
+		if err := act(ctx, press(pick)); err != nil {
 			t.Fatalf("%s: %v", pick, err)
 		}
 		waitJS(t, ctx, `[...document.querySelectorAll('.choices button:not([disabled])')].some(b => b.textContent === '✓ `+pick+`')`)
@@ -448,7 +464,7 @@ func TestWebChatSeveralChoicesInPlace(t *testing.T) {
 			os.WriteFile(dir+"/webchat-several-choices-phone.png", shot, 0o644)
 		}
 	}
-	if err := chromedp.Do(ctx, press("Xong")); err != nil {
+	if err := act(ctx, press("Xong")); err != nil {
 		t.Fatal(err)
 	}
 	// The next question comes below; the picks were kept.
@@ -490,7 +506,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		}
 	}
-	err := chromedp.Do(ctx,
+	err := act(ctx,
 		chromedp.Navigate(s.console+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "duty"),
@@ -511,7 +527,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot("console-queue-phone")
 	// The urgent report on the phone: the header in two rows, the alarm
 	// words and the answers on the first screen, before the forms.
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.console+"/tips/"+ref), chromedp.WaitVisible(chromedp.CSS(`section.distress`))); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.querySelector('header').getBoundingClientRect().height < 140 &&
@@ -519,7 +535,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		document.querySelector('section.fields').getBoundingClientRect().top < document.querySelector('section.actions').getBoundingClientRect().top &&
 		document.documentElement.scrollWidth <= window.innerWidth`)
 	shot("console-report-phone")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(s.console+"/queue"),
+	if err := act(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(s.console+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS(`table.queue`))); err != nil {
 		t.Fatal(err)
 	}
@@ -543,7 +559,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		document.getElementById('alarms').textContent.includes('SMS') &&
 		document.getElementById('alarms').getBoundingClientRect().top < document.querySelector('table.queue').getBoundingClientRect().top`)
 	shot("console-queue-alarm")
-	err = chromedp.Do(ctx,
+	err = act(ctx,
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Nhận tin tiếp theo"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`section.distress`)),
 	)
@@ -559,14 +575,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.before = true`)); err != nil {
 			t.Fatal(err)
 		}
-		if err := chromedp.Do(ctx, actions...); err != nil {
+		if err := act(ctx, actions...); err != nil {
 			t.Fatalf("status and reply: %v\n%s", err, s.log)
 		}
 		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete' && !!document.querySelector('.flash')`)
 	}
 	// Refer it (chuyển tuyến) to the 111 line, sharing what is ticked, with
 	// the box that marks it forwarded in the same step left ticked.
-	err = chromedp.Do(ctx,
+	err = act(ctx,
 		chromedp.Navigate(s.console+"/tips/"+ref),
 		chromedp.WaitVisible(chromedp.CSS(`form.refer`)),
 		chromedp.SetValue(chromedp.CSS(`select[name="unit"]`), unitIDByName(t, s, "Tổng đài 111")),
@@ -577,7 +593,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refer: %v\n%s", err, s.log)
 	}
-	waitJS(t, ctx, `document.querySelector('.flash').textContent.includes('Đã chuyển cơ quan có thẩm quyền')`)
+	waitJS(t, ctx, `document.readyState === 'complete' && document.querySelector('.flash').textContent.includes('Đã chuyển cơ quan có thẩm quyền')`)
 	submitted(chromedp.SendKeys(chromedp.CSS(`#body`), "Bạn có an toàn không? Trả lời ở đây nhé."),
 		chromedp.Click(chromedp.Search(`//form[@class="reply"]/button`)))
 	got := tg.WaitSent(chat, 1, 10*time.Second)
@@ -599,7 +615,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot("console-report")
 
 	// And read the KPI page.
-	err = chromedp.Do(ctx, chromedp.Navigate(s.console+"/kpi"), chromedp.WaitVisible(chromedp.CSS(`svg`)))
+	err = act(ctx, chromedp.Navigate(s.console+"/kpi"), chromedp.WaitVisible(chromedp.CSS(`svg`)))
 	if err != nil {
 		t.Fatalf("KPI page: %v", err)
 	}
@@ -615,7 +631,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+smsRef), chromedp.WaitVisible(chromedp.CSS(`#canned`)),
+	err = act(ctx, chromedp.Navigate(s.console+"/tips/"+smsRef), chromedp.WaitVisible(chromedp.CSS(`#canned`)),
 		chromedp.SetValue(chromedp.CSS(`#canned`), "Nếu đang gặp nguy hiểm, hãy gọi ngay 111 (miễn phí, 24/7) hoặc 113."))
 	if err != nil {
 		t.Fatalf("SMS report page: %v", err)
@@ -625,7 +641,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, `document.getElementById('body').value.includes('111') &&
 		/GSM-7 · 6\d · 1 /.test(document.getElementById('sms-count').textContent)`)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
+	if err := act(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS(`table.queue`))); err != nil {
 		t.Fatal(err)
 	}
@@ -634,7 +650,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// (the queue was 410 px wide, the KPIs 466, the audit log 569), and
 	// the late list shows each report's deadline.
 	for _, page := range []string{"/queue", "/late", "/kpi", "/audit"} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(s.console+page), chromedp.WaitReady(chromedp.CSS(`main`))); err != nil {
+		if err := act(ctx, chromedp.Navigate(s.console+page), chromedp.WaitReady(chromedp.CSS(`main`))); err != nil {
 			t.Fatal(err)
 		}
 		wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
@@ -696,7 +712,7 @@ func TestSupervisorInBrowser(t *testing.T) {
 			}
 		}
 	}
-	err = chromedp.Do(ctx,
+	err = act(ctx,
 		chromedp.EmulateViewport(1280, 800),
 		chromedp.Navigate(s.console+"/requests"),
 		chromedp.WaitVisible(chromedp.CSS(`#username`)),
@@ -717,7 +733,7 @@ func TestSupervisorInBrowser(t *testing.T) {
 	waitJS(t, ctx, `location.pathname === '/requests' && document.body.textContent.includes('`+ref+`') &&
 		document.body.textContent.includes('Xoá tin')`)
 	shot("console-requests")
-	if err := chromedp.Do(ctx, chromedp.Navigate(s.console+"/tips/"+ref)); err != nil {
+	if err := act(ctx, chromedp.Navigate(s.console+"/tips/"+ref)); err != nil {
 		t.Fatal(err)
 	}
 	// The cleaned photo shows, upright (taller than wide), and the page
@@ -726,7 +742,7 @@ func TestSupervisorInBrowser(t *testing.T) {
 		return !!i && i.complete && i.naturalWidth === 20 && i.naturalHeight === 40; })() &&
 		!!document.querySelector('a[href$="/original"]') && !!document.querySelector('form[action$="/flag"]')`)
 	shot("console-report-supervisor")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/requests")); err != nil {
+	if err := act(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.console+"/requests")); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.body.textContent.includes('`+ref+`')`)
