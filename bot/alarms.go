@@ -144,35 +144,52 @@ func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
 	if last := time.Unix(s.Touched, 0); s.Touched != 0 && r.now().Sub(last) < r.silence {
 		return false, r.alarms.PostponeAlarm(ctx, a.ID, last.Add(r.silence))
 	}
+	if r.engine.Unfinished(s, a.Channel, "") == nil || r.alarms.Reported(ctx, a.ID) {
+		// Nothing to file, or the person sent a report since the alarm
+		// (its conversation not saved after: the alarm stayed in it).
+		outcome, err := r.alarms.SettleAlarm(ctx, a.ID)
+		if err == nil {
+			r.log.InfoContext(ctx, "alarm settled", "channel", a.Channel, "outcome", outcome)
+		}
+		return false, err
+	}
+	// One filing per alarm: its source key is the alarm's, so a second
+	// try after a lost answer finds it filed.
+	filed, err := r.fileCry(ctx, m, "", "", func(ref flows.Reference) *flows.Report { return r.engine.Unfinished(s, a.Channel, ref) })
+	if err != nil {
+		return false, err
+	}
+	if err := r.alarms.FiledAlarm(ctx, a.ID); err != nil {
+		return false, err
+	}
+	return filed, nil
+}
+
+// fileCry commits the request build makes for a cry for help (a silence or
+// a wipe filing), drawing another code while one is taken. It reports
+// whether this try committed it: false when an earlier try had
+// (ErrDuplicate, not an error). by, if not empty, says in the log what
+// filed it.
+func (r *Runner) fileCry(ctx context.Context, m Message, draft, by string, build func(flows.Reference) *flows.Report) (bool, error) {
 	for attempt := 0; ; attempt++ {
-		rep := r.engine.Unfinished(s, a.Channel, newReference())
-		if rep == nil || r.alarms.Reported(ctx, a.ID) {
-			// Nothing to file, or the person sent a report since the alarm
-			// (its conversation not saved after: the alarm stayed in it).
-			outcome, err := r.alarms.SettleAlarm(ctx, a.ID)
-			if err == nil {
-				r.log.InfoContext(ctx, "alarm settled", "channel", a.Channel, "outcome", outcome)
-			}
-			return false, err
-		}
-		// One filing per alarm: its source key is the alarm's, so a second
-		// try after a lost answer finds it filed.
-		cerr := r.commit(ctx, m, "", rep)
-		if errors.Is(cerr, ErrReferenceTaken) && attempt < 5 {
+		rep := build(newReference())
+		err := r.commit(ctx, m, draft, rep)
+		switch {
+		case errors.Is(err, ErrReferenceTaken) && attempt < 5:
 			continue
-		}
-		if cerr != nil && !errors.Is(cerr, ErrDuplicate) {
-			return false, cerr
-		}
-		if err := r.alarms.FiledAlarm(ctx, a.ID); err != nil {
+		case errors.Is(err, ErrDuplicate):
+			return false, nil
+		case err != nil:
 			return false, err
 		}
-		if cerr == nil {
-			r.log.InfoContext(ctx, "unfinished request filed", "channel", a.Channel, "reference", string(rep.Reference))
-			if r.observer != nil {
-				r.observer.Committed(a.Channel, rep.Kind, true)
-			}
+		attrs := []any{"channel", m.Channel, "reference", string(rep.Reference)}
+		if by != "" {
+			attrs = append(attrs, "by", by)
 		}
-		return cerr == nil, nil
+		r.log.InfoContext(ctx, "unfinished request filed", attrs...)
+		if r.observer != nil {
+			r.observer.Committed(m.Channel, rep.Kind, true)
+		}
+		return true, nil
 	}
 }

@@ -695,24 +695,12 @@ func (r *Runner) Exit(ctx context.Context, channel, sender string) error {
 			r.log.WarnContext(ctx, "release session", "message", m, "err", err)
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		rep := r.engine.Hidden(b.Session, channel, newReference())
-		if rep == nil || r.hiddenFiled(ctx, m, rep) {
-			break
-		}
-		err := r.commit(ctx, m, b.Session.Draft, rep)
-		if errors.Is(err, ErrReferenceTaken) && attempt < 5 {
-			continue
-		}
-		if err != nil && !errors.Is(err, ErrDuplicate) {
+	if rep := r.engine.Hidden(b.Session, channel, ""); rep != nil && !r.hiddenFiled(ctx, m, rep) {
+		hidden := func(ref flows.Reference) *flows.Report { return r.engine.Hidden(b.Session, channel, ref) }
+		if _, err := r.fileCry(ctx, m, b.Session.Draft, "quick exit", hidden); err != nil {
 			release()
 			return err // nothing forgotten: the exit's retry files it
 		}
-		r.log.InfoContext(ctx, "unfinished request filed", "channel", channel, "reference", string(rep.Reference), "by", "quick exit")
-		if r.observer != nil && err == nil {
-			r.observer.Committed(channel, rep.Kind, true)
-		}
-		break
 	}
 	release()
 	return r.sessions.Forget(ctx, sender)

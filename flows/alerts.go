@@ -86,7 +86,6 @@ func categoryLabel(id string) string {
 	return ""
 }
 
-// age says how old a report is, roughly: "12 phút", "3 giờ", "2 ngày".
 // PrivacyNotice is the full privacy notice in lang, with how long an
 // unsent conversation is kept.
 func (e *Engine) PrivacyNotice(lang string) string {
@@ -102,6 +101,7 @@ func (c *turn) span(d time.Duration) string {
 	return c.age(d)
 }
 
+// age says how old a report is, roughly: "12 phút", "3 giờ", "2 ngày".
 func (c *turn) age(d time.Duration) string {
 	switch {
 	case d < time.Hour:

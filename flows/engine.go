@@ -808,10 +808,8 @@ func (c *turn) submit(f *flow) {
 		Distress:  c.s.Distress,
 	}
 	r.Category = details["category"]
-	if c.s.Alarmed() && len(c.s.Distress) > 0 {
-		// A cry for help is received when first written, whether the
-		// person sends it or it is filed for them: they sort as one.
-		r.Since = c.s.Distress[0].At
+	if c.s.Alarmed() {
+		r.Since = c.s.firstCry()
 	}
 	r.FollowUp = f.followUp != nil && f.followUp(c) && c.in.Channel != "web"
 	r.Ack = c.ack(f, r)
@@ -841,12 +839,10 @@ func (e *Engine) Unfinished(s Session, channel string, ref Reference) *Report {
 	details[UnfinishedKey] = "yes"
 	r := &Report{Kind: kind, Reference: ref, Urgent: true, Lang: s.Lang, Details: details,
 		Category: details["category"], Media: s.Media, Distress: s.Distress}
-	if len(s.Distress) > 0 {
-		// Its age runs from the first cry, not the filing: one filed after
-		// a silence looked 15 minutes younger than it was, below reports
-		// sent after it (web trial).
-		r.Since = s.Distress[0].At
-	}
+	// Its age runs from the first cry, not the filing: one filed after a
+	// silence looked 15 minutes younger than it was, below reports sent
+	// after it (web trial).
+	r.Since = s.firstCry()
 	return r
 }
 

@@ -296,16 +296,16 @@ func (e *Engine) Step(s Session, in Input) Result {
 		// the next question, and "dung" twice answered "in danger: yes"
 		// (contract review). Typed without marks it may also mean "đúng"
 		// (yes): one text says the messages stop and how to undo it, and
-		// the draft waits for BAT DAU.
+		// the draft waits for BAT DAU. After an officer wrote, "dung" at
+		// rest answers them instead ("đúng", yes: a mother asked "are you
+		// her mother?" was cut off from the officer, SMS trial): it goes to
+		// the thread, and a line says how to stop the texts.
 		key := "common.stopped"
 		if c.midRequest() {
 			key = "common.stopped_mid"
 		}
 		return Result{Session: s, OptOut: true, Replies: []Reply{{Text: c.t(key, nil)}}}
 	}
-	// After an officer wrote, "dung" at rest answers them ("đúng", yes: a
-	// mother asked "are you her mother?" was cut off from the officer, SMS
-	// trial): it goes to the thread, and a line says how to stop the texts.
 	first := s.Touched == 0
 	if (first || c.s.Flow == "") && c.s.Lang != "en" && slices.Contains(e.cat.Languages(), "en") && looksEnglish(c.keys()) {
 		// Written in English with nothing under way: answered in English
@@ -332,6 +332,16 @@ func (e *Engine) Step(s Session, in Input) Result {
 // report is urgent; sending it is the tipster's choice).
 func (s Session) Alarmed() bool {
 	return s.Urgent && (len(s.Distress) > 0 || s.Answers["danger"] == "yes")
+}
+
+// firstCry is when the person first wrote words of danger (zero if never):
+// a request that holds a cry is received then, whether the person sends it
+// or it is filed for them, so the two sort as one.
+func (s Session) firstCry() time.Time {
+	if len(s.Distress) == 0 {
+		return time.Time{}
+	}
+	return s.Distress[0].At
 }
 
 // turn is the work of one Step.

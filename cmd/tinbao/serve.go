@@ -49,15 +49,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	slog.SetDefault(log.With("component", "stdlib"))
 	log.Info("starting", "config", cfg)
 
-	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	db, err := openWithKeys(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetKeys(cfg.Keys)
-	if err := db.CheckKeys(ctx, cfg.Keys); err != nil {
-		return err
-	}
 	rdb, err := storage.OpenRedis(cfg.RedisURL)
 	if err != nil {
 		return err
@@ -293,16 +289,26 @@ func openKeyed(ctx context.Context, getenv func(string) string) (config, *storag
 	if err != nil {
 		return config{}, nil, err
 	}
-	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	db, err := openWithKeys(ctx, cfg)
 	if err != nil {
 		return config{}, nil, err
+	}
+	return cfg, db, nil
+}
+
+// openWithKeys opens the migrated database with the configured keys, and
+// refuses keys that cannot read what it holds (storage.DB.CheckKeys).
+func openWithKeys(ctx context.Context, cfg config) (*storage.DB, error) {
+	db, err := openMigrated(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
 	}
 	db.SetKeys(cfg.Keys)
 	if err := db.CheckKeys(ctx, cfg.Keys); err != nil {
 		db.Close()
-		return config{}, nil, err
+		return nil, err
 	}
-	return cfg, db, nil
+	return db, nil
 }
 
 // sweepAlarms files the requests of people who raised the alarm and went

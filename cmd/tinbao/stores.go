@@ -62,11 +62,16 @@ func (a sessionStore) AllowEach(ctx context.Context, limits []bot.Limit) (int, e
 type alarmStore struct{ db *storage.DB }
 
 func (a alarmStore) WatchAlarm(ctx context.Context, channel, sender string, due time.Time, alert *bot.Alert) error {
-	if alert == nil {
-		return a.db.WatchAlarm(ctx, channel, sender, due, nil)
+	return a.db.WatchAlarm(ctx, channel, sender, due, storageAlert(alert))
+}
+
+// storageAlert is the officers' page a bot asks for, as storage queues it
+// (nil for none).
+func storageAlert(a *bot.Alert) *storage.Alert {
+	if a == nil {
+		return nil
 	}
-	return a.db.WatchAlarm(ctx, channel, sender, due,
-		&storage.Alert{Channel: alert.Channel, Pseudonym: alert.Pseudonym, Sealed: alert.Sealed, Body: alert.Body})
+	return &storage.Alert{Channel: a.Channel, Pseudonym: a.Pseudonym, Sealed: a.Sealed, Body: a.Body}
 }
 
 func (a alarmStore) DueAlarms(ctx context.Context, limit int, lease time.Duration) ([]bot.Alarm, error) {
@@ -106,9 +111,7 @@ func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
 		SenderPseudonym: s.Sender,
 		SourceMessageID: s.SourceMessageID,
 		Handle:          s.Handle,
-	}
-	if s.Alert != nil {
-		n.Alert = &storage.Alert{Channel: s.Alert.Channel, Pseudonym: s.Alert.Pseudonym, Sealed: s.Alert.Sealed, Body: s.Alert.Body}
+		Alert:           storageAlert(s.Alert),
 	}
 	_, err := a.db.CommitTip(ctx, n)
 	switch {
