@@ -25,6 +25,9 @@ type Alarms interface {
 	// SettleAlarm closes an alarm with nothing to file, and says why
 	// ("reported" or "dropped").
 	SettleAlarm(ctx context.Context, id int64) (string, error)
+	// DropAlarm closes the sender's open alarm, if any, with nothing to
+	// file: the conversation no longer holds the cry (they cancelled it).
+	DropAlarm(ctx context.Context, channel, sender string) error
 	// FiledAlarm closes an alarm with the report filed for it (found by
 	// its source key).
 	FiledAlarm(ctx context.Context, id int64) error
@@ -57,12 +60,26 @@ func (r *Runner) WatchAlarms(a Alarms, silence time.Duration) {
 // they added (a watch already open keeps its due time). A failure is
 // logged, never the message's, and waits at most a second: the emergency
 // numbers must go out whatever Postgres does.
-func (r *Runner) watch(ctx context.Context, m Message, res flows.Result) {
-	if r.alarms == nil || res.Report != nil || !res.Session.Alarmed() {
+//
+// A turn that takes the alarm away (the person cancelled the request that
+// held it) closes the watch at once: the sweep would only drop it when due,
+// and until then the console showed officers a cry that no longer was.
+func (r *Runner) watch(ctx context.Context, m Message, before flows.Session, res flows.Result) {
+	if r.alarms == nil || res.Report != nil {
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	if !res.Session.Alarmed() {
+		// A wipe files the cry (flows.Engine.Hidden), or found it filed:
+		// its report settles the watch.
+		if before.Alarmed() && !res.Wipe {
+			if err := r.alarms.DropAlarm(wctx, m.Channel, m.Sender); err != nil {
+				r.log.WarnContext(ctx, "drop alarm", "channel", m.Channel, "err", err)
+			}
+		}
+		return
+	}
 	var alert *Alert
 	if r.officers != nil {
 		// Page a human before anything else: the person may answer

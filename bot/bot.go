@@ -491,7 +491,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 			return r.busy(sess), "", fmt.Errorf("handle: opt out: %w", err)
 		}
 	}
-	r.watch(ctx, m, res)
+	r.watch(ctx, m, sess, res)
 	res.Replies = r.capReplies(ctx, m, b, res)
 	answered := len(res.Replies) > 0
 	if d, ok := r.durable[m.Channel]; ok && answered {

@@ -137,6 +137,18 @@ func (db *DB) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	return outcome, nil
 }
 
+// DropAlarm closes the sender's open alarm, if any, as dropped: they
+// withdrew the request that held the cry. Open queue pages are told.
+func (db *DB) DropAlarm(ctx context.Context, channel, sender string) error {
+	_, err := db.pool.Exec(ctx, `WITH d AS (UPDATE alarms SET settled_at = now(), outcome = 'dropped'
+		WHERE channel = $1 AND sender_pseudonym = $2 AND settled_at IS NULL RETURNING id)
+		SELECT pg_notify('tips', 'alarm') FROM d LIMIT 1`, channel, sender)
+	if err != nil {
+		return fmt.Errorf("drop alarm: %w", err)
+	}
+	return nil
+}
+
 // FiledAlarm closes an alarm as filed, with the report filed for it (found
 // by its source key, alarm:<id>, whichever try made it).
 func (db *DB) FiledAlarm(ctx context.Context, id int64) error {

@@ -230,3 +230,50 @@ func TestUnfinishedOnThePhone(t *testing.T) {
 		}
 	}
 }
+
+// A person who cries for help and then cancels (huỷ) takes the cry back:
+// the queue's orange box goes at once, not when the watch falls due (it
+// showed officers, for up to the silence, a cry that no longer was), and
+// nothing is filed. One who keeps answering stays in the box.
+func TestCancelledCryLeavesTheQueue(t *testing.T) {
+	tg := telegramtest.NewServer(t)
+	const secret = "webhook-secret_123"
+	s := startService(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": secret,
+		"ALARM_SILENCE": "10m",
+	})
+	ctx := context.Background()
+	open := func() int {
+		t.Helper()
+		alarms, err := s.db.OpenAlarms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(alarms)
+	}
+	cancelled := s.telegramChat(t, tg, secret, 700901)
+	cancelled.say("cuu toi, ho giu toi o Bavet")
+	staying := s.telegramChat(t, tg, secret, 700902)
+	staying.say("cuu em voi")
+	if n := open(); n != 2 {
+		t.Fatalf("open alarms after two cries = %d, want 2", n)
+	}
+	cancelled.say("huy")
+	if n := open(); n != 1 {
+		t.Fatalf("open alarms after one cancelled = %d, want 1 (the one still there)", n)
+	}
+	staying.say("ho dang o ngoai")
+	if n := open(); n != 1 {
+		t.Errorf("open alarms after the other wrote again = %d, want 1", n)
+	}
+	var outcome string
+	if err := s.db.Pool().QueryRow(ctx, `SELECT string_agg(coalesce(outcome, 'open'), ',' ORDER BY id) FROM alarms`).Scan(&outcome); err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "dropped,open" {
+		t.Errorf("alarms = %q, want dropped,open", outcome)
+	}
+	if tips := tipsOf(t, s); len(tips) != 0 {
+		t.Errorf("filed after a cancel: %+v", tips)
+	}
+}

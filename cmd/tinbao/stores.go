@@ -91,6 +91,10 @@ func (a alarmStore) SettleAlarm(ctx context.Context, id int64) (string, error) {
 	return a.db.SettleAlarm(ctx, id)
 }
 
+func (a alarmStore) DropAlarm(ctx context.Context, channel, sender string) error {
+	return a.db.DropAlarm(ctx, channel, sender)
+}
+
 func (a alarmStore) FiledAlarm(ctx context.Context, id int64) error { return a.db.FiledAlarm(ctx, id) }
 
 func (a alarmStore) FiledSince(ctx context.Context, channel, sender string, since time.Time) (bool, error) {
