@@ -56,11 +56,11 @@ func BenchmarkCommitTip(b *testing.B) {
 	}
 	payload := `{"what": "Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao", "where": "Cái Bè, Đồng Tháp"}`
 	run := fmt.Sprint(time.Now().UnixNano())
-	bound := parallel(b, 3000, func(i int) error {
+	insert := func(i int) error {
 		_, err := db.Pool().Exec(ctx, `INSERT INTO bound (ref, channel, payload) VALUES ($1, 'telegram', $2)`,
 			fmt.Sprint(run, i), payload)
 		return err
-	})
+	}
 	commit := func(commit func(context.Context, storage.NewTip) (storage.CommittedTip, error), source string) error {
 		random := make([]byte, flows.RefPayloadLen)
 		rand.Read(random)
@@ -89,14 +89,39 @@ func BenchmarkCommitTip(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	rate := parallel(b, b.N, func(i int) error { return commit(db.CommitTip, fmt.Sprint(run, i)) })
-	b.StopTimer()
+	bound, rate := interleave(b, 3000, b.N, insert, func(i int) error { return commit(db.CommitTip, fmt.Sprint(run, i)) })
 	b.ReportMetric(rate, "commits/s")
 	b.ReportMetric(bound, "inserts/s")
 	b.ReportMetric(rate/bound, "ratio_to_bound")
 	b.ReportMetric(alone/bound, "alone_ratio")
 	b.ReportMetric(ms(median(groupLat)), "p50_1w_ms")
 	b.ReportMetric(ms(median(aloneLat)), "alone_p50_1w_ms")
+}
+
+// interleave runs boundN operations of the bound and n of the system in 4
+// rounds taking turns, and returns each one's rate over all its rounds: a
+// drift in a shared machine's speed during the run (an fsync's cost moves
+// a lot on a virtual disk) then falls on both sides of the ratio, not one.
+// The benchmark's timer runs for the system only.
+func interleave(b *testing.B, boundN, n int, bound, system func(i int) error) (boundRate, rate float64) {
+	b.Helper()
+	b.StopTimer()
+	// A round of fewer than 16 would not run 16 at once.
+	rounds := max(1, min(4, n/16))
+	var boundTime, systemTime time.Duration
+	for r := range rounds {
+		from, to := boundN*r/rounds, boundN*(r+1)/rounds
+		start := time.Now()
+		parallel(b, to-from, func(i int) error { return bound(from + i) })
+		boundTime += time.Since(start)
+		from, to = n*r/rounds, n*(r+1)/rounds
+		b.StartTimer()
+		start = time.Now()
+		parallel(b, to-from, func(i int) error { return system(from + i) })
+		systemTime += time.Since(start)
+		b.StopTimer()
+	}
+	return float64(boundN) / boundTime.Seconds(), float64(n) / systemTime.Seconds()
 }
 
 func median(d []time.Duration) time.Duration {

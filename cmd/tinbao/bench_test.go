@@ -44,10 +44,40 @@ func parallel(b *testing.B, n int, do func(i int)) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// helloRate measures the bound B_http: requests per second to a handler that
-// only says hello, over loopback, with keep-alive, made by the benchmark's
-// own client with the same concurrency.
-func helloRate(b *testing.B, client *http.Client, n int) float64 {
+// benchRounds is how many turns a bound and its system take in one run.
+const benchRounds = 4
+
+// interleave runs boundN requests to the bound and n to the system in
+// benchRounds rounds taking turns, and returns each one's rate over all its
+// rounds. Measured one after the other, a drift in a shared machine's speed
+// during the run (the hello bound moved by a quarter between runs here)
+// lands on one side of the ratio only; taking turns spreads it over both.
+// The benchmark's timer runs for the system only.
+func interleave(b *testing.B, boundN, n int, bound, system func(i int)) (boundRate, rate float64) {
+	b.Helper()
+	b.StopTimer()
+	// A round of fewer than clients would not run clients at once.
+	rounds := max(1, min(benchRounds, n/clients))
+	var boundTime, systemTime time.Duration
+	for r := range rounds {
+		from, to := boundN*r/rounds, boundN*(r+1)/rounds
+		start := time.Now()
+		parallel(b, to-from, func(i int) { bound(from + i) })
+		boundTime += time.Since(start)
+		from, to = n*r/rounds, n*(r+1)/rounds
+		b.StartTimer()
+		start = time.Now()
+		parallel(b, to-from, func(i int) { system(from + i) })
+		systemTime += time.Since(start)
+		b.StopTimer()
+	}
+	return float64(boundN) / boundTime.Seconds(), float64(n) / systemTime.Seconds()
+}
+
+// helloServer serves the bound B_http: a handler that only says hello, over
+// loopback, with keep-alive. It returns one hello request made by the
+// benchmark's own client, to run with the same concurrency as the system.
+func helloServer(b *testing.B, client *http.Client) func(int) {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,10 +88,10 @@ func helloRate(b *testing.B, client *http.Client, n int) float64 {
 		w.Write([]byte("hello"))
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
+	b.Cleanup(func() { srv.Close() })
 	url := "http://" + ln.Addr().String() + "/"
 	body := textUpdateFrom(1, 1, "xin chao")
-	return parallel(b, n, func(int) {
+	return func(int) {
 		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 		if err != nil {
 			b.Error(err)
@@ -69,7 +99,7 @@ func helloRate(b *testing.B, client *http.Client, n int) float64 {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-	})
+	}
 }
 
 // benchSecret is the webhook secret of the benchmarks' service.
@@ -77,15 +107,15 @@ const benchSecret = "bench-secret"
 
 // benchTelegram starts the service on a fake Bot API for a Telegram
 // benchmark, and returns its webhook, a client that makes the calls a
-// webhook's response carries (as Telegram does) and the hello bound measured
-// with that client.
-func benchTelegram(b *testing.B) (hook string, client *http.Client, bound float64) {
+// webhook's response carries (as Telegram does) and a hello request made
+// with that client, the bound.
+func benchTelegram(b *testing.B) (hook string, client *http.Client, hello func(int)) {
 	tg := telegramtest.NewServer(b)
 	s := startService(b, map[string]string{
 		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": benchSecret,
 	})
 	client = &http.Client{Transport: asTelegram{&http.Transport{MaxIdleConnsPerHost: clients}}}
-	return s.url + "/webhooks/telegram", client, helloRate(b, client, 5000)
+	return s.url + "/webhooks/telegram", client, helloServer(b, client)
 }
 
 // BenchmarkTelegramIntakeStep is figure 1 of the plan: one conversational
@@ -95,10 +125,10 @@ func benchTelegram(b *testing.B) (hook string, client *http.Client, bound float6
 // also waits for its reply's round trip to the Bot API, which the bound does
 // not.
 func BenchmarkTelegramIntakeStep(b *testing.B) {
-	hook, client, bound := benchTelegram(b)
+	hook, client, hello := benchTelegram(b)
 	b.ReportAllocs()
 	b.ResetTimer()
-	rate := parallel(b, b.N, func(i int) {
+	bound, rate := interleave(b, 5000, b.N, hello, func(i int) {
 		// Many people, each at the menu: the common case of a first
 		// message. Each update is a new one, as Telegram sends them.
 		req, _ := http.NewRequest(http.MethodPost, hook,
@@ -112,7 +142,6 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	})
-	b.StopTimer()
 	b.ReportMetric(rate, "steps/s")
 	b.ReportMetric(bound, "hello/s")
 	b.ReportMetric(rate/bound, "ratio_to_bound")
@@ -127,7 +156,7 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 // ≥ 0.25. The calls a webhook's response carries are made by the client, as
 // Telegram makes them (in process, on the fake), inside the loop.
 func BenchmarkTelegramConversations(b *testing.B) {
-	hook, client, bound := benchTelegram(b)
+	hook, client, hello := benchTelegram(b)
 	steps := []string{"t:/baotin", "c:skip", "t:Có người rủ em tôi sang Campuchia làm việc nhẹ lương cao", "c:next"}
 	for range 8 {
 		steps = append(steps, "c:skip")
@@ -136,7 +165,7 @@ func BenchmarkTelegramConversations(b *testing.B) {
 	var update atomic.Int64
 	update.Store(300000)
 	b.ResetTimer()
-	rate := parallel(b, b.N, func(i int) {
+	bound, rate := interleave(b, 5000, b.N, hello, func(i int) {
 		chat := int64(810000000 + i)
 		for _, st := range steps {
 			id := int(update.Add(1))
@@ -155,8 +184,8 @@ func BenchmarkTelegramConversations(b *testing.B) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-	}) * float64(len(steps))
-	b.StopTimer()
+	})
+	rate *= float64(len(steps))
 	b.ReportMetric(rate, "webhooks/s")
 	b.ReportMetric(bound, "hello/s")
 	b.ReportMetric(rate/bound, "ratio_to_bound")
