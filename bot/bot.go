@@ -33,6 +33,11 @@ type Message struct {
 	Sender    string // keyed pseudonym of the sender
 	Handle    string
 	MessageID string // the provider's ID: Telegram update_id, Twilio MessageSid
+	// Also are the sender's pseudonyms through the channel's other numbers
+	// (SMS: the same phone writing to the hotline's other provider). A
+	// report made under any of them answers to its code here: the person
+	// has the same phone. Like Handle, never logged.
+	Also []string
 	// Position is the message's place in its chat where the channel numbers
 	// a chat's messages (Telegram's message_id, shared by both sides of a
 	// private chat); 0 elsewhere. The session keeps the range seen, so a
@@ -58,6 +63,9 @@ type Message struct {
 	// session does not say them again.
 	Greeted bool
 }
+
+// owners are the pseudonyms a report of this sender may have been made under.
+func (m Message) owners() []string { return append([]string{m.Sender}, m.Also...) }
 
 // LogValue keeps message text and the handle out of every log line.
 func (m Message) LogValue() slog.Value {
@@ -156,8 +164,9 @@ type Tips interface {
 	// ErrDuplicate if SourceMessageID was committed before and
 	// ErrReferenceTaken if the reference code exists.
 	Commit(ctx context.Context, s Submission) error
-	// Status returns a report's status if sender made it, else ErrNotFound.
-	Status(ctx context.Context, ref flows.Reference, sender string) (string, error)
+	// Status returns a report's status if one of owners (the same person
+	// under each of their pseudonyms) made it, else ErrNotFound.
+	Status(ctx context.Context, ref flows.Reference, owners []string) (string, error)
 	// OpenThread returns the sender's report with an officer's message
 	// still open, or ErrNotFound.
 	OpenThread(ctx context.Context, sender string) (flows.Reference, error)
@@ -170,8 +179,11 @@ type Tips interface {
 // to answer them later.
 type DataRequest struct {
 	flows.DataRequest
-	Channel         string
-	Sender          string
+	Channel string
+	Sender  string
+	// Owners may act on a report they made: Sender under each of its
+	// pseudonyms (Message.Also).
+	Owners          []string
 	SourceMessageID string
 	Lang            string
 	// Sealed is the sender's handle sealed by a master key: the answer to
@@ -616,7 +628,7 @@ func (r *Runner) lookup(ctx context.Context, m Message, lang string, ref flows.R
 		r.log.InfoContext(ctx, "lookup refused: busy", "channel", m.Channel, "limit", limits[refused].Key[:strings.IndexByte(limits[refused].Key, ':')])
 		return r.engine.LookupsBusy(lang)
 	}
-	status, err := r.tips.Status(ctx, ref, m.Sender)
+	status, err := r.tips.Status(ctx, ref, m.owners())
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return r.engine.Status(lang, ref, "", false, false)
@@ -661,7 +673,7 @@ func (r *Runner) dataRequest(ctx context.Context, m Message, lang string, req fl
 	if err != nil {
 		return flows.Reply{}, err
 	}
-	held, err := r.data.Record(ctx, DataRequest{DataRequest: req, Channel: m.Channel, Sender: m.Sender,
+	held, err := r.data.Record(ctx, DataRequest{DataRequest: req, Channel: m.Channel, Sender: m.Sender, Owners: m.owners(),
 		SourceMessageID: m.MessageID, Lang: lang, Sealed: sealed})
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -132,12 +133,12 @@ func (m *memTips) Commit(_ context.Context, s Submission) error {
 	return nil
 }
 
-func (m *memTips) Status(_ context.Context, ref flows.Reference, sender string) (string, error) {
+func (m *memTips) Status(_ context.Context, ref flows.Reference, owners []string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reads++
 	for _, c := range m.committed {
-		if c.Report.Reference == ref && c.Sender == sender {
+		if c.Report.Reference == ref && slices.Contains(owners, c.Sender) {
 			return "forwarded", nil
 		}
 	}

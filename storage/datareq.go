@@ -48,7 +48,11 @@ type NewDataRequest struct {
 	// Requester is the sender's pseudonym; Sealed their handle, sealed by a
 	// master key (identity.Keyring.Seal), kept only while the request waits
 	// so that the decision can be told.
-	Requester       string
+	Requester string
+	// Owners may act on a report they made: the requester under each of
+	// their pseudonyms (the same phone through either SMS provider); empty
+	// means the requester alone.
+	Owners          []string
 	Sealed          []byte
 	Language        string
 	SourceMessageID string
@@ -79,7 +83,7 @@ var settledAtOnce = []string{flows.DataAccess, flows.DataWithdrawFollowUp}
 // made, or, as for a status lookup, one made in the web chat, whose sender
 // lived only as long as a browser session and has nothing but the code.
 const sqlDataRequestTip = `SELECT id, erased_at IS NOT NULL FROM tips
-WHERE reference = $1 AND (sender_pseudonym = $2 OR channel = 'web') FOR UPDATE`
+WHERE reference = $1 AND (sender_pseudonym = ANY($2) OR channel = 'web') FOR UPDATE`
 
 const sqlInsertDataRequest = `INSERT INTO data_requests (tip_id, kind, status, channel, requester_pseudonym, requester_sealed,
 	language, source_message_id, created_at, due_at, decided_at, decided_by)
@@ -103,10 +107,14 @@ func (db *DB) RecordDataRequest(ctx context.Context, n NewDataRequest) (*flows.H
 	if n.At.IsZero() {
 		n.At = time.Now()
 	}
+	owners := n.Owners
+	if len(owners) == 0 {
+		owners = []string{n.Requester}
+	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var tipID int64
 		var erased bool
-		if err := tx.QueryRow(ctx, sqlDataRequestTip, n.Reference, n.Requester).Scan(&tipID, &erased); err != nil {
+		if err := tx.QueryRow(ctx, sqlDataRequestTip, n.Reference, owners).Scan(&tipID, &erased); err != nil {
 			return err
 		}
 		status, sealed := "pending", n.Sealed

@@ -228,14 +228,16 @@ func (db *DB) OpenTips(ctx context.Context, limit int) ([]Tip, error) {
 
 // A web chat sender lives only as long as a browser session, so a report
 // made on the web answers to its code alone; its vague status is all it tells.
-const sqlTipStatusForSender = `SELECT status FROM tips WHERE reference = $1 AND (sender_pseudonym = $2 OR channel = 'web')`
+const sqlTipStatusForSender = `SELECT status FROM tips WHERE reference = $1 AND (sender_pseudonym = ANY($2) OR channel = 'web')`
 
-// TipStatusForSender returns a tip's status only to the sender who made it
-// (or, for a report made in the web chat, to whoever has its code); for
-// anyone else it is ErrNotFound, exactly as for a code that does not exist.
-func (db *DB) TipStatusForSender(ctx context.Context, ref, sender string) (string, error) {
+// TipStatusForSender returns a tip's status only to the sender who made it,
+// under any of their pseudonyms (owners: the same phone through either SMS
+// provider), or, for a report made in the web chat, to whoever has its
+// code; for anyone else it is ErrNotFound, exactly as for a code that does
+// not exist.
+func (db *DB) TipStatusForSender(ctx context.Context, ref string, owners []string) (string, error) {
 	var status string
-	err := db.pool.QueryRow(ctx, sqlTipStatusForSender, ref, sender).Scan(&status)
+	err := db.pool.QueryRow(ctx, sqlTipStatusForSender, ref, owners).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", ErrNotFound
 	}

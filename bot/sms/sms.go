@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -119,6 +121,21 @@ func handle(provider, number string) string { return provider + ":" + number }
 
 func (a *Adapter) pseudonym(h string) string { return a.keys.Pseudonym(bot.ChannelSMS, h) }
 
+// elsewhere are the pseudonyms of number through the other providers. A
+// conversation stays with the number it was written to, but the phone is the
+// same person's: a code got through one number is theirs to look up, or to
+// ask about their data, through the other (the gateway at home, Twilio
+// from abroad).
+func (a *Adapter) elsewhere(provider, number string) []string {
+	var also []string
+	for _, name := range slices.Sorted(maps.Keys(a.providers)) {
+		if name != provider {
+			also = append(also, a.pseudonym(handle(name, number)))
+		}
+	}
+	return also
+}
+
 // Receive handles one received SMS: the opt-out keywords here, everything
 // else through the runner, whose replies are queued in the outbox. An error
 // means nothing durable happened: answer so that the provider retries.
@@ -126,7 +143,8 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if _, ok := a.providers[in.Provider]; !ok {
 		return fmt.Errorf("sms: unknown provider %q", in.Provider)
 	}
-	h := handle(in.Provider, Normalize(in.From))
+	number := Normalize(in.From)
+	h := handle(in.Provider, number)
 	sender := a.pseudonym(h)
 	switch keyword(in.Text) {
 	case kwStop:
@@ -156,6 +174,7 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	_, err := a.runner.Handle(ctx, bot.Message{
 		Channel:   bot.ChannelSMS,
 		Sender:    sender,
+		Also:      a.elsewhere(in.Provider, number),
 		Handle:    h,
 		MessageID: in.Provider + ":" + in.ID,
 		Text:      in.Text,

@@ -50,9 +50,9 @@ func (c *countedTips) Commit(ctx context.Context, s bot.Submission) error {
 	c.n.Add(1)
 	return c.Tips.Commit(ctx, s)
 }
-func (c *countedTips) Status(ctx context.Context, ref flows.Reference, sender string) (string, error) {
+func (c *countedTips) Status(ctx context.Context, ref flows.Reference, owners []string) (string, error) {
 	c.n.Add(1)
-	return c.Tips.Status(ctx, ref, sender)
+	return c.Tips.Status(ctx, ref, owners)
 }
 func (c *countedTips) OpenThread(ctx context.Context, sender string) (flows.Reference, error) {
 	c.n.Add(1)

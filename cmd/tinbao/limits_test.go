@@ -31,7 +31,7 @@ import (
 type noTips struct{ reads atomic.Int64 }
 
 func (*noTips) Commit(context.Context, bot.Submission) error { return nil }
-func (n *noTips) Status(context.Context, flows.Reference, string) (string, error) {
+func (n *noTips) Status(context.Context, flows.Reference, []string) (string, error) {
 	n.reads.Add(1)
 	return "", bot.ErrNotFound
 }

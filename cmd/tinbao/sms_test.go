@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"tinbao/bot/sms"
 	"tinbao/bot/sms/smstest"
+	"tinbao/flows"
 )
 
 // A made-up number (never a real one in the repo), as a person's phone
@@ -180,13 +182,15 @@ func TestSMSHelpThroughTheGateway(t *testing.T) {
 	}
 }
 
-// twilioPhone is a person writing to a Twilio number.
+// twilioPhone is a person writing to a Twilio number, from victimE164
+// unless from says another.
 type twilioPhone struct {
-	t   *testing.T
-	s   *service
-	tw  *smstest.Twilio
-	n   int
-	sid string
+	t    *testing.T
+	s    *service
+	tw   *smstest.Twilio
+	n    int
+	sid  string
+	from string
 }
 
 func (p *twilioPhone) post(text string) *http.Response {
@@ -194,7 +198,7 @@ func (p *twilioPhone) post(text string) *http.Response {
 	p.n++
 	p.sid = "SM" + strings.Repeat("0", 30) + string(rune('a'+p.n/10)) + string(rune('a'+p.n%10))
 	resp, err := p.tw.PostSigned(p.s.url+"/webhooks/twilio/sms", p.s.env["PUBLIC_URL"]+"/webhooks/twilio/sms",
-		p.tw.InboundForm(p.sid, victimE164, "+15005550006", text))
+		p.tw.InboundForm(p.sid, cmp.Or(p.from, victimE164), "+15005550006", text))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -532,5 +536,51 @@ func TestConsoleSaysSMSSenderOptedOut(t *testing.T) {
 	p.say("BAT DAU")
 	if _, page := o.get("/tips/" + ref); strings.Contains(page, warning) {
 		t.Error("the warning stays after BAT DAU")
+	}
+}
+
+// One phone, both numbers: a person who asked for help through the gateway
+// at home texts the Twilio number (from abroad, say) for news. The code is
+// theirs through either number, for a lookup and for what we hold; another
+// phone still hears "not found", as for a code that does not exist. The
+// conversation itself stays with the number it was written to.
+func TestSMSCodeAnswersTheSamePhoneThroughEitherNumber(t *testing.T) {
+	g := smstest.NewGateway("gw-user", "gw-pass")
+	defer g.Close()
+	tw := smstest.NewTwilio("ACtest", "authtoken0123456789abcdef")
+	defer tw.Close()
+	s := startService(t, map[string]string{"SMSGATE_URL": g.URL + "/message", "SMSGATE_USERNAME": "gw-user",
+		"SMSGATE_PASSWORD": "gw-pass", "SMSGATE_SIGNING_KEY": gatewayKey,
+		"TWILIO_ACCOUNT_SID": "ACtest", "TWILIO_AUTH_TOKEN": "authtoken0123456789abcdef",
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": tw.URL, "JOIN_WINDOW": "200ms"})
+	home := &smsPhone{t: t, s: s, g: g, from: victimLocal}
+	helpBySMS(t, home.say)
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 {
+		t.Fatalf("tips = %+v", tips)
+	}
+	ref := tips[0].Reference
+
+	abroad := &twilioPhone{t: t, s: s, tw: tw}
+	if got := abroad.say("TRA CUU " + ref); !strings.Contains(got, ref) || strings.Contains(got, "Khong tim thay") {
+		t.Errorf("lookup through Twilio from the same phone = %q, want the report's status", got)
+	}
+	abroad.say("DU LIEU " + ref)
+	if got := abroad.say("1"); !strings.Contains(got, "dang giu") {
+		t.Errorf("what we hold, through Twilio from the same phone = %q", got)
+	}
+	reqs, err := s.db.DataRequests(context.Background(), tips[0].ID)
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != flows.DataAccess || reqs[0].Channel != "sms" {
+		t.Errorf("data requests = %+v %v, want the access request recorded", reqs, err)
+	}
+
+	const otherE164 = "+84900000002"
+	other := &twilioPhone{t: t, s: s, tw: tw, from: otherE164}
+	before := len(tw.SentTo(otherE164))
+	resp := other.post("TRA CUU " + ref)
+	resp.Body.Close()
+	got := tw.WaitSent(otherE164, before+1, 10*time.Second)
+	if len(got) <= before || !strings.Contains(got[len(got)-1].Body, "Khong tim thay") {
+		t.Errorf("lookup from another phone = %+v, want not found", got)
 	}
 }

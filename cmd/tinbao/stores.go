@@ -127,8 +127,8 @@ func (a tipStore) Commit(ctx context.Context, s bot.Submission) error {
 	return err
 }
 
-func (a tipStore) Status(ctx context.Context, ref flows.Reference, sender string) (string, error) {
-	status, err := a.db.TipStatusForSender(ctx, string(ref), sender)
+func (a tipStore) Status(ctx context.Context, ref flows.Reference, owners []string) (string, error) {
+	status, err := a.db.TipStatusForSender(ctx, string(ref), owners)
 	if errors.Is(err, storage.ErrNotFound) {
 		return "", bot.ErrNotFound
 	}
@@ -164,7 +164,7 @@ type dataStore struct{ db *storage.DB }
 
 func (a dataStore) Record(ctx context.Context, r bot.DataRequest) (*flows.Holding, error) {
 	h, err := a.db.RecordDataRequest(ctx, storage.NewDataRequest{Reference: string(r.Reference), Kind: r.Kind,
-		Channel: r.Channel, Requester: r.Sender, Sealed: r.Sealed, Language: r.Lang, SourceMessageID: r.SourceMessageID})
+		Channel: r.Channel, Requester: r.Sender, Owners: r.Owners, Sealed: r.Sealed, Language: r.Lang, SourceMessageID: r.SourceMessageID})
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, bot.ErrNotFound
 	}
