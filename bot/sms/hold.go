@@ -51,11 +51,6 @@ const heldChannel = "sms-held"
 // going to be handled.
 const MaxHeld = time.Hour
 
-// tryFor is how long an SMS is tried before it is held: well within the 15 s
-// Twilio waits for a webhook's answer, so that a hung database still leaves
-// time to hold it and say so.
-const tryFor = 8 * time.Second
-
 // heldMessage is what is sealed: the SMS, and when it was first held.
 type heldMessage struct {
 	In Inbound   `json:"in"`
@@ -70,19 +65,13 @@ func (a *Adapter) receiveOrHold(ctx context.Context, sender string, in Inbound) 
 		return err // Redis away: the person is asked to send again
 	}
 	if !holding {
-		rctx, cancel := context.WithTimeout(ctx, tryFor)
-		err := a.receive(rctx, in)
-		cancel()
+		err := a.receive(ctx, in)
 		if err == nil {
 			return nil
 		}
 		a.log.WarnContext(ctx, "sms not handled now: held", "provider", in.Provider, "err", err)
 	}
-	// Held even when the request's own time is up: the person is owed an
-	// answer either way.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := a.hold(hctx, sender, in); err != nil {
+	if err := a.hold(ctx, sender, in); err != nil {
 		return errors.Join(err, errors.New("sms: could not hold"))
 	}
 	return nil
