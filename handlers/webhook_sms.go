@@ -25,9 +25,8 @@ type SMS struct {
 	PublicURL string
 	// GatewayKey checks the SMS gateway's X-Signature; empty: off (404).
 	GatewayKey string
-	// Busy is said, by Twilio itself, to someone whose SMS could be neither
-	// handled nor held (Redis away): Twilio does not retry, so the person
-	// must know to send again.
+	// Busy is said, by Twilio itself, to someone whose SMS could not be
+	// taken: Twilio does not retry, so the person must know to send again.
 	Busy string
 	// Now is the clock for the gateway's timestamps; nil: time.Now.
 	Now func() time.Time
@@ -91,9 +90,8 @@ func twiml(w http.ResponseWriter, message string) {
 }
 
 // twilioSMS takes an SMS received by Twilio. A replayed MessageSid changes
-// nothing. Twilio does not retry a failed webhook: what cannot be handled
-// now is held in Redis and handled later (sms.Adapter.HoldFor); only when it
-// cannot be held either is the person told, through Twilio, to send again.
+// nothing. Twilio does not retry a failed webhook: when the message cannot be
+// made durable, the person is told, through Twilio, to send again.
 func (h *Handlers) twilioSMS(w http.ResponseWriter, r *http.Request) {
 	form, ok := h.twilioForm(w, r)
 	if !ok {

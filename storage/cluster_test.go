@@ -112,18 +112,4 @@ func TestSessionsOnRedisCluster(t *testing.T) {
 			t.Fatalf("Held %s = %v, %v", key, d, err)
 		}
 	}
-	// SMS held while Postgres is away: each sender's list in its own slot.
-	held := storage.NewHeld(rdb, prefix)
-	for i := range 10 {
-		sender := fmt.Sprintf("sms-%d", i)
-		if err := held.Hold(ctx, sender, []byte("m")); err != nil {
-			t.Fatalf("Hold %s: %v", sender, err)
-		}
-		if err := held.Done(ctx, sender, []byte("m")); err != nil {
-			t.Fatalf("Done %s: %v", sender, err)
-		}
-		if holding, err := held.Holding(ctx, sender); err != nil || holding {
-			t.Fatalf("Holding %s after Done = %v, %v", sender, holding, err)
-		}
-	}
 }

@@ -64,10 +64,6 @@ type Adapter struct {
 	providers map[string]Provider
 	keepMarks bool
 	log       *slog.Logger
-	// held keeps, for the providers in holdFor, what could not be handled
-	// (hold.go).
-	held    Held
-	holdFor map[string]bool
 }
 
 // New builds the adapter. keepMarks sends Vietnamese as written (UCS-2, 70
@@ -142,22 +138,11 @@ func (a *Adapter) elsewhere(provider, number string) []string {
 
 // Receive handles one received SMS: the opt-out keywords here, everything
 // else through the runner, whose replies are queued in the outbox. An error
-// means nothing durable happened: answer so that the provider retries. From
-// a provider that never retries, what cannot be handled now is held, in
-// order, and handled when it can be (hold.go); Receive then returns nil.
+// means nothing durable happened: answer so that the provider retries.
 func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if _, ok := a.providers[in.Provider]; !ok {
 		return fmt.Errorf("sms: unknown provider %q", in.Provider)
 	}
-	sender := a.pseudonym(handle(in.Provider, Normalize(in.From)))
-	if a.held == nil || !a.holdFor[in.Provider] {
-		return a.receive(ctx, in)
-	}
-	return a.receiveOrHold(ctx, sender, in)
-}
-
-// receive handles one received SMS now.
-func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 	number := Normalize(in.From)
 	h := handle(in.Provider, number)
 	sender := a.pseudonym(h)
