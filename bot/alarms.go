@@ -152,11 +152,7 @@ func (r *Runner) sweep(ctx context.Context, a Alarm) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		if err := r.sessions.Release(ctx, m.Sender, token); err != nil {
-			r.log.WarnContext(ctx, "release session", "message", m, "err", err)
-		}
-	}()
+	defer r.release(ctx, m.Sender, token)
 	s := b.Session
 	if last := time.Unix(s.Touched, 0); s.Touched != 0 && r.now().Sub(last) < r.silence {
 		return false, r.alarms.PostponeAlarm(ctx, a.ID, last.Add(r.silence))

@@ -443,9 +443,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 			break
 		}
 		if err != nil {
-			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
-			}
+			r.release(ctx, m.Sender, token)
 			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 		// The code and the sender's pseudonym never share a line: together
@@ -468,9 +466,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		if err != nil {
 			// Nothing said: the provider's retry records it (one retry,
 			// one effect: a request already recorded is not recorded twice).
-			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
-			}
+			r.release(ctx, m.Sender, token)
 			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 		res.Replies = append(res.Replies, reply)
@@ -484,9 +480,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		case errors.Is(err, ErrNotFound):
 			res.Replies = append(res.Replies, r.engine.ThreadAck(res.Session.Lang, res.Reply.Reference, false))
 		default:
-			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
-			}
+			r.release(ctx, m.Sender, token)
 			return r.busy(sess), "", fmt.Errorf("handle: %w", err)
 		}
 	}
@@ -497,9 +491,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		notice := res.Replies
 		res.Replies = nil
 		if err := record(ctx, m, res.Session.Lang, notice); err != nil {
-			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
-			}
+			r.release(ctx, m.Sender, token)
 			return r.busy(sess), "", fmt.Errorf("handle: opt out: %w", err)
 		}
 	}
@@ -510,9 +502,7 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		// Queued before the message counts as handled: if this fails, the
 		// provider's retry runs the message again.
 		if err := r.queueReplies(ctx, d, m, res.Session.Lang, res.Replies); err != nil {
-			if rerr := r.sessions.Release(ctx, m.Sender, token); rerr != nil {
-				r.log.WarnContext(ctx, "release session", "message", m, "err", rerr)
-			}
+			r.release(ctx, m.Sender, token)
 			if res.Report != nil {
 				return Outcome{}, "", fmt.Errorf("handle: after commit: %w", err)
 			}
@@ -541,6 +531,18 @@ func (r *Runner) handle(ctx context.Context, m Message) (Outcome, string, error)
 		outcome = "capped"
 	}
 	return Outcome{Replies: res.Replies, Wipe: res.Wipe, Lang: res.Session.Lang, Wait: wait, First: b.First, Last: b.Last}, outcome, nil
+}
+
+// release frees the sender's lock after a turn that saved nothing, even when
+// ctx has ended (often why the turn failed: Postgres hung until the
+// webhook's deadline, or the provider hung up): a lock left to run out
+// held the provider's retry, and every next message, for up to 30 s.
+func (r *Runner) release(ctx context.Context, sender, token string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := r.sessions.Release(ctx, sender, token); err != nil {
+		r.log.WarnContext(ctx, "release session", "sender", sender, "err", err)
+	}
 }
 
 // Flood caps. From one sender, floodLimit messages a minute are answered as
@@ -702,11 +704,7 @@ func (r *Runner) Exit(ctx context.Context, channel, sender string) error {
 	if err != nil {
 		return err
 	}
-	release := func() {
-		if err := r.sessions.Release(ctx, sender, token); err != nil {
-			r.log.WarnContext(ctx, "release session", "message", m, "err", err)
-		}
-	}
+	release := func() { r.release(ctx, sender, token) }
 	if rep := r.engine.Hidden(b.Session, channel, ""); rep != nil && !r.hiddenFiled(ctx, m, rep) {
 		hidden := func(ref flows.Reference) *flows.Report { return r.engine.Hidden(b.Session, channel, ref) }
 		if _, err := r.fileCry(ctx, m, b.Session.Draft, "quick exit", hidden); err != nil {

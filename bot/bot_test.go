@@ -100,7 +100,10 @@ func (m *memSessions) AllowEach(_ context.Context, limits []Limit) (int, error) 
 	return -1, nil
 }
 
-func (m *memSessions) Release(context.Context, string, string) error {
+func (m *memSessions) Release(ctx context.Context, _, _ string) error {
+	if err := ctx.Err(); err != nil {
+		return err // as Redis's client: an ended context sends nothing
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.released++
@@ -229,6 +232,25 @@ func TestWipeGoesOnWhenFilingFails(t *testing.T) {
 		MessageID: "wipe-2", Text: "/xoa"})
 	if err != nil || !out.Wipe || len(f.tips.committed) != 1 || f.tips.committed[0].Report.Details[flows.WipedKey] != "yes" {
 		t.Errorf("second wipe: wipe=%t err=%v committed=%+v", out.Wipe, err, f.tips.committed)
+	}
+}
+
+// A turn that failed because its time ran out (Postgres hung until the
+// webhook's deadline) still frees the sender's lock: left to run out, it
+// held the provider's retry, and every next message, for up to 30 s.
+func TestLockFreedWhenTheTurnsTimeRanOut(t *testing.T) {
+	f := newFixture(t)
+	f.toSummary(t)
+	f.tips.fail = []error{context.DeadlineExceeded}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the deadline passed while the commit waited
+	_, err := f.runner.Handle(ctx, Message{Channel: ChannelTelegram, Sender: "pseudo", Handle: "555000111",
+		MessageID: "send-1", Choice: "send"})
+	if err == nil {
+		t.Fatal("a failed commit returned no error")
+	}
+	if f.sessions.released != 1 {
+		t.Errorf("released=%d after the turn's time ran out, want the lock freed", f.sessions.released)
 	}
 }
 
