@@ -5,40 +5,15 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"tinbao/bench/benchrun"
 	"tinbao/flows"
 	"tinbao/storage"
 	"tinbao/storage/storagetest"
 )
-
-// parallel runs n operations from 16 goroutines and returns operations per
-// second.
-func parallel(b *testing.B, n int, do func(i int) error) float64 {
-	b.Helper()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 16 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := do(i); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
-}
 
 // BenchmarkCommitTip is a figure of docs/performance.md: a
 // report committed with its acknowledgement, audit row and NOTIFY, durably
@@ -70,7 +45,7 @@ func BenchmarkCommitTip(b *testing.B) {
 		}
 		return err
 	}
-	alone := parallel(b, 1500, func(i int) error { return commit(db.CommitTipAlone, fmt.Sprint(run, "a", i)) })
+	alone := benchrun.Parallel(b, 1500, func(i int) error { return commit(db.CommitTipAlone, fmt.Sprint(run, "a", i)) })
 	// One writer alone, the two paths taking turns so that neither gains
 	// from going second.
 	var aloneLat, groupLat []time.Duration
@@ -89,39 +64,13 @@ func BenchmarkCommitTip(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	bound, rate := interleave(b, 3000, b.N, insert, func(i int) error { return commit(db.CommitTip, fmt.Sprint(run, i)) })
+	bound, rate := benchrun.Interleave(b, 3000, b.N, insert, func(i int) error { return commit(db.CommitTip, fmt.Sprint(run, i)) })
 	b.ReportMetric(rate, "commits/s")
 	b.ReportMetric(bound, "inserts/s")
 	b.ReportMetric(rate/bound, "ratio_to_bound")
 	b.ReportMetric(alone/bound, "alone_ratio")
 	b.ReportMetric(ms(median(groupLat)), "p50_1w_ms")
 	b.ReportMetric(ms(median(aloneLat)), "alone_p50_1w_ms")
-}
-
-// interleave runs boundN operations of the bound and n of the system in 4
-// rounds taking turns, and returns each one's rate over all its rounds: a
-// drift in a shared machine's speed during the run (an fsync's cost moves
-// a lot on a virtual disk) then falls on both sides of the ratio, not one.
-// The benchmark's timer runs for the system only.
-func interleave(b *testing.B, boundN, n int, bound, system func(i int) error) (boundRate, rate float64) {
-	b.Helper()
-	b.StopTimer()
-	// A round of fewer than 16 would not run 16 at once.
-	rounds := max(1, min(4, n/16))
-	var boundTime, systemTime time.Duration
-	for r := range rounds {
-		from, to := boundN*r/rounds, boundN*(r+1)/rounds
-		start := time.Now()
-		parallel(b, to-from, func(i int) error { return bound(from + i) })
-		boundTime += time.Since(start)
-		from, to = n*r/rounds, n*(r+1)/rounds
-		b.StartTimer()
-		start = time.Now()
-		parallel(b, to-from, func(i int) error { return system(from + i) })
-		systemTime += time.Since(start)
-		b.StopTimer()
-	}
-	return float64(boundN) / boundTime.Seconds(), float64(n) / systemTime.Seconds()
 }
 
 func median(d []time.Duration) time.Duration {
@@ -166,7 +115,7 @@ func BenchmarkSessionStep(b *testing.B) {
 	ping := func(int) error { return rdb.Ping(ctx).Err() }
 	for b.Loop() {
 		alone, pingAlone := timeOne(step), timeOne(ping)
-		at16, pings16 := parallel(b, 4*n, step), parallel(b, 4*n, ping)
+		at16, pings16 := benchrun.Parallel(b, 4*n, step), benchrun.Parallel(b, 4*n, ping)
 		b.ReportMetric(float64(alone.Microseconds()), "µs_alone")
 		b.ReportMetric(float64(alone)/float64(pingAlone), "pings_alone")
 		b.ReportMetric(at16, "steps/s_16")

@@ -6,11 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"tinbao/bench/benchrun"
 	"tinbao/bot/telegram/telegramtest"
 )
 
@@ -20,64 +19,12 @@ import (
 
 // clients is how many requests are in flight at once, in the bound and in
 // the system alike (closed loop).
-const clients = 16
-
-// parallel runs n requests from clients goroutines and returns requests per
-// second.
-func parallel(b *testing.B, n int, do func(i int)) float64 {
-	b.Helper()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range clients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				do(i)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
-}
-
-// benchRounds is how many turns a bound and its system take in one run.
-const benchRounds = 4
-
-// interleave runs boundN requests to the bound and n to the system in
-// benchRounds rounds taking turns, and returns each one's rate over all its
-// rounds. Measured one after the other, a drift in a shared machine's speed
-// during the run (the hello bound moved by a quarter between runs here)
-// lands on one side of the ratio only; taking turns spreads it over both.
-// The benchmark's timer runs for the system only.
-func interleave(b *testing.B, boundN, n int, bound, system func(i int)) (boundRate, rate float64) {
-	b.Helper()
-	b.StopTimer()
-	// A round of fewer than clients would not run clients at once.
-	rounds := max(1, min(benchRounds, n/clients))
-	var boundTime, systemTime time.Duration
-	for r := range rounds {
-		from, to := boundN*r/rounds, boundN*(r+1)/rounds
-		start := time.Now()
-		parallel(b, to-from, func(i int) { bound(from + i) })
-		boundTime += time.Since(start)
-		from, to = n*r/rounds, n*(r+1)/rounds
-		b.StartTimer()
-		start = time.Now()
-		parallel(b, to-from, func(i int) { system(from + i) })
-		systemTime += time.Since(start)
-		b.StopTimer()
-	}
-	return float64(boundN) / boundTime.Seconds(), float64(n) / systemTime.Seconds()
-}
+const clients = benchrun.Clients
 
 // helloServer serves the bound B_http: a handler that only says hello, over
 // loopback, with keep-alive. It returns one hello request made by the
 // benchmark's own client, to run with the same concurrency as the system.
-func helloServer(b *testing.B, client *http.Client) func(int) {
+func helloServer(b *testing.B, client *http.Client) func(int) error {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,14 +38,15 @@ func helloServer(b *testing.B, client *http.Client) func(int) {
 	b.Cleanup(func() { srv.Close() })
 	url := "http://" + ln.Addr().String() + "/"
 	body := textUpdateFrom(1, 1, "xin chao")
-	return func(int) {
+	return func(int) error {
 		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 		if err != nil {
 			b.Error(err)
-			return
+			return nil
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		return nil
 	}
 }
 
@@ -109,7 +57,7 @@ const benchSecret = "bench-secret"
 // benchmark, and returns its webhook, a client that makes the calls a
 // webhook's response carries (as Telegram does) and a hello request made
 // with that client, the bound.
-func benchTelegram(b *testing.B) (hook string, client *http.Client, hello func(int)) {
+func benchTelegram(b *testing.B) (hook string, client *http.Client, hello func(int) error) {
 	tg := telegramtest.NewServer(b)
 	s := startService(b, map[string]string{
 		"TELEGRAM_BOT_TOKEN": telegramtest.Token, "TELEGRAM_API_URL": tg.URL, "TELEGRAM_WEBHOOK_SECRET": benchSecret,
@@ -128,7 +76,7 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 	hook, client, hello := benchTelegram(b)
 	b.ReportAllocs()
 	b.ResetTimer()
-	bound, rate := interleave(b, 5000, b.N, hello, func(i int) {
+	bound, rate := benchrun.Interleave(b, 5000, b.N, hello, func(i int) error {
 		// Many people, each at the menu: the common case of a first
 		// message. Each update is a new one, as Telegram sends them.
 		req, _ := http.NewRequest(http.MethodPost, hook,
@@ -137,10 +85,11 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 		resp, err := client.Do(req)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Errorf("step %d: %v %v", i, resp, err)
-			return
+			return nil
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		return nil
 	})
 	b.ReportMetric(rate, "steps/s")
 	b.ReportMetric(bound, "hello/s")
@@ -165,7 +114,7 @@ func BenchmarkTelegramConversations(b *testing.B) {
 	var update atomic.Int64
 	update.Store(300000)
 	b.ResetTimer()
-	bound, rate := interleave(b, 5000, b.N, hello, func(i int) {
+	bound, rate := benchrun.Interleave(b, 5000, b.N, hello, func(i int) error {
 		chat := int64(810000000 + i)
 		for _, st := range steps {
 			id := int(update.Add(1))
@@ -179,11 +128,12 @@ func BenchmarkTelegramConversations(b *testing.B) {
 			resp, err := client.Do(req)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				b.Errorf("conversation %d: %v %v", i, resp, err)
-				return
+				return nil
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
+		return nil
 	})
 	rate *= float64(len(steps))
 	b.ReportMetric(rate, "webhooks/s")

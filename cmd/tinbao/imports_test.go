@@ -38,6 +38,7 @@ var allowedDeps = map[string][]string{
 	"tinbao/bot/telegram/telegramtest/faketelegram": {"tinbao/bot/telegram/telegramtest"}, // dev tool
 	"tinbao/cmd/tinbao":                             nil,                                  // may import everything but test fakes
 	"tinbao/scripts/benchtable":                     {},                                   // make bench's table: reads go test's output only
+	"tinbao/bench/benchrun":                         {},                                   // how benchmarks run their bound and system
 }
 
 func TestImportRules(t *testing.T) {
