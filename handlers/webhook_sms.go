@@ -25,9 +25,13 @@ type SMS struct {
 	PublicURL string
 	// GatewayKey checks the SMS gateway's X-Signature; empty: off (404).
 	GatewayKey string
-	// Busy is said, by Twilio itself, to someone whose SMS could not be
-	// taken: Twilio does not retry, so the person must know to send again.
+	// Busy is said, by Twilio itself, to someone whose SMS could be neither
+	// handled nor kept (Redis away): Twilio does not retry, so the person
+	// must know to send again.
 	Busy string
+	// Later is said to someone whose SMS is kept to be handled later
+	// (sms.ErrHeld): the answer is late, and need not be asked for again.
+	Later string
 	// Now is the clock for the gateway's timestamps; nil: time.Now.
 	Now func() time.Time
 }
@@ -90,8 +94,10 @@ func twiml(w http.ResponseWriter, message string) {
 }
 
 // twilioSMS takes an SMS received by Twilio. A replayed MessageSid changes
-// nothing. Twilio does not retry a failed webhook: when the message cannot be
-// made durable, the person is told, through Twilio, to send again.
+// nothing. Twilio does not retry a failed webhook: every SMS is queued in
+// Redis before it is handled (sms.Adapter.HoldFor), and what cannot be
+// handled now is handled later; only when it cannot be queued either is the
+// person told, through Twilio, to send again.
 func (h *Handlers) twilioSMS(w http.ResponseWriter, r *http.Request) {
 	form, ok := h.twilioForm(w, r)
 	if !ok {
@@ -104,7 +110,12 @@ func (h *Handlers) twilioSMS(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	if err := h.cfg.SMS.Adapter.Receive(ctx, in); err != nil {
+	err = h.cfg.SMS.Adapter.Receive(ctx, in)
+	if errors.Is(err, sms.ErrHeld) {
+		twiml(w, h.cfg.SMS.Later)
+		return
+	}
+	if err != nil {
 		h.log.ErrorContext(ctx, "sms failed", "request_id", requestID(r.Context()), "provider", twilio.Name, "err", err)
 		twiml(w, h.cfg.SMS.Busy)
 		return

@@ -112,4 +112,26 @@ func TestSessionsOnRedisCluster(t *testing.T) {
 			t.Fatalf("Held %s = %v, %v", key, d, err)
 		}
 	}
+	// SMS queues (Twilio): each sender's list, lease and set-aside list
+	// in its own slot, the set of senders in another.
+	held := storage.NewHeld(rdb, prefix)
+	for i := range 10 {
+		sender := fmt.Sprintf("sms-%d", i)
+		if _, err := held.Push(ctx, sender, []byte("m")); err != nil {
+			t.Fatalf("Push %s: %v", sender, err)
+		}
+		head, ok, err := held.Lease(ctx, sender, "tok", time.Minute)
+		if err != nil || !ok || string(head) != "m" {
+			t.Fatalf("Lease %s = %q %v %v", sender, head, ok, err)
+		}
+		if next, err := held.Next(ctx, sender, "tok", head, i%2 == 0, time.Minute); err != nil || next != nil {
+			t.Fatalf("Next %s = %q %v", sender, next, err)
+		}
+		if err := held.Unlease(ctx, sender, "tok", true); err != nil {
+			t.Fatalf("Unlease %s: %v", sender, err)
+		}
+	}
+	if senders, err := held.Senders(ctx); err != nil || len(senders) != 0 {
+		t.Fatalf("senders after every queue emptied = %q, %v", senders, err)
+	}
 }

@@ -455,17 +455,23 @@ func (s *Sessions) Finish(ctx context.Context, channel, messageID, sender, token
 	return time.Duration(wait) * time.Millisecond, nil
 }
 
+// releaseScript frees the lock and takes the message back out of the flood
+// window's count: it was not handled, and its retry counts it again.
 var releaseScript = redis.NewScript(recordLua + `
 local r = load(KEYS[1])
 if not r or r[1] ~= ARGV[1] then return 0 end
 r[1] = ''
 r[2] = 0
+if r[3] > 0 then r[3] = r[3] - 1 end
 redis.call('SET', KEYS[1], cmsgpack.pack(r), 'KEEPTTL')
 return 1
 `)
 
 // Release drops the sender's lock without saving anything, after a failure,
-// so the provider's retry is handled from the same state.
+// so the provider's retry is handled from the same state: the message does
+// not count in the flood window either (a message retried through an
+// outage would otherwise count once per try, and its sender's answers be
+// capped once it is handled).
 func (s *Sessions) Release(ctx context.Context, sender, token string) error {
 	if err := releaseScript.Run(ctx, s.rdb, []string{s.senderKey(sender)}, token).Err(); err != nil {
 		return fmt.Errorf("release session: %w", err)

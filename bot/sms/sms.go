@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -64,6 +65,13 @@ type Adapter struct {
 	providers map[string]Provider
 	keepMarks bool
 	log       *slog.Logger
+	// held: every SMS from the providers in holdFor is queued before it
+	// is handled (hold.go); ready says whether Postgres answers.
+	held     Held
+	holdFor  map[string]bool
+	ready    func(context.Context) error
+	mu       sync.Mutex
+	failures map[[32]byte]int // a held message's failures in a row
 }
 
 // New builds the adapter. keepMarks sends Vietnamese as written (UCS-2, 70
@@ -138,11 +146,20 @@ func (a *Adapter) elsewhere(provider, number string) []string {
 
 // Receive handles one received SMS: the opt-out keywords here, everything
 // else through the runner, whose replies are queued in the outbox. An error
-// means nothing durable happened: answer so that the provider retries.
+// means nothing durable happened: answer so that the provider retries; but
+// ErrHeld means it is kept and will be handled later (HoldFor).
 func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if _, ok := a.providers[in.Provider]; !ok {
 		return fmt.Errorf("sms: unknown provider %q", in.Provider)
 	}
+	if a.holdFor[in.Provider] {
+		return a.receiveHeld(ctx, a.pseudonym(handle(in.Provider, Normalize(in.From))), in)
+	}
+	return a.receive(ctx, in)
+}
+
+// receive handles one received SMS now.
+func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 	number := Normalize(in.From)
 	h := handle(in.Provider, number)
 	sender := a.pseudonym(h)

@@ -37,9 +37,15 @@ var tokenRE = regexp.MustCompile(`K(\d+)K`)
 type loadStats struct {
 	requests, ok, unavailable, otherStatus, refused, broken, busy atomic.Int64
 	idleClosed                                                    atomic.Int64
+	held                                                          atomic.Int64 // SMS kept to be handled later
 	mu                                                            sync.Mutex
 	slow503                                                       time.Duration // the slowest 503
 }
+
+// heldNotice is in the one text Twilio says to a person whose SMS is kept
+// to be handled later (common.held_sms, without marks): they need not, and
+// do not, send it again.
+const heldNotice = "khong can gui lai"
 
 func (s *loadStats) saw503(d time.Duration) {
 	s.unavailable.Add(1)
@@ -180,6 +186,10 @@ func (h *harness) answered(st *loadStats, rep *replica, what string, req *http.R
 		st.otherStatus.Add(1)
 	}
 	h.reqLog.printf("%s → %s: %d in %s %s", what, rep.name, resp.StatusCode, took.Round(time.Millisecond), bytes.TrimSpace(b))
+	if resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte(heldNotice)) {
+		st.held.Add(1)
+		return resp.StatusCode
+	}
 	if resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte("<Message>")) {
 		st.busy.Add(1)
 		return -1 // Twilio says "busy, send again" to the person
@@ -189,7 +199,8 @@ func (h *harness) answered(st *loadStats, rep *replica, what string, req *http.R
 
 // smsReport is reportBySMS's conversation through Twilio. Twilio does not
 // retry a webhook: after a "busy" answer, an error or no answer, the person
-// sends the same words again (a new MessageSid).
+// sends the same words again (a new MessageSid); told that their SMS is
+// kept, they go on.
 func (h *harness) smsReport(st *loadStats, c *conv) {
 	steps := []string{"BAO TIN", "1", c.story, "0", "4", "2", "1", "2", "1"}
 	for i, text := range steps {
@@ -249,8 +260,8 @@ func (r *drillRow) problem(format string, args ...any) {
 func (r *drillRow) ok() bool { return len(r.problems) == 0 }
 
 func (r *drillRow) summary() string {
-	s := fmt.Sprintf("%d conversations, %d requests, %d×503, %d busy SMS; %d reports (%d expected), %d lost, %d duplicates, %d acknowledged, settled in %s",
-		r.convs, r.load.requests.Load(), r.load.unavailable.Load(), r.load.busy.Load(), r.committed, r.expected, r.lost, r.dups, r.acked, r.settled.Round(time.Second))
+	s := fmt.Sprintf("%d conversations, %d requests, %d×503, %d busy SMS, %d held; %d reports (%d expected), %d lost, %d duplicates, %d acknowledged, settled in %s",
+		r.convs, r.load.requests.Load(), r.load.unavailable.Load(), r.load.busy.Load(), r.load.held.Load(), r.committed, r.expected, r.lost, r.dups, r.acked, r.settled.Round(time.Second))
 	if len(r.notes) > 0 {
 		s += "; " + strings.Join(r.notes, "; ")
 	}
@@ -500,7 +511,7 @@ func (f figures) column(i int, names []string) string {
 func formatTable(rows []drillRow, cfg drillConfig) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nFault drills: 2 replicas, %d people, %s of load per drill, outages of %s\n\n", cfg.people, cfg.load, cfg.outage)
-	b.WriteString("| drill | requests | 503s (slowest) | busy SMS | refused / idle-closed / cut | reports (expected) | lost | dups | acks delivered | drain | goroutines r1/r2 before → after | fds r1/r2 before → after | invariants |\n")
+	b.WriteString("| drill | requests | 503s (slowest) | busy / held SMS | refused / idle-closed / cut | reports (expected) | lost | dups | acks delivered | drain | goroutines r1/r2 before → after | fds r1/r2 before → after | invariants |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	names := []string{"r1", "r2"}
 	for _, r := range rows {
@@ -512,8 +523,8 @@ func formatTable(rows []drillRow, cfg drillConfig) string {
 		if !r.ok() {
 			verdict = "FAIL: " + strings.Join(r.problems, "; ")
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d (%s) | %d | %d / %d / %d | %d (%d) | %d | %d | %d / %d | %s | %s → %s | %s → %s | %s |\n",
-			r.name, r.load.requests.Load(), r.load.unavailable.Load(), r.load.slow503.Round(time.Millisecond), r.load.busy.Load(),
+		fmt.Fprintf(&b, "| %s | %d | %d (%s) | %d / %d | %d / %d / %d | %d (%d) | %d | %d | %d / %d | %s | %s → %s | %s → %s | %s |\n",
+			r.name, r.load.requests.Load(), r.load.unavailable.Load(), r.load.slow503.Round(time.Millisecond), r.load.busy.Load(), r.load.held.Load(),
 			r.load.refused.Load(), r.load.idleClosed.Load(), r.load.broken.Load(), r.committed, r.expected, r.lost, r.dups, r.acked, r.committed, drain,
 			r.before.column(0, names), r.after.column(0, names), r.before.column(1, names), r.after.column(1, names), verdict)
 	}

@@ -98,7 +98,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	} else {
 		log.Info("telegram is off: TELEGRAM_BOT_TOKEN is empty")
 	}
-	smsHooks, err := wireSMS(cfg, runner, engine, db, senders, log)
+	smsHooks, err := wireSMS(cfg, runner, engine, db, storage.NewHeld(rdb, cfg.RedisPrefix), senders, log)
 	if err != nil {
 		return err
 	}
@@ -155,6 +155,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	wg.Go(func() { dispatcher.Run(ctx) })
 	wg.Go(func() { runPurge(ctx, db, cfg.Retention, cfg.PurgeEvery, log) })
 	wg.Go(func() { sweepAlarms(ctx, runner, cfg.AlarmSilence, log) })
+	if smsHooks != nil {
+		wg.Go(func() { smsHooks.Adapter.ReplayHeld(ctx, time.Second) })
+	}
 	downloaders := map[string]media.Downloader{}
 	if tg != nil {
 		downloaders[bot.ChannelTelegram] = telegramFiles{tg}
@@ -233,15 +236,16 @@ func openMigrated(ctx context.Context, url string) (*storage.DB, error) {
 
 // wireSMS builds the SMS channel from the providers that are configured
 // (none: the channel is off and its webhooks answer 404).
-func wireSMS(cfg config, runner *bot.Runner, engine *flows.Engine, db *storage.DB, senders map[string]delivery.Sender,
-	log *slog.Logger) (*handlers.SMS, error) {
+func wireSMS(cfg config, runner *bot.Runner, engine *flows.Engine, db *storage.DB, held sms.Held,
+	senders map[string]delivery.Sender, log *slog.Logger) (*handlers.SMS, error) {
 	if !cfg.twilioOn() && !cfg.smsgateOn() {
 		log.Info("sms is off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM, or SMSGATE_URL")
 		return nil, nil
 	}
 	adapter := sms.New(runner, cfg.Keys, db, cfg.SMSKeepMarks, log)
 	hooks := &handlers.SMS{Adapter: adapter, Receipts: db, PublicURL: cfg.PublicURL.String(),
-		Busy: adapter.Compose([]flows.Reply{{Text: engine.Text(locales.Default, "common.busy_sms")}})}
+		Busy:  adapter.Compose([]flows.Reply{{Text: engine.Text(locales.Default, "common.busy_sms")}}),
+		Later: adapter.Compose([]flows.Reply{{Text: engine.Text(locales.Default, "common.held_sms")}})}
 	if cfg.twilioOn() {
 		tw, err := twilio.New(twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
 			From: cfg.TwilioFrom, APIURL: cfg.TwilioAPIURL, StatusCallback: cfg.PublicURL.String() + "/webhooks/twilio/status"})
@@ -249,6 +253,7 @@ func wireSMS(cfg config, runner *bot.Runner, engine *flows.Engine, db *storage.D
 			return nil, err
 		}
 		adapter.AddProvider(twilio.Name, tw)
+		adapter.HoldFor(held, db.Ping, twilio.Name) // Twilio never sends a webhook again
 		hooks.TwilioToken = cfg.TwilioAuthToken
 	}
 	if cfg.smsgateOn() {

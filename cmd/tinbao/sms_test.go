@@ -4,15 +4,21 @@ import (
 	"cmp"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"tinbao/bot"
 	"tinbao/bot/sms"
 	"tinbao/bot/sms/smstest"
 	"tinbao/flows"
+	"tinbao/identity"
+	"tinbao/storage"
+	"tinbao/storage/storagetest"
 )
 
 // A made-up number (never a real one in the repo), as a person's phone
@@ -582,5 +588,211 @@ func TestSMSCodeAnswersTheSamePhoneThroughEitherNumber(t *testing.T) {
 	got := tw.WaitSent(otherE164, before+1, 10*time.Second)
 	if len(got) <= before || !strings.Contains(got[len(got)-1].Body, "Khong tim thay") {
 		t.Errorf("lookup from another phone = %+v, want not found", got)
+	}
+}
+
+// pgProxy stands between the service and the test's Postgres on loopback,
+// so that a test can take Postgres away from this service alone (cut) and
+// bring it back (restore) on the same address.
+type pgProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+// newPGProxy proxies the database of dbURL, and returns dbURL through it.
+func newPGProxy(t *testing.T, dbURL string) (*pgProxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{t: t, target: u.Host}
+	p.restore()
+	p.addr = p.ln.Addr().String()
+	t.Cleanup(p.cut)
+	u.Host = p.addr
+	return p, u.String()
+}
+
+func (p *pgProxy) restore() {
+	p.t.Helper()
+	addr := cmp.Or(p.addr, "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut refuses new connections and ends the open ones, as a stopped
+// Postgres does.
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Twilio never sends a webhook again. With Postgres away, an SMS to the
+// Twilio number is kept (sealed, in Redis): the first is answered, by Twilio
+// itself, "we got it, the answer comes late, no need to send again", the
+// next with empty TwiML, and none "busy, send again". Once Postgres is back
+// they are handled in the order written, without the person writing again:
+// the replies come, and the report has every word, once. Nothing of the
+// person is in the log.
+func TestSMSHeldWhilePostgresIsAway(t *testing.T) {
+	tw := smstest.NewTwilio("ACtest", "authtoken0123456789abcdef")
+	defer tw.Close()
+	rdb, prefix := storagetest.Redis(t)
+	dbURL := storagetest.DatabaseURL(t)
+	pg, proxied := newPGProxy(t, dbURL)
+	s := startServiceOn(t, proxied, prefix, map[string]string{"TWILIO_ACCOUNT_SID": "ACtest",
+		"TWILIO_AUTH_TOKEN": "authtoken0123456789abcdef", "TWILIO_FROM": "+15005550006", "TWILIO_API_URL": tw.URL,
+		"JOIN_WINDOW": "200ms"})
+	p := &twilioPhone{t: t, s: s, tw: tw}
+	if got := p.say("BAO TIN"); !strings.Contains(got, "1 ") {
+		t.Fatalf("menu = %q", got)
+	}
+
+	pg.cut()
+	before := len(tw.SentTo(victimE164))
+	const story = "co nguoi ru em toi sang Campuchia lam viec nhe luong cao"
+	for i, text := range []string{"1", story} {
+		resp := p.post(text)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		held := strings.Contains(string(body), "<Message>") && strings.Contains(string(body), "khong can gui lai")
+		if resp.StatusCode != http.StatusOK || (i == 0) != held || (i > 0 && !strings.Contains(string(body), "<Response/>")) {
+			t.Fatalf("SMS %d with Postgres away: %d %s; want the held notice first, then empty TwiML", i, resp.StatusCode, body)
+		}
+		time.Sleep(300 * time.Millisecond) // past JOIN_WINDOW: a new answer
+	}
+	time.Sleep(time.Second)
+	if n := len(tw.SentTo(victimE164)); n != before {
+		t.Fatalf("%d SMS sent with Postgres away", n-before)
+	}
+	if !strings.Contains(s.log.String(), "sms not handled now: held") {
+		t.Errorf("the log does not say a message was held")
+	}
+
+	pg.restore()
+	got := tw.WaitSent(victimE164, before+2, 40*time.Second)
+	if len(got) < before+2 {
+		t.Fatalf("after Postgres came back, %d answers, want 2\n%s", len(got)-before, s.log)
+	}
+	if !strings.Contains(got[before].Body, "Ke chuyen") || strings.Contains(got[before+1].Body, "Ke chuyen") {
+		t.Errorf("answers out of turn: %q then %q", got[before].Body, got[before+1].Body)
+	}
+	for _, answer := range []string{"0", "4", "2", "1", "2"} {
+		p.say(answer)
+	}
+	if got := p.say("1"); !strings.Contains(got, "TB-") {
+		t.Fatalf("after Gui: %q", got)
+	}
+	tips, _ := s.db.OpenTips(context.Background(), 10)
+	if len(tips) != 1 || tips[0].Category != "lured" || tips[0].Details["what"] != story {
+		t.Fatalf("tips = %+v, want one, with the story as written once", tips)
+	}
+	if strings.Contains(s.log.String(), victimE164) || strings.Contains(s.log.String(), "Campuchia") {
+		t.Errorf("the number or the words are in the log")
+	}
+	if q, _ := storage.NewHeld(rdb, prefix).Senders(context.Background()); len(q) != 0 {
+		t.Errorf("queues left after every SMS was handled: %d", len(q))
+	}
+}
+
+// Two replicas, Postgres away from both, a person writing to each in turn,
+// and something unreadable at the head of their queue (a seal from an old
+// key): once Postgres is back, the unreadable is set aside (kept, logged),
+// and every SMS is handled once, in the order written, whichever replica
+// took it.
+func TestSMSHeldAcrossReplicasInOrder(t *testing.T) {
+	tw := smstest.NewTwilio("ACtest", "authtoken0123456789abcdef")
+	defer tw.Close()
+	rdb, prefix := storagetest.Redis(t)
+	pg, proxied := newPGProxy(t, storagetest.DatabaseURL(t))
+	env := map[string]string{"TWILIO_ACCOUNT_SID": "ACtest", "TWILIO_AUTH_TOKEN": "authtoken0123456789abcdef",
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": tw.URL, "JOIN_WINDOW": "200ms"}
+	r1 := startServiceOn(t, proxied, prefix, env)
+	r2 := startServiceOn(t, proxied, prefix, env)
+	p1 := &twilioPhone{t: t, s: r1, tw: tw}
+	if got := p1.say("BAO TIN"); !strings.Contains(got, "1 ") {
+		t.Fatalf("menu = %q", got)
+	}
+
+	pg.cut()
+	held := storage.NewHeld(rdb, prefix)
+	keys, err := identity.ParseKeyring(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := keys.Pseudonym(bot.ChannelSMS, "twilio:"+victimE164)
+	if _, err := held.Push(context.Background(), sender, []byte("not a seal")); err != nil {
+		t.Fatal(err)
+	}
+	const story = "nguoi ta giu giay to cua chi toi"
+	before := len(tw.SentTo(victimE164))
+	p2 := &twilioPhone{t: t, s: r2, tw: tw, n: 50} // its own MessageSids
+	for i, text := range []string{"1", story, "0"} {
+		p := p1
+		if i%2 == 1 {
+			p = p2
+		}
+		resp := p.post(text)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "gui lai sau") {
+			t.Fatalf("SMS %d with Postgres away: %d %s, want it kept", i, resp.StatusCode, body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	pg.restore()
+	got := tw.WaitSent(victimE164, before+3, 40*time.Second)
+	if len(got) != before+3 {
+		t.Fatalf("after Postgres came back, %d answers, want 3\n%s\n%s", len(got)-before, r1.log, r2.log)
+	}
+	// The story's prompt, then where (after the story), then children
+	// (after "0" skipped where): each answer to its own SMS, in turn.
+	for i, want := range []string{"Ke chuyen", "o dau", "tre em"} {
+		if !strings.Contains(got[before+i].Body, want) {
+			t.Errorf("answer %d = %q, want %q: out of turn", i, got[before+i].Body, want)
+		}
+	}
+	aside, _ := held.SetAside(context.Background(), sender)
+	if len(aside) != 1 || string(aside[0]) != "not a seal" {
+		t.Errorf("set aside = %q, want the unreadable one", aside)
+	}
+	if !strings.Contains(r1.log.String()+r2.log.String(), "held sms unreadable: set aside") {
+		t.Errorf("setting it aside is not logged")
+	}
+	if q, _ := held.Queued(context.Background(), sender); len(q) != 0 {
+		t.Errorf("%d left in the queue", len(q))
 	}
 }

@@ -1,0 +1,298 @@
+package sms
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"tinbao/bot"
+)
+
+// Twilio never sends a webhook again: an SMS that could not be handled when
+// it came (Postgres away) was lost unless the person wrote it again. So
+// every SMS from such a provider goes first into a queue of its sender's,
+// in Redis, sealed, and leaves it only once handled. Whoever holds the
+// sender's lease handles the queue from its head: the request that brought
+// the SMS, in the common case at once, or, for what it could not handle,
+// a replayer that every replica runs. The person's answers may come late,
+// but nothing they wrote is lost or answered out of turn, and nothing is
+// handled twice: one lease per sender, and a message handled but not yet
+// removed (a replica died between the two) is the runner's duplicate. Only
+// with Redis away too is the person asked to send again. (The SMS gateway
+// retries for two days until the effect is durable: it needs none of this.)
+
+// Held is the queues, one per sender (storage.Held, in Redis).
+type Held interface {
+	// Push appends sealed to sender's queue and returns the queue's length.
+	Push(ctx context.Context, sender string, sealed []byte) (int64, error)
+	// Lease takes sender's lease under token and returns the head (nil:
+	// empty); ok is false when another holds it.
+	Lease(ctx context.Context, sender, token string, ttl time.Duration) (head []byte, ok bool, err error)
+	// Next removes head (into the set-aside list when aside), renews the
+	// lease, and returns the next head.
+	Next(ctx context.Context, sender, token string, head []byte, aside bool, ttl time.Duration) ([]byte, error)
+	// Unlease frees the lease; empty: the queue was seen empty.
+	Unlease(ctx context.Context, sender, token string, empty bool) error
+	// Senders lists the senders with a queue.
+	Senders(ctx context.Context) ([]string, error)
+}
+
+// ErrHeld means the SMS is kept, durable, and will be handled as soon as it
+// can be: the provider must not be asked to retry, and the person is told
+// once that the answer comes late (the first of their SMS held; those
+// queued behind it say nothing more).
+var ErrHeld = errors.New("sms: held, to be handled later")
+
+// HoldFor makes every SMS from the providers named go through held (see
+// above). ready says whether a message can be handled now (Postgres
+// answers): the replayer does not try while it cannot. Call it before
+// receiving messages, and run ReplayHeld.
+func (a *Adapter) HoldFor(held Held, ready func(context.Context) error, providers ...string) {
+	a.held = held
+	a.ready = ready
+	a.holdFor = map[string]bool{}
+	for _, p := range providers {
+		a.holdFor[p] = true
+	}
+	a.failures = map[[32]byte]int{}
+}
+
+// heldChannel keeps held messages' seals apart from every other sealed
+// handle's.
+const heldChannel = "sms-held"
+
+// Times. A live request starts handling its sender's queue for up to
+// liveFor, each message up to tryFor: well within the 15 s Twilio waits for
+// the webhook's answer. The replayer keeps a queue for up to replayFor.
+// The lease outlives the longest of these (renewed with each message), so
+// it cannot run out under a message still being handled; it runs out soon
+// after a replica died holding it.
+const (
+	tryFor    = 8 * time.Second
+	liveFor   = 4 * time.Second
+	replayFor = 10 * time.Second
+	leaseTTL  = 30 * time.Second
+	// maxReplayWait is the longest pause between rounds of the replayer
+	// while messages keep failing.
+	maxReplayWait = 30 * time.Second
+)
+
+// Set aside, never dropped. A message is set aside (kept in Redis for 30
+// days, and logged as an error) so that it cannot hold its sender's later
+// ones back for ever: when it has failed poisonAfter times in a row with
+// Postgres answering (it will not succeed), or when it has waited
+// maxHeldAge (the gateway too gives up after two days).
+const (
+	poisonAfter = 10
+	maxHeldAge  = 48 * time.Hour
+)
+
+// heldMessage is what is sealed: the SMS, and when it came.
+type heldMessage struct {
+	In Inbound   `json:"in"`
+	At time.Time `json:"at"`
+}
+
+// receiveHeld pushes in to its sender's queue and handles the queue if no
+// one else is: nil once in is handled, or queued behind others still being
+// handled; ErrHeld when in could not be handled now and is the first of a
+// new backlog; an error, when it could not be queued (Redis away).
+func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) error {
+	raw, err := json.Marshal(heldMessage{In: in, At: time.Now()})
+	if err != nil {
+		return err
+	}
+	sealed, err := a.keys.Seal(heldChannel, sender, string(raw))
+	if err != nil {
+		return err
+	}
+	n, err := a.held.Push(ctx, sender, sealed)
+	if err != nil {
+		return err
+	}
+	if err := a.drain(ctx, sender, liveFor); err != nil {
+		a.log.WarnContext(ctx, "sms not handled now: held", "sender", sender, "provider", in.Provider, "err", err)
+		if n == 1 {
+			return ErrHeld
+		}
+	}
+	return nil
+}
+
+// errLeased: another holds the sender's lease, and handles the queue.
+var errLeased = errors.New("sms: queue handled elsewhere")
+
+// drain handles sender's queue from its head under the lease, starting
+// messages for up to budget. It returns the error of the message it had to
+// stop at (left at the head, for later), nil when the queue is empty, when
+// another holds the lease, or when the budget ran out.
+func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration) error {
+	token := newLeaseToken()
+	head, ok, err := a.held.Lease(ctx, sender, token, leaseTTL)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	stop := time.Now().Add(budget)
+	for head != nil {
+		if time.Now().After(stop) {
+			a.unlease(ctx, sender, token, false)
+			return nil
+		}
+		aside, err := a.handleHeld(ctx, sender, head)
+		if err != nil {
+			a.unlease(ctx, sender, token, false)
+			return err
+		}
+		// Removed even when ctx has ended: it was handled.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		head, err = a.held.Next(nctx, sender, token, head, aside, leaseTTL)
+		cancel()
+		if err != nil {
+			return err // lease lost, or Redis away: the lease runs out
+		}
+	}
+	a.unlease(ctx, sender, token, true)
+	return nil
+}
+
+func (a *Adapter) unlease(ctx context.Context, sender, token string, empty bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := a.held.Unlease(ctx, sender, token, empty); err != nil {
+		a.log.WarnContext(ctx, "held sms unlease", "sender", sender, "err", err)
+	}
+}
+
+// handleHeld handles one queued message: nil when done, aside when it is to
+// be set aside instead (unreadable, too old or poisonous), an error when it
+// stays at the head for later.
+func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte) (aside bool, err error) {
+	var m heldMessage
+	raw, err := a.keys.Open(heldChannel, sender, sealed)
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &m)
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "held sms unreadable: set aside", "sender", sender, "err", err)
+		return true, nil
+	}
+	tctx, cancel := context.WithTimeout(ctx, tryFor)
+	err = a.receive(tctx, m.In)
+	cancel()
+	key := sha256.Sum256(sealed)
+	if err == nil {
+		a.forgetFailures(key)
+		if wait := time.Since(m.At); wait > time.Second {
+			a.log.InfoContext(ctx, "held sms handled", "sender", sender, "provider", m.In.Provider,
+				"held_ms", wait.Milliseconds())
+		}
+		return false, nil
+	}
+	if time.Since(m.At) > maxHeldAge {
+		a.log.ErrorContext(ctx, "held sms set aside: too old", "sender", sender, "err", err)
+		return true, nil
+	}
+	if a.poisonous(ctx, key, err) {
+		a.log.ErrorContext(ctx, "held sms set aside: fails with Postgres answering", "sender", sender,
+			"failures", poisonAfter, "err", err)
+		return true, nil
+	}
+	return false, err
+}
+
+// poisonous counts a failure of the message key, when it says something
+// about the message: Postgres answers (a.ready) and the sender's lock was
+// free. It reports whether the message has now failed poisonAfter times.
+// Counted per replica, in memory: a message is set aside a little later
+// with several replicas, never sooner.
+func (a *Adapter) poisonous(ctx context.Context, key [32]byte, err error) bool {
+	if errors.Is(err, bot.ErrBusy) || ctx.Err() != nil {
+		return false
+	}
+	if a.ready != nil && a.ready(ctx) != nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.failures) > 10_000 {
+		clear(a.failures) // bounded: counting starts again
+	}
+	a.failures[key]++
+	if a.failures[key] >= poisonAfter {
+		delete(a.failures, key)
+		return true
+	}
+	return false
+}
+
+func (a *Adapter) forgetFailures(key [32]byte) {
+	a.mu.Lock()
+	delete(a.failures, key)
+	a.mu.Unlock()
+}
+
+// ReplayHeld handles the queues that requests left behind, every interval
+// until ctx ends. No round starts while Postgres does not answer (asking
+// costs one ping), so the queues go as soon as it is back; while messages
+// fail with it answering, the pause doubles, up to maxReplayWait.
+func (a *Adapter) ReplayHeld(ctx context.Context, interval time.Duration) {
+	if a.held == nil {
+		return
+	}
+	wait := interval
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.replay(ctx) {
+			wait = min(2*wait, maxReplayWait)
+		} else {
+			wait = interval
+		}
+		t.Reset(wait)
+	}
+}
+
+// replay handles each queue it finds, in turn, and reports whether a
+// message failed. One sender's failing message holds back only that
+// sender's queue; the round stops when Postgres stops answering.
+func (a *Adapter) replay(ctx context.Context) (failed bool) {
+	ready := func() bool { return a.ready == nil || a.ready(ctx) == nil }
+	if !ready() {
+		return false
+	}
+	senders, err := a.held.Senders(ctx)
+	if err != nil {
+		return false
+	}
+	for _, sender := range senders {
+		if ctx.Err() != nil {
+			return failed
+		}
+		if err := a.drain(ctx, sender, replayFor); err != nil {
+			a.log.WarnContext(ctx, "held sms still not handled", "sender", sender, "err", err)
+			failed = true
+			if !ready() {
+				return failed
+			}
+		}
+	}
+	return failed
+}
+
+func newLeaseToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
