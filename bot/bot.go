@@ -688,6 +688,34 @@ func (r *Runner) dataRequest(ctx context.Context, m Message, lang string, req fl
 	return r.engine.DataAnswer(lang, m.Channel, req, held, false), nil
 }
 
+// Once applies effect for m once, in turn with the sender's other
+// messages: under their lock, and not at all for a message handled before
+// (a provider's retry). For what an adapter does itself rather than through
+// the flows, such as STOP and START by SMS: a STOP the gateway retries after
+// the person's START must not stop them again. The session is left as it
+// was. An error means nothing was recorded: the provider retries.
+func (r *Runner) Once(ctx context.Context, m Message, effect func(context.Context) error) error {
+	token := newToken()
+	b, err := r.begin(ctx, m, token)
+	if errors.Is(err, ErrDuplicate) {
+		r.log.InfoContext(ctx, "duplicate message dropped", "message", m)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("once: %w", err)
+	}
+	if err := effect(ctx); err != nil {
+		r.release(ctx, m.Sender, token)
+		return fmt.Errorf("once: %w", err)
+	}
+	if _, err := r.sessions.Finish(ctx, m.Channel, m.MessageID, m.Sender, token, b.Session, false, 0); err != nil {
+		// The effect is recorded; its retry applies it again, which STOP
+		// and START bear.
+		return fmt.Errorf("once: %w", err)
+	}
+	return nil
+}
+
 // Forget deletes a sender's conversation (the web chat's quick exit).
 func (r *Runner) Forget(ctx context.Context, sender string) error {
 	return r.sessions.Forget(ctx, sender)

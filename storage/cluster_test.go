@@ -134,4 +134,11 @@ func TestSessionsOnRedisCluster(t *testing.T) {
 	if senders, err := held.Senders(ctx); err != nil || len(senders) != 0 {
 		t.Fatalf("senders after every queue emptied = %q, %v", senders, err)
 	}
+	// Queues on every master are found again from their keys.
+	for i := range 10 {
+		held.Push(ctx, fmt.Sprintf("sms-%d", i), []byte("m"))
+	}
+	if n, err := held.Rescan(ctx); err != nil || n != 10 {
+		t.Fatalf("Rescan on the cluster = %d, %v; want 10", n, err)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,11 +34,11 @@ func NewHeld(rdb redis.UniversalClient, prefix string) *Held {
 }
 
 // heldTTL bounds how long a queue stays when nothing handles it (every
-// replica down for a week); setAsideTTL how long what was set aside stays
-// for someone to look at.
+// replica down for a week), and how long what was set aside stays for
+// someone to look at: sealed, but a person's number and words all the same.
 const (
 	heldTTL     = 7 * 24 * time.Hour
-	setAsideTTL = 30 * 24 * time.Hour
+	setAsideTTL = heldTTL
 )
 
 // ErrLeaseLost means the sender's lease ran out, or another took it: the
@@ -48,28 +50,72 @@ func (h *Held) leaseKey(sender string) string { return h.prefix + "held-lease:{"
 func (h *Held) asideKey(sender string) string { return h.prefix + "held-aside:{" + sender + "}" }
 func (h *Held) sendersKey() string            { return h.prefix + "held-senders" }
 
-// Push appends a sealed message to sender's queue, in one round trip, and
-// returns how many are queued with it. The set names the sender after the
-// list has the message: a replica that finds the sender there finds it.
+// Push appends a sealed message to sender's queue and returns how many are
+// queued with it. The set names the sender only once the list has the
+// message (two round trips: in one pipeline a Redis Cluster may run the two
+// on their nodes in either order), so that a replica that empties the queue
+// meanwhile (Unlease) cannot take the sender out of the set after the
+// message went in. A message in the list whose naming failed is still
+// handled: by its own request, named again by Unlease, or found by Rescan.
+// An error means the message is not in the queue.
 func (h *Held) Push(ctx context.Context, sender string, sealed []byte) (int64, error) {
 	var n *redis.IntCmd
 	_, err := h.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		n = p.RPush(ctx, h.listKey(sender), sealed)
 		p.Expire(ctx, h.listKey(sender), heldTTL)
-		p.SAdd(ctx, h.sendersKey(), sender)
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("hold: %w", err)
 	}
+	h.rdb.SAdd(ctx, h.sendersKey(), sender) // see above: a failure here loses nothing
 	return n.Val(), nil
 }
 
-// leaseScript takes the sender's lease if it is free and returns {1, head}
-// (head false when the queue is empty), or {0} when another has it.
-// KEYS: lease, list. ARGV: token, ms.
+// Rescan names every sender with a queue in the set again, from the keys
+// themselves (on each master of a cluster): the safety net for a queue
+// whose naming was lost (Redis went away between a push and its naming,
+// and again before its request let the lease go). It returns how many
+// queues it found.
+func (h *Held) Rescan(ctx context.Context) (int, error) {
+	var mu sync.Mutex
+	found := 0
+	scan := func(ctx context.Context, c *redis.Client) error {
+		pattern := h.prefix + "held:{*}"
+		iter := c.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			key := iter.Val()
+			sender := strings.TrimSuffix(strings.TrimPrefix(key, h.prefix+"held:{"), "}")
+			if err := h.rdb.SAdd(ctx, h.sendersKey(), sender).Err(); err != nil {
+				return err
+			}
+			mu.Lock()
+			found++
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := h.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		return found, fmt.Errorf("held rescan: %w", err)
+	}
+	return found, nil
+}
+
+// leaseScript takes the sender's lease if it is free, or already token's
+// (go-redis sends a script again after a read timeout), and returns
+// {1, head} (head false when the queue is empty), or {0} when another has
+// it. KEYS: lease, list. ARGV: token, ms.
 var leaseScript = redis.NewScript(`
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return {0} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, redis.call('LINDEX', KEYS[2], 0)}
 `)
 
@@ -144,6 +190,8 @@ return redis.call('LLEN', KEYS[2])
 // Unlease frees sender's lease. With an empty queue, the sender leaves the
 // set first: a message pushed meanwhile is seen by the length read after,
 // and the sender named again (its own pusher names it too, after its push).
+// A queue left with messages always names its sender: its pusher's naming
+// may have failed.
 func (h *Held) Unlease(ctx context.Context, sender, token string, empty bool) error {
 	if empty {
 		if err := h.rdb.SRem(ctx, h.sendersKey(), sender).Err(); err != nil {
@@ -154,7 +202,7 @@ func (h *Held) Unlease(ctx context.Context, sender, token string, empty bool) er
 	if err != nil {
 		return fmt.Errorf("held unlease: %w", err)
 	}
-	if empty && left > 0 {
+	if left > 0 {
 		if err := h.rdb.SAdd(ctx, h.sendersKey(), sender).Err(); err != nil {
 			return fmt.Errorf("held unlease: %w", err)
 		}

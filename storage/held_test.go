@@ -107,3 +107,23 @@ func TestHeldLeaseRunsOut(t *testing.T) {
 		t.Errorf("queue = %q, want a still there", q)
 	}
 }
+
+// A queue whose sender the set lost (Redis went away between a push and its
+// naming) is found again from its key.
+func TestHeldRescanFindsALostQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	h := storage.NewHeld(rdb, prefix)
+	h.Push(ctx, "lost", []byte("a"))
+	rdb.Del(ctx, prefix+"held-senders")
+	if senders, _ := h.Senders(ctx); len(senders) != 0 {
+		t.Fatalf("senders = %q", senders)
+	}
+	if n, err := h.Rescan(ctx); err != nil || n != 1 {
+		t.Fatalf("Rescan = %d, %v; want the one queue", n, err)
+	}
+	if senders, _ := h.Senders(ctx); !slices.Equal(senders, []string{"lost"}) {
+		t.Errorf("senders after Rescan = %q", senders)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"time"
 
 	"tinbao/bot"
@@ -39,6 +40,8 @@ type Held interface {
 	Unlease(ctx context.Context, sender, token string, empty bool) error
 	// Senders lists the senders with a queue.
 	Senders(ctx context.Context) ([]string, error)
+	// Rescan finds queues whose sender the set lost (a safety net).
+	Rescan(ctx context.Context) (int, error)
 }
 
 // ErrHeld means the SMS is kept, durable, and will be handled as soon as it
@@ -65,29 +68,42 @@ func (a *Adapter) HoldFor(held Held, ready func(context.Context) error, provider
 // handle's.
 const heldChannel = "sms-held"
 
-// Times. A live request starts handling its sender's queue for up to
-// liveFor, each message up to tryFor: well within the 15 s Twilio waits for
-// the webhook's answer. The replayer keeps a queue for up to replayFor.
-// The lease outlives the longest of these (renewed with each message), so
-// it cannot run out under a message still being handled; it runs out soon
-// after a replica died holding it.
+// Times. A live request starts messages of its sender's queue for up to
+// liveFor, each up to tryFor, and all within liveMax; what follows a
+// message (freeing the sender's lock, removing it from the queue, freeing
+// the lease) has up to 2 s each, only when Redis is that slow: within the
+// 15 s Twilio waits for the webhook's answer even with Postgres hung. The
+// replayer keeps a queue for up to replayFor. The lease outlives the
+// longest of these (renewed with each message), so it cannot run out under
+// a message still being handled; it runs out soon after a replica died
+// holding it.
 const (
-	tryFor    = 8 * time.Second
-	liveFor   = 4 * time.Second
+	tryFor    = 6 * time.Second
+	liveFor   = 2 * time.Second
+	liveMax   = 8 * time.Second
 	replayFor = 10 * time.Second
 	leaseTTL  = 30 * time.Second
+	// readyFor bounds asking whether Postgres answers: a hung one does not.
+	readyFor = time.Second
 	// maxReplayWait is the longest pause between rounds of the replayer
 	// while messages keep failing.
 	maxReplayWait = 30 * time.Second
+	// rescanEvery: how often the replayer looks for queues the set of
+	// senders lost.
+	rescanEvery = 5 * time.Minute
 )
 
-// Set aside, never dropped. A message is set aside (kept in Redis for 30
-// days, and logged as an error) so that it cannot hold its sender's later
-// ones back for ever: when it has failed poisonAfter times in a row with
-// Postgres answering (it will not succeed), or when it has waited
-// maxHeldAge (the gateway too gives up after two days).
+// Set aside, never dropped. A message is set aside (kept in Redis for a
+// week, sealed, and logged as an error) so that it cannot hold its sender's
+// later ones back for ever: when it cannot be read; when it has failed
+// poisonAfter times in a row in the replayer, each time with Postgres
+// answering and for no reason of time, connection or lock, and is at least
+// poisonAge old (a failover's errors are none of its fault, and it must
+// not be set aside for them); or when it has waited maxHeldAge (the
+// gateway too gives up after two days).
 const (
 	poisonAfter = 10
+	poisonAge   = 15 * time.Minute
 	maxHeldAge  = 48 * time.Hour
 )
 
@@ -114,7 +130,9 @@ func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) er
 	if err != nil {
 		return err
 	}
-	if err := a.drain(ctx, sender, liveFor); err != nil {
+	lctx, cancel := context.WithTimeout(ctx, liveMax)
+	defer cancel()
+	if err := a.drain(lctx, sender, liveFor, false); err != nil {
 		a.log.WarnContext(ctx, "sms not handled now: held", "sender", sender, "provider", in.Provider, "err", err)
 		if n == 1 {
 			return ErrHeld
@@ -123,14 +141,12 @@ func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) er
 	return nil
 }
 
-// errLeased: another holds the sender's lease, and handles the queue.
-var errLeased = errors.New("sms: queue handled elsewhere")
-
 // drain handles sender's queue from its head under the lease, starting
 // messages for up to budget. It returns the error of the message it had to
 // stop at (left at the head, for later), nil when the queue is empty, when
-// another holds the lease, or when the budget ran out.
-func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration) error {
+// another holds the lease, or when the budget ran out. replaying: the
+// replayer's, which alone may find a message poisonous.
+func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration, replaying bool) error {
 	token := newLeaseToken()
 	head, ok, err := a.held.Lease(ctx, sender, token, leaseTTL)
 	if err != nil {
@@ -145,7 +161,7 @@ func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration
 			a.unlease(ctx, sender, token, false)
 			return nil
 		}
-		aside, err := a.handleHeld(ctx, sender, head)
+		aside, err := a.handleHeld(ctx, sender, head, replaying)
 		if err != nil {
 			a.unlease(ctx, sender, token, false)
 			return err
@@ -173,7 +189,7 @@ func (a *Adapter) unlease(ctx context.Context, sender, token string, empty bool)
 // handleHeld handles one queued message: nil when done, aside when it is to
 // be set aside instead (unreadable, too old or poisonous), an error when it
 // stays at the head for later.
-func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte) (aside bool, err error) {
+func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte, replaying bool) (aside bool, err error) {
 	var m heldMessage
 	raw, err := a.keys.Open(heldChannel, sender, sealed)
 	if err == nil {
@@ -191,7 +207,7 @@ func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte) 
 		a.forgetFailures(key)
 		if wait := time.Since(m.At); wait > time.Second {
 			a.log.InfoContext(ctx, "held sms handled", "sender", sender, "provider", m.In.Provider,
-				"held_ms", wait.Milliseconds())
+				"duration_ms", wait.Milliseconds())
 		}
 		return false, nil
 	}
@@ -199,24 +215,23 @@ func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte) 
 		a.log.ErrorContext(ctx, "held sms set aside: too old", "sender", sender, "err", err)
 		return true, nil
 	}
-	if a.poisonous(ctx, key, err) {
+	if replaying && time.Since(m.At) > poisonAge && a.poisonous(ctx, key, err) {
 		a.log.ErrorContext(ctx, "held sms set aside: fails with Postgres answering", "sender", sender,
-			"failures", poisonAfter, "err", err)
+			"count", poisonAfter, "err", err)
 		return true, nil
 	}
 	return false, err
 }
 
-// poisonous counts a failure of the message key, when it says something
-// about the message: Postgres answers (a.ready) and the sender's lock was
-// free. It reports whether the message has now failed poisonAfter times.
+// poisonous counts a failure of the message key, when it may say something
+// about the message: not a time, connection or lock failure, and Postgres
+// answers. It reports whether the message has now failed poisonAfter times.
 // Counted per replica, in memory: a message is set aside a little later
 // with several replicas, never sooner.
 func (a *Adapter) poisonous(ctx context.Context, key [32]byte, err error) bool {
-	if errors.Is(err, bot.ErrBusy) || ctx.Err() != nil {
-		return false
-	}
-	if a.ready != nil && a.ready(ctx) != nil {
+	var netErr net.Error
+	if errors.Is(err, bot.ErrBusy) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &netErr) || ctx.Err() != nil || !a.isReady(ctx) {
 		return false
 	}
 	a.mu.Lock()
@@ -249,11 +264,18 @@ func (a *Adapter) ReplayHeld(ctx context.Context, interval time.Duration) {
 	wait := interval
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	var rescanned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(rescanned) > rescanEvery {
+			if n, err := a.held.Rescan(ctx); err == nil {
+				rescanned = time.Now()
+				a.log.DebugContext(ctx, "held sms queues", "count", n)
+			}
 		}
 		if a.replay(ctx) {
 			wait = min(2*wait, maxReplayWait)
@@ -264,11 +286,22 @@ func (a *Adapter) ReplayHeld(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// isReady says whether Postgres answers, within readyFor.
+func (a *Adapter) isReady(ctx context.Context) bool {
+	if a.ready == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyFor)
+	defer cancel()
+	return a.ready(ctx) == nil
+}
+
 // replay handles each queue it finds, in turn, and reports whether a
-// message failed. One sender's failing message holds back only that
-// sender's queue; the round stops when Postgres stops answering.
+// message failed. Within a round, one sender's failing message holds back
+// only that sender's queue (the pause after the round is everyone's); the
+// round stops when Postgres stops answering.
 func (a *Adapter) replay(ctx context.Context) (failed bool) {
-	ready := func() bool { return a.ready == nil || a.ready(ctx) == nil }
+	ready := func() bool { return a.isReady(ctx) }
 	if !ready() {
 		return false
 	}
@@ -280,7 +313,7 @@ func (a *Adapter) replay(ctx context.Context) (failed bool) {
 		if ctx.Err() != nil {
 			return failed
 		}
-		if err := a.drain(ctx, sender, replayFor); err != nil {
+		if err := a.drain(ctx, sender, replayFor, true); err != nil {
 			a.log.WarnContext(ctx, "held sms still not handled", "sender", sender, "err", err)
 			failed = true
 			if !ready() {

@@ -163,14 +163,32 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 	number := Normalize(in.From)
 	h := handle(in.Provider, number)
 	sender := a.pseudonym(h)
+	m := bot.Message{
+		Channel:   bot.ChannelSMS,
+		Sender:    sender,
+		Also:      a.elsewhere(in.Provider, number),
+		Handle:    h,
+		MessageID: in.Provider + ":" + in.ID,
+		Text:      in.Text,
+	}
 	switch keyword(in.Text) {
 	case kwStop:
-		return a.optOut(ctx, sender)
+		// Once, in turn: a STOP retried after START would stop again.
+		return a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optOut(ctx, sender) })
 	case kwStart:
-		if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+		err := a.runner.Once(ctx, m, func(ctx context.Context) error {
+			if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+				return err
+			}
+			a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
+		// Then, as a new message, START answers what was written while
+		// stopped (its own ID, so the two never collide).
+		m.MessageID += ":start"
 	default:
 		// A call for help ends an opt-out as START does: whoever holds the
 		// phone now is asking for help, and silence would leave them without
@@ -188,14 +206,7 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 			}
 		}
 	}
-	_, err := a.runner.Handle(ctx, bot.Message{
-		Channel:   bot.ChannelSMS,
-		Sender:    sender,
-		Also:      a.elsewhere(in.Provider, number),
-		Handle:    h,
-		MessageID: in.Provider + ":" + in.ID,
-		Text:      in.Text,
-	})
+	_, err := a.runner.Handle(ctx, m)
 	return err
 }
 

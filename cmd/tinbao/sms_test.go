@@ -796,3 +796,27 @@ func TestSMSHeldAcrossReplicasInOrder(t *testing.T) {
 		t.Errorf("%d left in the queue", len(q))
 	}
 }
+
+// The gateway retries an event whose 2xx it did not get, even after later
+// ones: a STOP retried after the person's START changes nothing. They still
+// get their answers.
+func TestSMSRetriedStopAfterStartChangesNothing(t *testing.T) {
+	p := gatewayPhone(t)
+	stop := smstest.Received(p.from, "STOP")
+	post := func(id string) {
+		resp, err := smstest.EventWithID(p.s.url+"/webhooks/smsgate", gatewayKey, id, "sms:received", stop, time.Now())
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("STOP %s: %v %v", id, resp, err)
+		}
+		resp.Body.Close()
+	}
+	post("stop-event-1")
+	p.unanswered(500*time.Millisecond, "GIUP")
+	if got := p.say("START"); got == "" {
+		t.Fatal("no answer to START")
+	}
+	post("stop-event-1") // the gateway's retry of the first STOP
+	if got := p.say("GIUP"); !strings.Contains(got, "111") {
+		t.Errorf("after a retried STOP: %q, want an answer with the emergency numbers", got)
+	}
+}
