@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tinbao/bot"
+	"tinbao/flows"
 )
 
 // Twilio never sends a webhook again: an SMS that could not be handled when
@@ -46,8 +47,9 @@ type Held interface {
 
 // ErrHeld means the SMS is kept, durable, and will be handled as soon as it
 // can be: the provider must not be asked to retry, and the person is told
-// once that the answer comes late (the first of their SMS held; those
-// queued behind it say nothing more).
+// that the answer comes late, with the emergency numbers: once, for the
+// first of their SMS held (those queued behind it say nothing more), and
+// for every cry for help.
 var ErrHeld = errors.New("sms: held, to be handled later")
 
 // HoldFor makes every SMS from the providers named go through held (see
@@ -116,7 +118,8 @@ type heldMessage struct {
 // receiveHeld pushes in to its sender's queue and handles the queue if no
 // one else is: nil once in is handled, or queued behind others still being
 // handled; ErrHeld when in could not be handled now and is the first of a
-// new backlog; an error, when it could not be queued (Redis away).
+// new backlog, or a cry for help; an error, when it could not be queued
+// (Redis away).
 func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) error {
 	raw, err := json.Marshal(heldMessage{In: in, At: time.Now()})
 	if err != nil {
@@ -134,8 +137,8 @@ func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) er
 	defer cancel()
 	if err := a.drain(lctx, sender, liveFor, false); err != nil {
 		a.log.WarnContext(ctx, "sms not handled now: held", "sender", sender, "provider", in.Provider, "err", err)
-		if n == 1 {
-			return ErrHeld
+		if n == 1 || flows.InDanger(in.Text) {
+			return ErrHeld // a cry for help is always told the emergency numbers at once
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -125,8 +126,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fakesms:", err)
 		return 1
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	fmt.Fprintln(stdout, resp.Status)
+	// TwiML with a message is one Twilio itself sends to the phone ("busy,
+	// send again", or "kept, the answer comes late").
+	var twiml struct {
+		Message []string `xml:"Message"`
+	}
+	if args[0] == "twilio" && xml.Unmarshal(body, &twiml) == nil {
+		for _, m := range twiml.Message {
+			fmt.Fprintf(stdout, "Twilio says to the phone:\n  %s\n", m)
+		}
+	}
 	return 0
 }
 
