@@ -49,12 +49,17 @@ func scanOutbox(row pgx.CollectableRow) (OutboxMessage, error) {
 // expired), without waiting for rows another dispatcher holds. Each claim
 // counts an attempt; the attempt number identifies the claim, so that a
 // dispatcher whose lease ran out cannot overwrite what the next one did.
+// A row waits while an older one to the same recipient is queued or being
+// sent (0019_outbox_order.sql): a person gets their messages in order.
 const sqlClaimOutbox = `UPDATE outbox SET status = 'sending', attempts = attempts + 1,
 	lease_until = now() + make_interval(secs => $2)
 WHERE id IN (
-	SELECT id FROM outbox
-	WHERE (status = 'queued' AND next_attempt_at <= now())
-	   OR (status = 'sending' AND lease_until < now())
+	SELECT id FROM outbox o
+	WHERE ((status = 'queued' AND next_attempt_at <= now())
+	   OR (status = 'sending' AND lease_until < now()))
+	  AND NOT EXISTS (SELECT 1 FROM outbox older
+		WHERE older.channel = o.channel AND older.recipient_pseudonym = o.recipient_pseudonym
+		  AND older.id < o.id AND older.status IN ('queued', 'sending'))
 	ORDER BY next_attempt_at, id
 	FOR UPDATE SKIP LOCKED
 	LIMIT $1)

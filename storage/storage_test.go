@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -131,7 +132,9 @@ func TestClaimOutboxNeverTwiceAndReclaimsExpiredLeases(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.DB(t)
 	for i := range 20 {
-		if _, err := db.CommitTip(ctx, newTip(string(flows.NewReference([]byte{byte(i), 1, 2, 3, 4, 5, byte(i >> 5)})), fmt.Sprint(i))); err != nil {
+		tip := newTip(string(flows.NewReference([]byte{byte(i), 1, 2, 3, 4, 5, byte(i >> 5)})), fmt.Sprint(i))
+		tip.SenderPseudonym = fmt.Sprint("pseudo-", i) // twenty people: one's own go one at a time
+		if _, err := db.CommitTip(ctx, tip); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,5 +218,61 @@ func TestOfficerPasswords(t *testing.T) {
 	db.Pool().QueryRow(ctx, `SELECT password_hash FROM officers WHERE username = 'demo'`).Scan(&hash)
 	if !storage.CheckPassword(hash, "a long enough password") || storage.CheckPassword(hash, "a long enough passworD") {
 		t.Error("password check is wrong")
+	}
+}
+
+// A person gets their messages in the order they were queued: the next one
+// to a recipient is claimed only once the one before it is sent (or has
+// failed for good), whatever other messages wait; others' messages are not
+// held up.
+func TestClaimOutboxKeepsEachRecipientsOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storagetest.DB(t)
+	queue := func(pseudonym, body string) int64 {
+		id, err := db.QueueReply(ctx, "sms", pseudonym, []byte("sealed"), "vi", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	a1, a2, a3 := queue("alice", "1"), queue("alice", "2"), queue("alice", "3")
+	b1 := queue("bob", "1")
+	claim := func() []int64 {
+		msgs, err := db.ClaimOutbox(ctx, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, m := range msgs {
+			ids = append(ids, m.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got := claim(); !slices.Equal(got, []int64{a1, b1}) {
+		t.Fatalf("first claim = %v, want alice's first and bob's (%d, %d)", got, a1, b1)
+	}
+	if got := claim(); len(got) != 0 {
+		t.Fatalf("while alice's first is being sent, claimed %v", got)
+	}
+	// Retried later: it stays first, and the second waits for it.
+	if err := db.MarkRetry(ctx, a1, 1, time.Now().Add(-time.Second), "provider error"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(); !slices.Equal(got, []int64{a1}) {
+		t.Fatalf("after a retry = %v, want alice's first again", got)
+	}
+	if err := db.MarkSent(ctx, a1, 2, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(); !slices.Equal(got, []int64{a2}) {
+		t.Fatalf("after the first was sent = %v, want alice's second (%d)", got, a2)
+	}
+	if err := db.MarkFailed(ctx, a2, 1, "undeliverable", "bad number"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(); !slices.Equal(got, []int64{a3}) {
+		t.Fatalf("after the second failed for good = %v, want the third (%d)", got, a3)
 	}
 }

@@ -169,6 +169,9 @@ func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration
 			a.unlease(ctx, sender, token, false)
 			return err
 		}
+		if aside {
+			a.setAside.Add(1)
+		}
 		// Removed even when ctx has ended: it was handled.
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		head, err = a.held.Next(nctx, sender, token, head, aside, leaseTTL)
@@ -289,6 +292,13 @@ func (a *Adapter) ReplayHeld(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// HeldFigures are, for /metrics: how many senders had SMS waiting when the
+// replayer last looked (every second), and how many SMS this replica set
+// aside.
+func (a *Adapter) HeldFigures() (waiting, setAside int64) {
+	return a.waiting.Load(), a.setAside.Load()
+}
+
 // isReady says whether Postgres answers, within readyFor.
 func (a *Adapter) isReady(ctx context.Context) bool {
 	if a.ready == nil {
@@ -304,12 +314,13 @@ func (a *Adapter) isReady(ctx context.Context) bool {
 // only that sender's queue (the pause after the round is everyone's); the
 // round stops when Postgres stops answering.
 func (a *Adapter) replay(ctx context.Context) (failed bool) {
-	ready := func() bool { return a.isReady(ctx) }
-	if !ready() {
-		return false
-	}
 	senders, err := a.held.Senders(ctx)
 	if err != nil {
+		return false
+	}
+	a.waiting.Store(int64(len(senders)))
+	ready := func() bool { return a.isReady(ctx) }
+	if !ready() {
 		return false
 	}
 	for _, sender := range senders {

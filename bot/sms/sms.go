@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -72,6 +73,8 @@ type Adapter struct {
 	ready    func(context.Context) error
 	mu       sync.Mutex
 	failures map[[32]byte]int // a held message's failures in a row
+	waiting  atomic.Int64     // senders with SMS waiting, as last seen
+	setAside atomic.Int64
 }
 
 // New builds the adapter. keepMarks sends Vietnamese as written (UCS-2, 70

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tinbao/bot/sms"
 	"tinbao/flows"
 )
 
@@ -38,4 +39,18 @@ func (m *intakeMetrics) Committed(channel string, kind flows.Kind, urgent bool) 
 
 func (m *intakeMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.messages, m.committed}
+}
+
+// heldCollectors show SMS kept until they can be handled (sms.Adapter's
+// queues): a figure above zero for long means Postgres, or something else
+// a message needs, has been away that long; anything set aside needs a look.
+func heldCollectors(a *sms.Adapter) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tinbao_sms_held_senders",
+			Help: "Senders whose SMS (Twilio) wait to be handled, as this replica's replayer last saw (each second)."},
+			func() float64 { w, _ := a.HeldFigures(); return float64(w) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tinbao_sms_set_aside_total",
+			Help: "SMS set aside by this replica (unreadable, two days old, or failing with Postgres answering): each is logged, and kept a week."},
+			func() float64 { _, n := a.HeldFigures(); return float64(n) }),
+	}
 }

@@ -117,8 +117,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	collectors := intake.collectors()
+	if smsHooks != nil {
+		collectors = append(collectors, heldCollectors(smsHooks.Adapter)...)
+	}
 	con, err := console.New(console.Config{SecureCookies: strings.HasPrefix(cfg.ConsoleURL, "https://"),
-		Collectors: intake.collectors()}, db, engine, cat, sessions, log)
+		Collectors: collectors}, db, engine, cat, sessions, log)
 	if err != nil {
 		ln.Close()
 		return err
