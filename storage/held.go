@@ -81,7 +81,7 @@ func (h *Held) Rescan(ctx context.Context) (int, error) {
 	var mu sync.Mutex
 	found := 0
 	scan := func(ctx context.Context, c *redis.Client) error {
-		pattern := h.prefix + "held:{*}"
+		pattern := globEscape(h.prefix+"held:{") + "*}"
 		iter := c.Scan(ctx, 0, pattern, 500).Iterator()
 		for iter.Next(ctx) {
 			key := iter.Val()
@@ -239,4 +239,17 @@ func (h *Held) list(ctx context.Context, key string) ([][]byte, error) {
 		out[i] = []byte(v)
 	}
 	return out, nil
+}
+
+// globEscape makes s match itself in a SCAN pattern: a key prefix may hold
+// any of Redis's glob characters.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -127,3 +127,22 @@ func TestHeldRescanFindsALostQueue(t *testing.T) {
 		t.Errorf("senders after Rescan = %q", senders)
 	}
 }
+
+// A key prefix with glob characters finds its own queues, and not another
+// deployment's on the same Redis.
+func TestHeldRescanEscapesThePrefix(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := storagetest.Redis(t)
+	mine := storage.NewHeld(rdb, prefix+"[ab]:")
+	other := storage.NewHeld(rdb, prefix+"a:")
+	mine.Push(ctx, "s1", []byte("m"))
+	other.Push(ctx, "s2", []byte("m"))
+	rdb.Del(ctx, prefix+"[ab]:held-senders")
+	if n, err := mine.Rescan(ctx); err != nil || n != 1 {
+		t.Fatalf("Rescan = %d, %v; want its own one queue", n, err)
+	}
+	if senders, _ := mine.Senders(ctx); !slices.Equal(senders, []string{"s1"}) {
+		t.Errorf("senders = %q, want s1 only", senders)
+	}
+}

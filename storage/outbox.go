@@ -49,8 +49,13 @@ func scanOutbox(row pgx.CollectableRow) (OutboxMessage, error) {
 // expired), without waiting for rows another dispatcher holds. Each claim
 // counts an attempt; the attempt number identifies the claim, so that a
 // dispatcher whose lease ran out cannot overwrite what the next one did.
-// A row waits while an older one to the same recipient is queued or being
-// sent (0019_outbox_order.sql): a person gets their messages in order.
+// A row waits while an older one to the same recipient is being sent, or is
+// queued to go within orderWindow (0019_outbox_order.sql): a person gets
+// their messages in order, whatever pacing and short retries do. An older
+// one waiting out a longer retry (the provider down for minutes) does not
+// hold the rest back: a new alert to the officers, or the emergency
+// numbers to a person, must not wait for it.
+const orderWindow = "30 seconds"
 const sqlClaimOutbox = `UPDATE outbox SET status = 'sending', attempts = attempts + 1,
 	lease_until = now() + make_interval(secs => $2)
 WHERE id IN (
@@ -59,7 +64,8 @@ WHERE id IN (
 	   OR (status = 'sending' AND lease_until < now()))
 	  AND NOT EXISTS (SELECT 1 FROM outbox older
 		WHERE older.channel = o.channel AND older.recipient_pseudonym = o.recipient_pseudonym
-		  AND older.id < o.id AND older.status IN ('queued', 'sending'))
+		  AND older.id < o.id AND older.status IN ('queued', 'sending')
+		  AND (older.status = 'sending' OR older.next_attempt_at <= now() + interval '` + orderWindow + `'))
 	ORDER BY next_attempt_at, id
 	FOR UPDATE SKIP LOCKED
 	LIMIT $1)

@@ -275,4 +275,16 @@ func TestClaimOutboxKeepsEachRecipientsOrder(t *testing.T) {
 	if got := claim(); !slices.Equal(got, []int64{a3}) {
 		t.Fatalf("after the second failed for good = %v, want the third (%d)", got, a3)
 	}
+	// One waiting out a long retry (its provider down for minutes) does not
+	// hold back what follows: a new alert, the emergency numbers.
+	c1, c2 := queue("carol", "1"), queue("carol", "2")
+	if got := claim(); !slices.Equal(got, []int64{c1}) {
+		t.Fatalf("carol's first claim = %v, want %d", got, c1)
+	}
+	if err := db.MarkRetry(ctx, c1, 1, time.Now().Add(10*time.Minute), "provider down"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(); !slices.Equal(got, []int64{c2}) {
+		t.Fatalf("behind a retry in 10 minutes = %v, want carol's second (%d)", got, c2)
+	}
 }

@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 
 	"tinbao/bot"
 	"tinbao/flows"
+	"tinbao/locales"
 )
 
 // Twilio never sends a webhook again: an SMS that could not be handled when
@@ -63,7 +65,7 @@ func (a *Adapter) HoldFor(held Held, ready func(context.Context) error, provider
 	for _, p := range providers {
 		a.holdFor[p] = true
 	}
-	a.failures = map[[32]byte]int{}
+	a.failures = map[[32]byte]failure{}
 }
 
 // heldChannel keeps held messages' seals apart from every other sealed
@@ -116,10 +118,11 @@ type heldMessage struct {
 }
 
 // receiveHeld pushes in to its sender's queue and handles the queue if no
-// one else is: nil once in is handled, or queued behind others still being
-// handled; ErrHeld when in could not be handled now and is the first of a
-// new backlog, or a cry for help; an error, when it could not be queued
-// (Redis away).
+// one else is: nil once in is handled, or queued behind others; ErrHeld
+// when in is still queued and is the first of a new backlog, or a cry for
+// help; an error, when it could not be queued (Redis away). A STOP is never
+// told anything: the person asked for silence, and the phone may be
+// watched.
 func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) error {
 	raw, err := json.Marshal(heldMessage{In: in, At: time.Now()})
 	if err != nil {
@@ -135,11 +138,18 @@ func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) er
 	}
 	lctx, cancel := context.WithTimeout(ctx, liveMax)
 	defer cancel()
-	if err := a.drain(lctx, sender, liveFor, false); err != nil {
+	handled, err := a.drain(lctx, sender, liveFor, false, sealed)
+	if err != nil {
 		a.log.WarnContext(ctx, "sms not handled now: held", "sender", sender, "provider", in.Provider, "err", err)
-		if n == 1 || flows.InDanger(in.Text) {
-			return ErrHeld // a cry for help is always told the emergency numbers at once
-		}
+	}
+	if handled || keyword(in.Text) == kwStop || locales.Fold(in.Text) == "dung" {
+		return nil
+	}
+	if n == 1 || flows.InDanger(in.Text) {
+		// Still queued (Postgres away, another of their messages taking
+		// the time): a cry for help is always told the emergency numbers
+		// at once.
+		return ErrHeld
 	}
 	return nil
 }
@@ -147,41 +157,44 @@ func (a *Adapter) receiveHeld(ctx context.Context, sender string, in Inbound) er
 // drain handles sender's queue from its head under the lease, starting
 // messages for up to budget. It returns the error of the message it had to
 // stop at (left at the head, for later), nil when the queue is empty, when
-// another holds the lease, or when the budget ran out. replaying: the
-// replayer's, which alone may find a message poisonous.
-func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration, replaying bool) error {
+// another holds the lease, or when the budget ran out; and whether mine
+// (nil: none) was handled. replaying: the replayer's, which alone may find
+// a message poisonous.
+func (a *Adapter) drain(ctx context.Context, sender string, budget time.Duration, replaying bool, mine []byte) (handled bool, err error) {
 	token := newLeaseToken()
 	head, ok, err := a.held.Lease(ctx, sender, token, leaseTTL)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !ok {
-		return nil
+		return false, nil
 	}
 	stop := time.Now().Add(budget)
 	for head != nil {
 		if time.Now().After(stop) {
 			a.unlease(ctx, sender, token, false)
-			return nil
+			return handled, nil
 		}
 		aside, err := a.handleHeld(ctx, sender, head, replaying)
 		if err != nil {
 			a.unlease(ctx, sender, token, false)
-			return err
+			return handled, err
 		}
 		if aside {
 			a.setAside.Add(1)
+		} else if bytes.Equal(head, mine) {
+			handled = true
 		}
 		// Removed even when ctx has ended: it was handled.
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		head, err = a.held.Next(nctx, sender, token, head, aside, leaseTTL)
 		cancel()
 		if err != nil {
-			return err // lease lost, or Redis away: the lease runs out
+			return handled, err // lease lost, or Redis away: the lease runs out
 		}
 	}
 	a.unlease(ctx, sender, token, true)
-	return nil
+	return handled, nil
 }
 
 func (a *Adapter) unlease(ctx context.Context, sender, token string, empty bool) {
@@ -210,7 +223,7 @@ func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte, 
 	cancel()
 	key := sha256.Sum256(sealed)
 	if err == nil {
-		a.forgetFailures(key)
+		a.succeeded(key)
 		if wait := time.Since(m.At); wait > time.Second {
 			a.log.InfoContext(ctx, "held sms handled", "sender", sender, "provider", m.In.Provider,
 				"duration_ms", wait.Milliseconds())
@@ -230,10 +243,13 @@ func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte, 
 }
 
 // poisonous counts a failure of the message key, when it may say something
-// about the message: not a time, connection or lock failure, and Postgres
-// answers. It reports whether the message has now failed poisonAfter times.
-// Counted per replica, in memory: a message is set aside a little later
-// with several replicas, never sooner.
+// about the message: not a time, connection or lock failure; Postgres
+// answers; and another message was handled since this one last failed (a
+// database that answers a ping but cannot write, a standby after a wrong
+// failover or a full disk, fails every message alike, and none of them is
+// at fault). It reports whether the message has now failed poisonAfter
+// times. Counted per replica, in memory: a message is set aside a little
+// later with several replicas, never sooner.
 func (a *Adapter) poisonous(ctx context.Context, key [32]byte, err error) bool {
 	var netErr net.Error
 	if errors.Is(err, bot.ErrBusy) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
@@ -245,17 +261,35 @@ func (a *Adapter) poisonous(ctx context.Context, key [32]byte, err error) bool {
 	if len(a.failures) > 10_000 {
 		clear(a.failures) // bounded: counting starts again
 	}
-	a.failures[key]++
-	if a.failures[key] >= poisonAfter {
+	f := a.failures[key]
+	now := time.Now()
+	if !a.lastOK.After(f.last) {
+		f.last = now
+		a.failures[key] = f
+		return false // nothing else goes through either
+	}
+	f.n++
+	f.last = now
+	if f.n >= poisonAfter {
 		delete(a.failures, key)
 		return true
 	}
+	a.failures[key] = f
 	return false
 }
 
-func (a *Adapter) forgetFailures(key [32]byte) {
+// failure is a held message's failures in a row that count (poisonous).
+type failure struct {
+	n    int
+	last time.Time
+}
+
+// succeeded notes that a message was handled: it fails no more, and the
+// database writes.
+func (a *Adapter) succeeded(key [32]byte) {
 	a.mu.Lock()
 	delete(a.failures, key)
+	a.lastOK = time.Now()
 	a.mu.Unlock()
 }
 
@@ -327,7 +361,7 @@ func (a *Adapter) replay(ctx context.Context) (failed bool) {
 		if ctx.Err() != nil {
 			return failed
 		}
-		if err := a.drain(ctx, sender, replayFor, true); err != nil {
+		if _, err := a.drain(ctx, sender, replayFor, true, nil); err != nil {
 			a.log.WarnContext(ctx, "held sms still not handled", "sender", sender, "err", err)
 			failed = true
 			if !ready() {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -72,8 +73,9 @@ type Adapter struct {
 	holdFor  map[string]bool
 	ready    func(context.Context) error
 	mu       sync.Mutex
-	failures map[[32]byte]int // a held message's failures in a row
-	waiting  atomic.Int64     // senders with SMS waiting, as last seen
+	failures map[[32]byte]failure // held messages' failures in a row
+	lastOK   time.Time            // when a held message was last handled
+	waiting  atomic.Int64         // senders with SMS waiting, as last seen
 	setAside atomic.Int64
 }
 
@@ -202,10 +204,20 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 				return err
 			}
 			if out {
-				if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+				// Once: a cry the gateway retries after the person's
+				// later STOP must not undo it.
+				optIn := m
+				optIn.MessageID += ":optin"
+				err := a.runner.Once(ctx, optIn, func(ctx context.Context) error {
+					if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+						return err
+					}
+					a.log.InfoContext(ctx, "sms opt-in", "sender", sender, "by", "call for help")
+					return nil
+				})
+				if err != nil {
 					return err
 				}
-				a.log.InfoContext(ctx, "sms opt-in", "sender", sender, "by", "call for help")
 			}
 		}
 	}

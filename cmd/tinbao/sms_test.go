@@ -891,3 +891,47 @@ func outboxSettled(t *testing.T, db *storage.DB) {
 	}
 	t.Fatal("the outbox did not settle")
 }
+
+// A STOP written while Postgres is away is kept like any SMS, but never
+// answered, not even with "your answer comes late": the person asked for
+// silence, and the phone may be watched. Once Postgres is back it is
+// applied: nothing more is sent.
+func TestSMSHeldStopIsNeverAnswered(t *testing.T) {
+	tw := smstest.NewTwilio("ACtest", "authtoken0123456789abcdef")
+	defer tw.Close()
+	_, prefix := storagetest.Redis(t)
+	pg, proxied := newPGProxy(t, storagetest.DatabaseURL(t))
+	s := startServiceOn(t, proxied, prefix, map[string]string{"TWILIO_ACCOUNT_SID": "ACtest",
+		"TWILIO_AUTH_TOKEN": "authtoken0123456789abcdef", "TWILIO_FROM": "+15005550006", "TWILIO_API_URL": tw.URL,
+		"JOIN_WINDOW": "200ms"})
+	p := &twilioPhone{t: t, s: s, tw: tw}
+	p.say("BAO TIN")
+	outboxSettled(t, s.db)
+
+	pg.cut()
+	for _, text := range []string{"dung lai", "dung"} {
+		resp := p.post(text)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<Response/>") {
+			t.Fatalf("%q with Postgres away: %d %s; want it kept, and nothing said", text, resp.StatusCode, body)
+		}
+	}
+	pg.restore()
+	keys, _ := identity.ParseKeyring(testSecret)
+	sender := keys.Pseudonym(bot.ChannelSMS, "twilio:"+victimE164)
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, _, err := s.db.OptedOut(context.Background(), sender); err == nil && out {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the STOP was not applied once Postgres was back\n%s", s.log)
+		}
+	}
+	before := len(tw.SentTo(victimE164))
+	p.post("1").Body.Close()
+	time.Sleep(1500 * time.Millisecond)
+	if got := tw.SentTo(victimE164); len(got) != before {
+		t.Errorf("after the held STOP, %d more SMS: %q", len(got)-before, got[len(got)-1].Body)
+	}
+}
