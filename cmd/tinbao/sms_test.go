@@ -466,7 +466,17 @@ func TestSMSDungAnswersTheOfficer(t *testing.T) {
 	if _, err := p.s.db.QueueFollowUp(ctx, tips[0].ID, "officer1", "Chi co phai la me cua chau khong?"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(p.g.SentTo(victimE164)) > before })
+	// The officer's question itself, not the report's acknowledgement,
+	// which may still be on its way before it (one person's messages go
+	// in order).
+	waitFor(t, func() bool {
+		for _, m := range p.g.SentTo(victimE164)[before:] {
+			if strings.Contains(m.Body, "Chi co phai la me") {
+				return true
+			}
+		}
+		return false
+	})
 	got := p.say("dung")
 	if !strings.Contains(got, "STOP") || !strings.Contains(got, tips[0].Reference) || strings.Contains(got, "ngung nhan tin. Neu") {
 		t.Errorf("dung after the officer's question: %q, want it passed on, with how to stop if meant", got)
