@@ -16,8 +16,16 @@
   function codes(root) {
     return Array.prototype.map.call(root.querySelectorAll("a.code"), function (a) { return a.textContent; });
   }
+  // What was in the table when the page opened: every report since is
+  // marked new, however many refreshes come after it (two events close
+  // together used to unmark it). Refreshes run one at a time, in order.
+  var opened = table ? codes(table) : [];
+  var running = null;
   function refresh(kind) {
-    fetch(location.href, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    running = (running || Promise.resolve()).then(function () { return load(kind); });
+  }
+  function load(kind) {
+    return fetch(location.href, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
       return r.ok ? r.text() : null;
     }).then(function (html) {
       if (!html) { return; }
@@ -25,7 +33,6 @@
       var fresh = doc.querySelector(".table-wrap, .empty-queue");
       var count = doc.querySelector("h1");
       if (!fresh || !table) { return; }
-      var before = codes(table);
       table.replaceWith(fresh);
       table = fresh;
       if (count) { document.querySelector("h1").replaceWith(count); }
@@ -34,9 +41,10 @@
       if (kind === "alarm" && alarms && !alarms.hidden) { document.title = "(!) " + title; }
       fresh.querySelectorAll("tbody tr").forEach(function (tr) {
         var a = tr.querySelector("a.code");
-        if (a && before.indexOf(a.textContent) < 0) { tr.classList.add("fresh"); }
+        if (a && opened.indexOf(a.textContent) < 0) { tr.classList.add("fresh"); }
       });
-      if (kind === "urgent" || kind === "new") {
+      // An urgent banner stays urgent when a plain new report follows.
+      if (kind === "urgent" || (kind === "new" && !banner.classList.contains("urgent"))) {
         banner.textContent = banner.getAttribute(kind === "urgent" ? "data-urgent" : "data-new");
         banner.className = "live " + kind;
         banner.hidden = false;
