@@ -244,11 +244,7 @@ func TestNoPersonalDataInLogsOrColumns(t *testing.T) {
 	})
 	tgSay(leakChatTG, leakReplyTG, "")
 	// Everything queued has gone out (or failed for good).
-	waitFor(t, func() bool {
-		var pending int
-		s.db.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&pending)
-		return pending == 0
-	})
+	outboxSettled(t, s.db)
 	time.Sleep(300 * time.Millisecond) // the last log lines
 
 	var tips int

@@ -794,9 +794,7 @@ func TestSMSHeldAcrossReplicasInOrder(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	// Operators see the wait on /metrics while it lasts.
-	if !waitMetric(t, r1, "tinbao_sms_held_senders", 1, 5*time.Second) {
-		t.Errorf("/metrics does not show the sender waiting")
-	}
+	waitFor(t, func() bool { return metric(t, r1, "tinbao_sms_held_senders") == 1 })
 	pg.restore()
 	// The cry, written without a reply to "0" in sight, may join the story
 	// as a burst does (the person saw none of the replies): three answers
@@ -822,9 +820,7 @@ func TestSMSHeldAcrossReplicasInOrder(t *testing.T) {
 	if q, _ := held.Queued(context.Background(), sender); len(q) != 0 {
 		t.Errorf("%d left in the queue", len(q))
 	}
-	if !waitMetric(t, r1, "tinbao_sms_held_senders", 0, 5*time.Second) {
-		t.Errorf("/metrics still shows a sender waiting")
-	}
+	waitFor(t, func() bool { return metric(t, r1, "tinbao_sms_held_senders") == 0 })
 	if metric(t, r1, "tinbao_sms_set_aside_total")+metric(t, r2, "tinbao_sms_set_aside_total") != 1 {
 		t.Errorf("/metrics does not count the one set aside")
 	}
@@ -848,19 +844,6 @@ func metric(t *testing.T, s *service, name string) float64 {
 		}
 	}
 	return -1
-}
-
-// waitMetric waits up to d for a figure to read want.
-func waitMetric(t *testing.T, s *service, name string, want float64, d time.Duration) bool {
-	t.Helper()
-	for end := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
-		if metric(t, s, name) == want {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
 }
 
 // The gateway retries an event whose 2xx it did not get, even after later
@@ -892,14 +875,11 @@ func TestSMSRetriedStopAfterStartChangesNothing(t *testing.T) {
 // once), ahead of what follows it to the same person.
 func outboxSettled(t *testing.T, db *storage.DB) {
 	t.Helper()
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	waitFor(t, func() bool {
 		var pending int
-		if err := db.Pool().QueryRow(context.Background(),
-			`SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&pending); err == nil && pending == 0 {
-			return
-		}
-	}
-	t.Fatal("the outbox did not settle")
+		db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')`).Scan(&pending)
+		return pending == 0
+	})
 }
 
 // A STOP written while Postgres is away is kept like any SMS, but never
