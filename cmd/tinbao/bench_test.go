@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"tinbao/bench/benchrun"
 	"tinbao/bot/telegram/telegramtest"
+	"tinbao/storage/storagetest"
 )
 
 // Benchmarks report their speed as a ratio to a bound measured in the same
@@ -97,6 +103,77 @@ func BenchmarkTelegramIntakeStep(b *testing.B) {
 	if testing.Verbose() {
 		fmt.Printf("intake: %.0f steps/s, bound %.0f req/s, ratio %.2f\n", rate, bound, rate/bound)
 	}
+}
+
+// BenchmarkTelegramFloor measures what any webhook handler costs in the
+// intake step's harness, with no tinbao in it: parse the update, make 0, 1
+// or 2 Redis round trips (a one-line script that saves the sender's key),
+// and answer with the reply as a Bot API call, which the client makes on
+// the fake as Telegram would. Its ratios to hello are the ceiling of the
+// intake step for a design with that many round trips on this machine: no
+// figure of its own, a yardstick for the intake step's.
+func BenchmarkTelegramFloor(b *testing.B) {
+	for _, trips := range []int{0, 1, 2} {
+		b.Run(strconv.Itoa(trips), func(b *testing.B) { benchFloor(b, trips) })
+	}
+}
+
+var floorScript = redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1], 'EX', 60) return 1`)
+
+func benchFloor(b *testing.B, trips int) {
+	tg := telegramtest.NewServer(b)
+	rdb, prefix := storagetest.Redis(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var u struct {
+			Message struct {
+				Chat struct {
+					ID int64 `json:"id"`
+				} `json:"chat"`
+			} `json:"message"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		chat := u.Message.Chat.ID
+		key := prefix + "{" + strconv.FormatInt(chat, 10) + "}"
+		for range trips {
+			if err := floorScript.Run(context.Background(), rdb, []string{key}, "menu").Err(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"method": "sendMessage", "chat_id": chat, "text": "Xin chào, bạn cần gì?"})
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	hook := "http://" + ln.Addr().String() + "/"
+	webhookAPIs.Store(hook, tg.URL)
+	b.Cleanup(func() { webhookAPIs.Delete(hook) })
+	client := &http.Client{Transport: asTelegram{&http.Transport{MaxIdleConnsPerHost: clients}}}
+	hello := helloServer(b, client)
+	b.ResetTimer()
+	bound, rate := benchrun.Interleave(b, 5000, b.N, hello, func(i int) error {
+		resp, err := client.Post(hook, "application/json", bytes.NewReader(textUpdateFrom(100000+i, int64(800000000+i%5000), "xin chao")))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Errorf("step %d: %v %v", i, resp, err)
+			return nil
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	})
+	if n := len(tg.Calls("sendMessage")); n < b.N {
+		b.Fatalf("the fake saw %d replies for %d steps", n, b.N)
+	}
+	b.ReportMetric(rate, "steps/s")
+	b.ReportMetric(bound, "hello/s")
+	b.ReportMetric(rate/bound, "ratio_to_bound")
 }
 
 // BenchmarkTelegramConversations drives whole reports at the webhook: 16

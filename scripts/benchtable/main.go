@@ -102,6 +102,13 @@ func ratioFigure(name, bench, unit, boundUnit, ratioUnit string, min float64) fi
 		}}
 }
 
+// yardstick is a ratio with no target of its own, read beside one that has.
+func yardstick(name, bench string) figure {
+	f := ratioFigure(name, bench, "steps/s", "hello/s", "ratio_to_bound", 0)
+	f.target = "—"
+	return f
+}
+
 // maxFigure is a value with an upper bound; with bench "", whichever
 // benchmark reports unit.
 // show is a metric with its unit, or "" when the benchmark does not report it.
@@ -129,6 +136,9 @@ func maxFigure(name, bench, unit, target string, max float64) figure {
 // figures are docs/performance.md's, in its order.
 var figures = []figure{
 	ratioFigure("Intake step (16 at once)", "BenchmarkTelegramIntakeStep", "steps/s", "hello/s", "ratio_to_bound", 0.40),
+	yardstick("  floor: any handler, 0 Redis round trips", "BenchmarkTelegramFloor/0"),
+	yardstick("  floor: any handler, 1 Redis round trip", "BenchmarkTelegramFloor/1"),
+	yardstick("  floor: any handler, 2 Redis round trips", "BenchmarkTelegramFloor/2"),
 	ratioFigure("Whole conversations (16 users)", "BenchmarkTelegramConversations", "webhooks/s", "hello/s", "ratio_to_bound", 0.25),
 	ratioFigure("Commit (16 at once)", "BenchmarkCommitTip", "commits/s", "inserts/s", "ratio_to_bound", 0.60),
 	{name: "Commit → ack p50 (one at a time)", bench: "BenchmarkCommitToAck", target: "p50 ≤ 10 ms",
