@@ -53,6 +53,10 @@ type Message struct {
 	// flows.Input): the web page's own word, or the provider's send time.
 	Seq    flows.Sequence
 	SentAt time.Time
+	// Received is when the provider received the message, by its own
+	// clock (SMS): it orders the changes of consent (STOP, START) that a
+	// provider may deliver again long after. Zero: when it reached us.
+	Received time.Time
 	// Address is a keyed pseudonym of where the message came from (the web
 	// chat's client address, IPv6 by /64), where a new session costs
 	// nothing and so a sender's own limits are not enough; "" elsewhere.

@@ -392,21 +392,40 @@ func TestRepliesAndOptOuts(t *testing.T) {
 	if bodies != "|" {
 		t.Errorf("reply bodies after sending = %q, want both cleared", bodies)
 	}
-	for _, step := range []struct {
-		out  bool
-		want bool
-	}{{true, true}, {true, true}, {false, false}, {false, false}} {
-		if err := db.SetOptOut(ctx, "pseudo-1", step.out, storage.OptOutStop); err != nil {
+	// Each change by the time the provider received the message that asks:
+	// one older than the last applied changes nothing (a STOP the gateway
+	// delivers again after the person's START); the provider's own word
+	// (zero time) always applies.
+	t0 := time.Now().Add(-time.Hour)
+	for i, step := range []struct {
+		out     bool
+		at      time.Time
+		applied bool
+		want    bool
+	}{
+		{true, t0, true, true},
+		{true, t0, true, true}, // the same time again: in arrival order
+		{false, t0.Add(time.Minute), true, false},
+		{true, t0, false, false}, // the first STOP, delivered again
+		{false, t0.Add(30 * time.Second), false, false},
+		{true, time.Time{}, true, true},               // the provider: the number unsubscribed
+		{false, t0.Add(2 * time.Minute), false, true}, // before the provider's word (now)
+		{false, time.Now().Add(time.Second), true, false},
+	} {
+		applied, err := db.SetOptOut(ctx, "pseudo-1", step.out, storage.OptOutStop, step.at)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got, notice, err := db.OptedOut(ctx, "pseudo-1"); err != nil || got != step.want || notice != 0 {
-			t.Errorf("after SetOptOut(%t): opted out = %t, notice %d, %v", step.out, got, notice, err)
+		got, notice, err := db.OptedOut(ctx, "pseudo-1")
+		if applied != step.applied || err != nil || got != step.want || notice != 0 {
+			t.Errorf("step %d, SetOptOut(%t): applied %t, opted out = %t, notice %d, %v; want applied %t, opted out %t",
+				i, step.out, applied, got, notice, err, step.applied, step.want)
 		}
 	}
 	// An opt-out with its notice: the notice is queued with it, and is the
 	// one message the number may still get; a second opt-out queues none.
 	for range 2 {
-		if err := db.OptOutWithNotice(ctx, "sms", "pseudo-2", []byte{1, 2}, "vi", "Se khong nhan nua. Gui BAT DAU."); err != nil {
+		if _, err := db.OptOutWithNotice(ctx, "sms", "pseudo-2", []byte{1, 2}, "vi", "Se khong nhan nua. Gui BAT DAU.", t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -422,10 +441,18 @@ func TestRepliesAndOptOuts(t *testing.T) {
 		t.Errorf("opt-out with notice: out=%t notice=%d queued=%v %v", out, notice, queued, err)
 	}
 	// A STOP before the notice went takes it back: after STOP, nothing.
-	if err := db.SetOptOut(ctx, "pseudo-2", true, storage.OptOutStop); err != nil {
+	if _, err := db.SetOptOut(ctx, "pseudo-2", true, storage.OptOutStop, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if out, notice, err := db.OptedOut(ctx, "pseudo-2"); err != nil || !out || notice != 0 {
 		t.Errorf("after STOP: out=%t notice=%d %v, want opted out with no notice", out, notice, err)
+	}
+	// A "dung" delivered again after the START that followed it.
+	if _, err := db.SetOptOut(ctx, "pseudo-2", false, storage.OptOutStop, t0.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := db.OptOutWithNotice(ctx, "sms", "pseudo-2", []byte{1, 2}, "vi", "Se khong nhan nua.", t0.Add(2*time.Second))
+	if out, _, oerr := db.OptedOut(ctx, "pseudo-2"); err != nil || oerr != nil || applied || out {
+		t.Errorf("an older 'dung' after START: applied %t, opted out %t (%v %v); want neither", applied, out, err, oerr)
 	}
 }

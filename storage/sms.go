@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -33,30 +34,73 @@ const (
 	OptOutProvider = "provider" // the provider refused: the number unsubscribed
 )
 
-// SetOptOut records that nothing may be sent to pseudonym (out), or that it
-// may be again (START).
-func (db *DB) SetOptOut(ctx context.Context, pseudonym string, out bool, reason string) error {
-	var err error
-	if out {
-		// A STOP after a "dung" takes back the notice the "dung" queued,
-		// if it has not gone yet: after STOP, nothing.
-		_, err = db.pool.Exec(ctx, `INSERT INTO sms_optouts (pseudonym, reason) VALUES ($1, $2)
-			ON CONFLICT (pseudonym) DO UPDATE SET notice_outbox_id = NULL`, pseudonym, reason)
-	} else {
-		_, err = db.pool.Exec(ctx, `DELETE FROM sms_optouts WHERE pseudonym = $1`, pseudonym)
+// sqlConsentChange records that a number's consent changes, as asked by a
+// message the provider received at $2, and returns a row only if no later
+// change is recorded: the gateway may deliver a STOP again after the
+// person's START, and the older one changes nothing. $2 NULL is a change
+// the provider itself reports (the number unsubscribed): now, and always.
+// Times of one pseudonym come from one provider's clock (a pseudonym is a
+// number through one provider), so they compare.
+const sqlConsentChange = `INSERT INTO sms_consent_changes (pseudonym, changed_at) VALUES ($1, coalesce($2, now()))
+	ON CONFLICT (pseudonym) DO UPDATE SET changed_at = greatest(sms_consent_changes.changed_at, EXCLUDED.changed_at)
+	WHERE $2::timestamptz IS NULL OR sms_consent_changes.changed_at <= EXCLUDED.changed_at
+	RETURNING 1`
+
+// consentChange runs sqlConsentChange in tx: false when the change is
+// older than the last one, and is not to be applied.
+func consentChange(ctx context.Context, tx pgx.Tx, pseudonym string, at time.Time) (bool, error) {
+	var when *time.Time
+	if !at.IsZero() {
+		when = &at
 	}
-	if err != nil {
-		return fmt.Errorf("set opt-out: %w", err)
+	var one int
+	err := tx.QueryRow(ctx, sqlConsentChange, pseudonym, when).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
 	}
-	return nil
+	return err == nil, err
 }
 
-// OptOutWithNotice records an opt-out and queues the one text that says
-// so (body, to the sealed handle), in one transaction: the notice is the
-// only message let through to the number afterwards (see OptedOut). A
-// number already opted out keeps its opt-out and gets no notice.
-func (db *DB) OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error {
+// SetOptOut records that nothing may be sent to pseudonym (out), or that it
+// may be again (START), as asked by a message the provider received at at;
+// zero: a change the provider reports, applied now. It reports false, and
+// changes nothing, when a later STOP or START is recorded already.
+func (db *DB) SetOptOut(ctx context.Context, pseudonym string, out bool, reason string, at time.Time) (bool, error) {
+	var applied bool
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		if applied, err = consentChange(ctx, tx, pseudonym, at); err != nil || !applied {
+			return err
+		}
+		if out {
+			// A STOP after a "dung" takes back the notice the "dung" queued,
+			// if it has not gone yet: after STOP, nothing.
+			_, err = tx.Exec(ctx, `INSERT INTO sms_optouts (pseudonym, reason) VALUES ($1, $2)
+				ON CONFLICT (pseudonym) DO UPDATE SET notice_outbox_id = NULL`, pseudonym, reason)
+		} else {
+			_, err = tx.Exec(ctx, `DELETE FROM sms_optouts WHERE pseudonym = $1`, pseudonym)
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("set opt-out: %w", err)
+	}
+	return applied, nil
+}
+
+// OptOutWithNotice records an opt-out asked at at (see SetOptOut) and
+// queues the one text that says so (body, to the sealed handle), in one
+// transaction: the notice is the only message let through to the number
+// afterwards (see OptedOut). A number already opted out keeps its opt-out
+// and gets no notice; an opt-out older than the last START changes nothing
+// (false).
+func (db *DB) OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string, at time.Time) (bool, error) {
+	var applied bool
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		if applied, err = consentChange(ctx, tx, pseudonym, at); err != nil || !applied {
+			return err
+		}
 		var fresh bool
 		if err := tx.QueryRow(ctx, `WITH o AS (
 				INSERT INTO sms_optouts (pseudonym, reason) VALUES ($1, 'stop') ON CONFLICT (pseudonym) DO NOTHING
@@ -69,13 +113,13 @@ func (db *DB) OptOutWithNotice(ctx context.Context, channel, pseudonym string, s
 		if err := tx.QueryRow(ctx, sqlQueueReply, channel, pseudonym, sealed, lang, body).Scan(&id, &ignored); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE sms_optouts SET notice_outbox_id = $2 WHERE pseudonym = $1`, pseudonym, id)
+		_, err = tx.Exec(ctx, `UPDATE sms_optouts SET notice_outbox_id = $2 WHERE pseudonym = $1`, pseudonym, id)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("opt out with notice: %w", err)
+		return false, fmt.Errorf("opt out with notice: %w", err)
 	}
-	return nil
+	return applied, nil
 }
 
 // TipSenderOptedOut reports whether the sender of an SMS report asked for no

@@ -37,12 +37,15 @@ var ErrOptedOut = errors.New("sms: the number has opted out")
 
 // OptOuts remembers numbers (by pseudonym) that wrote STOP.
 type OptOuts interface {
-	SetOptOut(ctx context.Context, pseudonym string, out bool, reason string) error
+	// at is when the provider received the message that asks (zero: the
+	// provider itself says so, now); false: a later change is recorded,
+	// and this one is not applied.
+	SetOptOut(ctx context.Context, pseudonym string, out bool, reason string, at time.Time) (bool, error)
 	// OptedOut says whether the number opted out, and which outbox
 	// message (0: none) is the notice that still goes.
 	OptedOut(ctx context.Context, pseudonym string) (bool, int64, error)
 	// OptOutWithNotice opts out and queues the one text that says so.
-	OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string) error
+	OptOutWithNotice(ctx context.Context, channel, pseudonym string, sealed []byte, lang, body string, at time.Time) (bool, error)
 }
 
 // Opt-out reasons, as storage keeps them.
@@ -57,7 +60,17 @@ type Inbound struct {
 	ID       string // the provider's ID for this delivery: dedupe key
 	From     string // the sender's number as the provider gave it
 	Text     string
+	// At is when the provider received it, by the provider's clock (the
+	// gateway's receivedAt); zero: unknown, taken as when it reached us.
+	At time.Time `json:",omitzero"`
 }
+
+// A provider's time for an SMS is believed within this much ahead of our
+// clock and this much behind (a gateway retries for days at most).
+const (
+	clockAhead    = 5 * time.Minute
+	retriedWithin = 7 * 24 * time.Hour
+)
 
 // Adapter connects SMS providers to the bot runner.
 type Adapter struct {
@@ -97,16 +110,17 @@ func New(runner *bot.Runner, keys *identity.Keyring, optouts OptOuts, keepMarks 
 // for good, with nothing said: SMS trial).
 func (a *Adapter) optOutTold(ctx context.Context, m bot.Message, lang string, notice []flows.Reply) error {
 	if len(notice) == 0 {
-		return a.optOut(ctx, m.Sender)
+		return a.optOut(ctx, m.Sender, m.Received)
 	}
 	sealed, err := a.keys.Seal(bot.ChannelSMS, m.Sender, m.Handle)
 	if err != nil {
 		return err
 	}
-	if err := a.optouts.OptOutWithNotice(ctx, bot.ChannelSMS, m.Sender, sealed, lang, a.Compose(notice)); err != nil {
+	applied, err := a.optouts.OptOutWithNotice(ctx, bot.ChannelSMS, m.Sender, sealed, lang, a.Compose(notice), m.Received)
+	if err != nil {
 		return err
 	}
-	a.log.InfoContext(ctx, "sms opt-out", "sender", m.Sender, "notice", true)
+	a.logConsent(ctx, "sms opt-out", m.Sender, applied, "notice", true)
 	return nil
 }
 
@@ -157,6 +171,9 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if _, ok := a.providers[in.Provider]; !ok {
 		return fmt.Errorf("sms: unknown provider %q", in.Provider)
 	}
+	if in.At.IsZero() {
+		in.At = time.Now() // kept with a held SMS: the time it came, not the replay's
+	}
 	if a.holdFor[in.Provider] {
 		return a.receiveHeld(ctx, a.pseudonym(handle(in.Provider, Normalize(in.From))), in)
 	}
@@ -175,17 +192,28 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 		Handle:    h,
 		MessageID: in.Provider + ":" + in.ID,
 		Text:      in.Text,
+		Received:  in.At,
 	}
+	if d := time.Since(m.Received); m.Received.IsZero() || d < -clockAhead || d > retriedWithin {
+		// Unknown, or a clock far off ours (a phone restarted without
+		// the network's time would order every later STOP and START
+		// behind one it stamped in 2036): when it reached us.
+		m.Received = time.Now()
+	}
+	// STOP and START are applied once, in turn with the person's other
+	// messages (Once), and only if no later one was (the provider's time
+	// of each): a STOP the gateway delivers again after the person's
+	// START, even a day later, does not stop them again.
 	switch keyword(in.Text) {
 	case kwStop:
-		// Once, in turn: a STOP retried after START would stop again.
-		return a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optOut(ctx, sender) })
+		return a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optOut(ctx, sender, m.Received) })
 	case kwStart:
 		err := a.runner.Once(ctx, m, func(ctx context.Context) error {
-			if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+			applied, err := a.optouts.SetOptOut(ctx, sender, false, reasonStop, m.Received)
+			if err != nil {
 				return err
 			}
-			a.log.InfoContext(ctx, "sms opt-in", "sender", sender)
+			a.logConsent(ctx, "sms opt-in", sender, applied)
 			return nil
 		})
 		if err != nil {
@@ -209,10 +237,11 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 				optIn := m
 				optIn.MessageID += ":optin"
 				err := a.runner.Once(ctx, optIn, func(ctx context.Context) error {
-					if err := a.optouts.SetOptOut(ctx, sender, false, reasonStop); err != nil {
+					applied, err := a.optouts.SetOptOut(ctx, sender, false, reasonStop, m.Received)
+					if err != nil {
 						return err
 					}
-					a.log.InfoContext(ctx, "sms opt-in", "sender", sender, "by", "call for help")
+					a.logConsent(ctx, "sms opt-in", sender, applied, "by", "call for help")
 					return nil
 				})
 				if err != nil {
@@ -227,12 +256,22 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 
 // optOut stops every SMS to the sender until they write START. No answer:
 // the phone may be watched, and the person asked for silence.
-func (a *Adapter) optOut(ctx context.Context, sender string) error {
-	if err := a.optouts.SetOptOut(ctx, sender, true, reasonStop); err != nil {
+func (a *Adapter) optOut(ctx context.Context, sender string, at time.Time) error {
+	applied, err := a.optouts.SetOptOut(ctx, sender, true, reasonStop, at)
+	if err != nil {
 		return err
 	}
-	a.log.InfoContext(ctx, "sms opt-out", "sender", sender)
+	a.logConsent(ctx, "sms opt-out", sender, applied)
 	return nil
+}
+
+// logConsent logs a change of consent, or that it came after a later one
+// and changed nothing.
+func (a *Adapter) logConsent(ctx context.Context, msg, sender string, applied bool, args ...any) {
+	if !applied {
+		msg += " older than the last STOP or START: not applied"
+	}
+	a.log.InfoContext(ctx, msg, append([]any{"sender", sender}, args...)...)
 }
 
 type kw int
@@ -293,7 +332,7 @@ func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, e
 	}
 	id, err := p.Send(ctx, number, text, key)
 	if errors.Is(err, ErrOptedOut) {
-		if serr := a.optouts.SetOptOut(ctx, sender, true, reasonProvider); serr != nil {
+		if _, serr := a.optouts.SetOptOut(ctx, sender, true, reasonProvider, time.Time{}); serr != nil {
 			a.log.WarnContext(ctx, "sms opt-out", "sender", sender, "err", serr)
 		}
 		return "", fmt.Errorf("%w: %w", bot.ErrOptedOut, err)
@@ -304,5 +343,6 @@ func (a *Adapter) SendKeyed(ctx context.Context, h, text, key string) (string, e
 // OptOutNumber records that a provider reported a number as unsubscribed
 // (a status callback with Twilio's 21610).
 func (a *Adapter) OptOutNumber(ctx context.Context, provider, number string) error {
-	return a.optouts.SetOptOut(ctx, a.pseudonym(handle(provider, Normalize(number))), true, reasonProvider)
+	_, err := a.optouts.SetOptOut(ctx, a.pseudonym(handle(provider, Normalize(number))), true, reasonProvider, time.Time{})
+	return err
 }

@@ -848,7 +848,9 @@ func metric(t *testing.T, s *service, name string) float64 {
 
 // The gateway retries an event whose 2xx it did not get, even after later
 // ones: a STOP retried after the person's START changes nothing. They still
-// get their answers.
+// get their answers, also when the retry comes after so many messages that
+// its ID is no longer among those remembered (or a day later, the record
+// gone): the STOP is older than the START, by the phone's receivedAt.
 func TestSMSRetriedStopAfterStartChangesNothing(t *testing.T) {
 	p := gatewayPhone(t)
 	stop := smstest.Received(p.from, "STOP")
@@ -861,6 +863,7 @@ func TestSMSRetriedStopAfterStartChangesNothing(t *testing.T) {
 	}
 	post("stop-event-1")
 	p.unanswered(500*time.Millisecond, "GIUP")
+	time.Sleep(10 * time.Millisecond) // receivedAt has milliseconds
 	if got := p.say("START"); got == "" {
 		t.Fatal("no answer to START")
 	}
@@ -868,6 +871,16 @@ func TestSMSRetriedStopAfterStartChangesNothing(t *testing.T) {
 	if got := p.say("GIUP"); !strings.Contains(got, "111") {
 		t.Errorf("after a retried STOP: %q, want an answer with the emergency numbers", got)
 	}
+	for range storage.Dedupe {
+		p.say("xin chao")
+	}
+	post("stop-event-1") // and again, now forgotten by its ID
+	if got := p.say("GIUP"); !strings.Contains(got, "111") {
+		t.Errorf("after a STOP retried once its ID was forgotten: %q, want an answer with the emergency numbers", got)
+	}
+	// A STOP written now is still a STOP.
+	p.post("STOP", http.StatusOK)
+	p.unanswered(500*time.Millisecond, "GIUP")
 }
 
 // outboxSettled waits until every message sent is marked so: one sent but

@@ -154,6 +154,9 @@ type Event struct {
 	Phone     string
 	Text      string // received
 	Reason    string // failed
+	// ReceivedAt is when the phone received the SMS, by its clock (zero
+	// when missing or unreadable): a retried event keeps it.
+	ReceivedAt time.Time
 }
 
 type wireEvent struct {
@@ -164,6 +167,7 @@ type wireEvent struct {
 		Message     string `json:"message"`
 		PhoneNumber string `json:"phoneNumber"`
 		Reason      string `json:"reason"`
+		ReceivedAt  string `json:"receivedAt"`
 	} `json:"payload"`
 }
 
@@ -180,6 +184,9 @@ func Parse(body []byte) (Event, error) {
 		if e.Phone == "" {
 			return Event{}, ErrMalformed
 		}
+		// "2024-06-22T15:46:11.000+07:00"; an SMS without a readable
+		// time is still taken (as received when it reached us).
+		e.ReceivedAt, _ = time.Parse(time.RFC3339, w.Payload.ReceivedAt)
 	case "sms:sent", "sms:delivered", "sms:failed":
 		if e.MessageID == "" {
 			return Event{}, ErrMalformed
@@ -192,7 +199,7 @@ func Parse(body []byte) (Event, error) {
 // event's ID, not on payload.messageId, which the gateway derives from the
 // content and does not keep unique.
 func (e Event) Inbound() sms.Inbound {
-	return sms.Inbound{Provider: Name, ID: e.ID, From: e.Phone, Text: e.Text}
+	return sms.Inbound{Provider: Name, ID: e.ID, From: e.Phone, Text: e.Text, At: e.ReceivedAt}
 }
 
 // Receipt is the outbox's word for a sent / delivered / failed event, or "".

@@ -42,6 +42,14 @@ func TestParse(t *testing.T) {
 	if err != nil || e.ID != "ev1" || e.Inbound().ID != "ev1" || e.Inbound().Text != "cuu toi" || e.Inbound().From != "0901234567" {
 		t.Errorf("received: %+v, %v", e, err)
 	}
+	if at := e.Inbound().At; !at.Equal(time.Date(2024, 6, 22, 8, 46, 11, 0, time.UTC)) {
+		t.Errorf("received at %v, want the phone's receivedAt", at)
+	}
+	// Without a readable time, the SMS is still taken (its time unknown).
+	e, err = Parse([]byte(`{"event":"sms:received","id":"ev3","payload":{"message":"cuu toi","phoneNumber":"0901234567","receivedAt":"hôm qua"}}`))
+	if err != nil || !e.Inbound().At.IsZero() || e.Text != "cuu toi" {
+		t.Errorf("received with an unreadable time: %+v, %v", e, err)
+	}
 	e, err = Parse([]byte(`{"event":"sms:failed","id":"ev2","payload":{"messageId":"tinbao-7","phoneNumber":"+84901234567","reason":"RESULT_ERROR_GENERIC_FAILURE"}}`))
 	if err != nil || e.Receipt() != "failed" || e.MessageID != "tinbao-7" || e.Reason == "" {
 		t.Errorf("failed: %+v, %v", e, err)
