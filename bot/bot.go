@@ -54,8 +54,9 @@ type Message struct {
 	Seq    flows.Sequence
 	SentAt time.Time
 	// Received is when the provider received the message, by its own
-	// clock (SMS): it orders the changes of consent (STOP, START) that a
-	// provider may deliver again long after. Zero: when it reached us.
+	// clock (the SMS gateway's receivedAt): it orders the changes of
+	// consent (STOP, START) that a provider may deliver again long after.
+	// Zero: unknown, and such changes apply in the order they reach us.
 	Received time.Time
 	// Address is a keyed pseudonym of where the message came from (the web
 	// chat's client address, IPv6 by /64), where a new session costs

@@ -410,7 +410,7 @@ func TestRepliesAndOptOuts(t *testing.T) {
 		{false, t0.Add(30 * time.Second), false, false},
 		{true, time.Time{}, true, true},               // the provider: the number unsubscribed
 		{false, t0.Add(2 * time.Minute), false, true}, // before the provider's word (now)
-		{false, time.Now().Add(time.Second), true, false},
+		{false, time.Now().Add(time.Hour), true, false},
 	} {
 		applied, err := db.SetOptOut(ctx, "pseudo-1", step.out, storage.OptOutStop, step.at)
 		if err != nil {

@@ -67,6 +67,10 @@ var purgeSteps = []struct {
 		DELETE FROM delivery_receipts WHERE received_at < now() - make_interval(secs => $1)
 	), al AS (
 		DELETE FROM alarms WHERE settled_at < now() - make_interval(secs => $1)
+	), cc AS (
+		-- A STOP or START older than a week is not told apart by its time
+		-- any more (bot/sms: retriedWithin), so its time is not needed.
+		DELETE FROM sms_consent_changes WHERE changed_at < now() - interval '8 days'
 	)
 	SELECT count(*) FROM o`, func(c *PurgeCounts) *int64 { return &c.Delivery }},
 	{"replies", `WITH o AS (

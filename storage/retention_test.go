@@ -61,6 +61,8 @@ func TestPurgeByDataClass(t *testing.T) {
 		exec(`INSERT INTO outbox (kind, channel, recipient_pseudonym, recipient_sealed, body, status, created_at)
 			VALUES ('reply', 'sms', 'p', '\x01', 'Tóm tắt: ' || $1, 'delivered', now() - $1::interval)`, age)
 	}
+	// When numbers last changed their STOP or START: one a month ago, one today.
+	exec(`INSERT INTO sms_consent_changes (pseudonym, changed_at) VALUES ('p-old', now() - interval '30 days'), ('p-new', now())`)
 	exec(`INSERT INTO audit_log (actor, action, at) VALUES ('officer1', 'tip.viewed', now() - interval '2000 days'),
 		('officer1', 'tip.viewed', now() - interval '400 days')`)
 
@@ -106,6 +108,11 @@ func TestPurgeByDataClass(t *testing.T) {
 	db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE at < now() - interval '365 days'`).Scan(&audits)
 	if replies != 1 || audits != 1 {
 		t.Errorf("left %d replies and %d old audit entries, want 1 and 1", replies, audits)
+	}
+	var consent string
+	db.Pool().QueryRow(ctx, `SELECT string_agg(pseudonym, ',') FROM sms_consent_changes`).Scan(&consent)
+	if consent != "p-new" {
+		t.Errorf("consent changes left: %q, want only today's", consent)
 	}
 }
 

@@ -218,9 +218,6 @@ func (a *Adapter) handleHeld(ctx context.Context, sender string, sealed []byte, 
 		a.log.ErrorContext(ctx, "held sms unreadable: set aside", "sender", sender, "err", err)
 		return true, nil
 	}
-	if m.In.At.IsZero() {
-		m.In.At = m.At // held before the time was kept with the message
-	}
 	tctx, cancel := context.WithTimeout(ctx, tryFor)
 	err = a.receive(tctx, m.In)
 	cancel()

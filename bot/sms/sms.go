@@ -61,16 +61,35 @@ type Inbound struct {
 	From     string // the sender's number as the provider gave it
 	Text     string
 	// At is when the provider received it, by the provider's clock (the
-	// gateway's receivedAt); zero: unknown, taken as when it reached us.
+	// gateway's receivedAt); zero: unknown (Twilio gives none), and a STOP
+	// or START applies in the order it reaches us.
 	At time.Time `json:",omitzero"`
 }
 
-// A provider's time for an SMS is believed within this much ahead of our
-// clock and this much behind (a gateway retries for days at most).
+// A provider's time for an SMS is taken within this much ahead of our clock
+// and this much behind (a gateway retries for days at most); outside, it is
+// brought to the nearest bound, which never turns two of that provider's
+// times around while its clock is off (as replacing it with ours could).
 const (
 	clockAhead    = 5 * time.Minute
 	retriedWithin = 7 * 24 * time.Hour
 )
+
+// providerTime is when a provider received an SMS, by its clock, brought
+// within our clock's bounds; zero stays zero (unknown: arrival order).
+func providerTime(at time.Time) time.Time {
+	if at.IsZero() {
+		return at
+	}
+	now := time.Now()
+	if latest := now.Add(clockAhead); at.After(latest) {
+		return latest
+	}
+	if earliest := now.Add(-retriedWithin); at.Before(earliest) {
+		return earliest
+	}
+	return at
+}
 
 // Adapter connects SMS providers to the bot runner.
 type Adapter struct {
@@ -171,9 +190,6 @@ func (a *Adapter) Receive(ctx context.Context, in Inbound) error {
 	if _, ok := a.providers[in.Provider]; !ok {
 		return fmt.Errorf("sms: unknown provider %q", in.Provider)
 	}
-	if in.At.IsZero() {
-		in.At = time.Now() // kept with a held SMS: the time it came, not the replay's
-	}
 	if a.holdFor[in.Provider] {
 		return a.receiveHeld(ctx, a.pseudonym(handle(in.Provider, Normalize(in.From))), in)
 	}
@@ -192,18 +208,13 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 		Handle:    h,
 		MessageID: in.Provider + ":" + in.ID,
 		Text:      in.Text,
-		Received:  in.At,
-	}
-	if d := time.Since(m.Received); m.Received.IsZero() || d < -clockAhead || d > retriedWithin {
-		// Unknown, or a clock far off ours (a phone restarted without
-		// the network's time would order every later STOP and START
-		// behind one it stamped in 2036): when it reached us.
-		m.Received = time.Now()
+		Received:  providerTime(in.At),
 	}
 	// STOP and START are applied once, in turn with the person's other
-	// messages (Once), and only if no later one was (the provider's time
-	// of each): a STOP the gateway delivers again after the person's
-	// START, even a day later, does not stop them again.
+	// messages (Once), and, where the provider says when it received them
+	// (the gateway), only if no later one was: a STOP the gateway delivers
+	// again after the person's START, even a day later, does not stop them
+	// again. Without a time (Twilio, which never retries), in arrival order.
 	switch keyword(in.Text) {
 	case kwStop:
 		return a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optOut(ctx, sender, m.Received) })

@@ -154,8 +154,9 @@ type Event struct {
 	Phone     string
 	Text      string // received
 	Reason    string // failed
-	// ReceivedAt is when the phone received the SMS, by its clock (zero
-	// when missing or unreadable): a retried event keeps it.
+	// ReceivedAt is when the SMS reached the gateway phone, as the phone
+	// reports it (usually the SMS centre's timestamp, in whole seconds);
+	// zero when missing or unreadable. A retried event keeps it.
 	ReceivedAt time.Time
 }
 
