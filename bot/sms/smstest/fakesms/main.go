@@ -58,6 +58,7 @@ func main() {
 type flags struct {
 	set                  *flag.FlagSet
 	tinbao, gw, tw, from *string
+	id, received         *string
 }
 
 func newFlags(name string, out io.Writer) flags {
@@ -68,6 +69,9 @@ func newFlags(name string, out io.Writer) flags {
 		gw:     fs.String("gateway", "127.0.0.1:8092", "serve: loopback address of the fake SMS gateway"),
 		tw:     fs.String("twilio", "127.0.0.1:8093", "serve: loopback address of the fake Twilio"),
 		from:   fs.String("from", phone, "gateway, twilio: the phone number the SMS comes from"),
+		id:     fs.String("id", "", "gateway: the event's ID, to deliver one again as the gateway retries (default: a new one)"),
+		received: fs.String("received", "", "gateway: when the phone received the SMS, RFC 3339, for a retry "+
+			"(default: now)"),
 	}
 	fs.Usage = func() {} // run prints the usage: on stdout when asked for
 	return f
@@ -116,7 +120,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		serve(stdout, tinbao, *f.gw, *f.tw)
 		return 0
 	case "gateway":
-		_, resp, err = smstest.Event(tinbao+"/webhooks/smsgate", gwKey, "sms:received", smstest.Received(*f.from, text), time.Now())
+		payload := smstest.Received(*f.from, text)
+		if *f.received != "" {
+			at, perr := time.Parse(time.RFC3339, *f.received)
+			if perr != nil {
+				fmt.Fprintln(stderr, "fakesms: -received: want a time like 2026-12-03T10:04:05+07:00")
+				return 2
+			}
+			payload["receivedAt"] = at.Format("2006-01-02T15:04:05.000-07:00")
+		}
+		id := *f.id
+		if id == "" {
+			id = fmt.Sprintf("ev%x", time.Now().UnixNano())
+		}
+		resp, err = smstest.EventWithID(tinbao+"/webhooks/smsgate", gwKey, id, "sms:received", payload, time.Now())
+		if err == nil {
+			// What it takes to send this one again, as the gateway retries.
+			fmt.Fprintf(stdout, "event %s, received %s (again: -id %s -received %s)\n", id, payload["receivedAt"], id,
+				payload["receivedAt"])
+		}
 	case "twilio":
 		tw := &smstest.Twilio{AccountSID: twSID, AuthToken: twToken}
 		sid := fmt.Sprintf("SM%032x", time.Now().UnixNano())

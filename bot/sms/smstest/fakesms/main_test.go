@@ -3,8 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -49,7 +53,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("fakesms %v: exit %d, stderr %q; want 0 and the usage on stdout", args, code, stderr)
 		}
 		for _, want := range []string{"fakesms serve [flags]", "fakesms gateway [flags] TEXT", "fakesms twilio [flags] TEXT",
-			"flags (after the command", "-tinbao", "-gateway", "-twilio", "-from"} {
+			"flags (after the command", "-tinbao", "-gateway", "-twilio", "-from", "-id", "-received"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("fakesms %v: the usage lacks %q:\n%s", args, want, stdout)
 			}
@@ -112,5 +116,35 @@ func TestServePrintsSettingsForAnotherPort(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("serve does not print %q:\n%s", want, got)
 		}
+	}
+}
+
+// To try what the gateway's retry does, an SMS can be sent again with its
+// event ID and its receivedAt; the command prints both for that.
+func TestGatewayRetry(t *testing.T) {
+	bodies := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+	}))
+	defer srv.Close()
+	code, stdout, stderr := fakesms(t, "gateway", "-tinbao", srv.URL, "-id", "ev-1", "-received", "2026-12-01T10:00:00+07:00", "STOP")
+	if code != 0 || !strings.Contains(stdout, "again: -id ev-1 -received 2026-12-01T10:00:00.000+07:00") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	var ev struct {
+		ID      string `json:"id"`
+		Payload struct {
+			Message    string `json:"message"`
+			ReceivedAt string `json:"receivedAt"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(<-bodies, &ev); err != nil || ev.ID != "ev-1" || ev.Payload.Message != "STOP" ||
+		ev.Payload.ReceivedAt != "2026-12-01T10:00:00.000+07:00" {
+		t.Errorf("posted %+v, %v", ev, err)
+	}
+	if code, _, stderr := fakesms(t, "gateway", "-tinbao", srv.URL, "-received", "hôm qua", "STOP"); code != 2 ||
+		!strings.Contains(stderr, "-received") {
+		t.Errorf("an unreadable -received: exit %d, stderr %q; want 2 and what is wrong", code, stderr)
 	}
 }
