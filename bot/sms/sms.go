@@ -37,9 +37,9 @@ var ErrOptedOut = errors.New("sms: the number has opted out")
 
 // OptOuts remembers numbers (by pseudonym) that wrote STOP.
 type OptOuts interface {
-	// at is when the provider received the message that asks (zero: the
-	// provider itself says so, now); false: a later change is recorded,
-	// and this one is not applied.
+	// at is when the provider received the message that asks (zero: no
+	// provider time, applied as it comes, as is the provider's own word);
+	// false: a later change is recorded, and this one is not applied.
 	SetOptOut(ctx context.Context, pseudonym string, out bool, reason string, at time.Time) (bool, error)
 	// OptedOut says whether the number opted out, and which outbox
 	// message (0: none) is the notice that still goes.
@@ -219,14 +219,7 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 	case kwStop:
 		return a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optOut(ctx, sender, m.Received) })
 	case kwStart:
-		err := a.runner.Once(ctx, m, func(ctx context.Context) error {
-			applied, err := a.optouts.SetOptOut(ctx, sender, false, reasonStop, m.Received)
-			if err != nil {
-				return err
-			}
-			a.logConsent(ctx, "sms opt-in", sender, applied)
-			return nil
-		})
+		err := a.runner.Once(ctx, m, func(ctx context.Context) error { return a.optIn(ctx, sender, m.Received) })
 		if err != nil {
 			return err
 		}
@@ -248,12 +241,7 @@ func (a *Adapter) receive(ctx context.Context, in Inbound) error {
 				optIn := m
 				optIn.MessageID += ":optin"
 				err := a.runner.Once(ctx, optIn, func(ctx context.Context) error {
-					applied, err := a.optouts.SetOptOut(ctx, sender, false, reasonStop, m.Received)
-					if err != nil {
-						return err
-					}
-					a.logConsent(ctx, "sms opt-in", sender, applied, "by", "call for help")
-					return nil
+					return a.optIn(ctx, sender, m.Received, "by", "call for help")
 				})
 				if err != nil {
 					return err
@@ -273,6 +261,16 @@ func (a *Adapter) optOut(ctx context.Context, sender string, at time.Time) error
 		return err
 	}
 	a.logConsent(ctx, "sms opt-out", sender, applied)
+	return nil
+}
+
+// optIn lets SMS go to the sender again (START, or a call for help).
+func (a *Adapter) optIn(ctx context.Context, sender string, at time.Time, logArgs ...any) error {
+	applied, err := a.optouts.SetOptOut(ctx, sender, false, reasonStop, at)
+	if err != nil {
+		return err
+	}
+	a.logConsent(ctx, "sms opt-in", sender, applied, logArgs...)
 	return nil
 }
 
